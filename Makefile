@@ -1,0 +1,37 @@
+# Two commands do everything: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Tests use Redis database 15 so they never touch a dev server's locks in database 0.
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/jobsite
+
+.PHONY: venv run test test-sqlite test-pg lint bench
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+run: venv
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+# The whole suite on SQLite, then again on PostgreSQL (SQLite alone hides locking bugs).
+test: venv lint test-sqlite test-pg
+
+test-sqlite: venv
+	REDIS_URL=$(TEST_REDIS_URL) DATABASE_URL= $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-pg: venv
+	REDIS_URL=$(TEST_REDIS_URL) DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: venv
+	$(BIN)/python benchmarks/bench_locks.py

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class SchedulerAppConfig(AppConfig):
+    name = "scheduler_app"
+    verbose_name = "Scheduler"
+
+    def ready(self) -> None:
+        # Importing the jobs registers them. No scheduler starts here: only `manage.py runscheduler` runs one.
+        from scheduler_app import jobs, signals  # noqa: F401

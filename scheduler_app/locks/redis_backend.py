@@ -1,0 +1,157 @@
+"""Redis backend: SET NX PX with a fencing INCR in one script; owner-only release and extend by Lua."""
+
+from __future__ import annotations
+
+import redis
+
+from scheduler_app.locks.base import (
+    FENCE_PREFIX,
+    KEY_PREFIX,
+    SIGNAL_PREFIX,
+    BackendUnavailable,
+    Holder,
+    LockState,
+    RenewResult,
+)
+
+# One round trip: refuse with the holder and its TTL, or issue the next fence and take the key.
+ACQUIRE = """
+local v = redis.call('GET', KEYS[1])
+if v then return {0, v, redis.call('PTTL', KEYS[1])} end
+local f = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. f .. '}', 'PX', ARGV[2])
+return {1, f}
+"""
+
+# Compare-and-delete on the token, then wake one waiter. 1 released, 0 absent, -1 someone else's.
+RELEASE = """
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local p = '{"token":"' .. ARGV[1] .. '"'
+if string.sub(v, 1, #p) ~= p then return -1 end
+redis.call('DEL', KEYS[1])
+redis.call('RPUSH', KEYS[2], '1')
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+
+# Compare-and-pexpire. If the key is gone (Redis restarted or the lease lapsed) and no newer holder has been
+# issued a fence since ours, set it again with our own value. 1 renewed, 2 restored, 0 lost.
+EXTEND = """
+local v = redis.call('GET', KEYS[1])
+local p = '{"token":"' .. ARGV[1] .. '"'
+if v then
+  if string.sub(v, 1, #p) == p then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return 1
+  end
+  return 0
+end
+local f = tonumber(redis.call('GET', KEYS[2]) or '0')
+local mine = tonumber(ARGV[4])
+if f > mine then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+if f < mine then redis.call('SET', KEYS[2], mine) end
+return 2
+"""
+
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+class RedisLockBackend:
+    name = "redis"
+
+    def __init__(self, client: redis.Redis, *, blocking_chunk_seconds: float = 1.0):
+        self.client = client
+        # BLPOP must return before the client's socket timeout fires; long waits are split into chunks.
+        self.blocking_chunk_seconds = blocking_chunk_seconds
+        self._acquire = client.register_script(ACQUIRE)
+        self._release = client.register_script(RELEASE)
+        self._extend = client.register_script(EXTEND)
+
+    def _call(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except REDIS_ERRORS as exc:
+            raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def acquire(self, key: str, holder: Holder, lease_seconds: float) -> tuple[bool, Holder | None, float | None]:
+        reply = self._call(
+            self._acquire,
+            keys=[KEY_PREFIX + key, FENCE_PREFIX + key],
+            args=[holder.value_prefix(), max(1, int(lease_seconds * 1000))],
+        )
+        if reply[0] == 1:
+            holder.fence = int(reply[1])
+            return True, holder, None
+        pttl = int(reply[2])
+        return False, Holder.parse(reply[1]), (None if pttl < 0 else pttl / 1000)
+
+    def release(self, key: str, holder: Holder) -> bool:
+        reply = self._call(
+            self._release, keys=[KEY_PREFIX + key, SIGNAL_PREFIX + key], args=[holder.token, 5000]
+        )
+        return int(reply) == 1
+
+    def extend(self, key: str, holder: Holder, lease_seconds: float) -> str:
+        reply = int(
+            self._call(
+                self._extend,
+                keys=[KEY_PREFIX + key, FENCE_PREFIX + key],
+                args=[holder.token, max(1, int(lease_seconds * 1000)), holder.value(), holder.fence or 0],
+            )
+        )
+        return {1: RenewResult.RENEWED, 2: RenewResult.RESTORED}.get(reply, RenewResult.LOST)
+
+    def inspect(self, key: str) -> LockState | None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(KEY_PREFIX + key)
+        pipe.pttl(KEY_PREFIX + key)
+        raw, pttl = self._call(pipe.execute)
+        if raw is None:
+            return None
+        return LockState(key=key, holder=Holder.parse(raw), ttl_seconds=None if pttl < 0 else pttl / 1000,
+                         backend=self.name)
+
+    def list(self) -> list[LockState]:
+        keys = sorted(self._call(lambda: list(self.client.scan_iter(match=KEY_PREFIX + "*", count=500))))
+        if not keys:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for k in keys:
+            pipe.get(k)
+            pipe.pttl(k)
+        replies = self._call(pipe.execute)
+        states = []
+        for i, k in enumerate(keys):
+            raw, pttl = replies[2 * i], replies[2 * i + 1]
+            if raw is None:
+                continue  # expired between SCAN and GET
+            name = (k.decode() if isinstance(k, bytes) else k)[len(KEY_PREFIX):]
+            states.append(LockState(key=name, holder=Holder.parse(raw),
+                                    ttl_seconds=None if pttl < 0 else pttl / 1000, backend=self.name))
+        return states
+
+    def force_release(self, key: str) -> bool:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(KEY_PREFIX + key)
+        pipe.rpush(SIGNAL_PREFIX + key, "1")
+        pipe.pexpire(SIGNAL_PREFIX + key, 5000)
+        deleted, *_ = self._call(pipe.execute)
+        return bool(deleted)
+
+    def force_release_if(self, key: str, token: str) -> bool:
+        """Delete only if the key still carries `token` (stale clean-up never races a new holder)."""
+        return self.release(key, Holder(token=token, run_id=None, host="", pid=0, acquired_at=0))
+
+    def wait_for_release(self, key: str, timeout: float) -> None:
+        if timeout <= 0:
+            return
+        self._call(self.client.blpop, [SIGNAL_PREFIX + key], timeout=min(timeout, self.blocking_chunk_seconds))
+
+    def current_fence(self, key: str) -> int | None:
+        raw = self._call(self.client.get, FENCE_PREFIX + key)
+        return None if raw is None else int(raw)
+
+    def ping(self) -> bool:
+        return bool(self._call(self.client.ping))

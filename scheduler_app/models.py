@@ -1,0 +1,165 @@
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+job_id_validator = RegexValidator(r"^[a-z0-9_]{1,64}$", "Job ids are 1-64 characters of a-z, 0-9 and _.")
+
+
+class JobDefinition(models.Model):
+    """A job's schedule and policy. Seeded from the decorator once; after that, the admin/API edits win."""
+
+    class TriggerType(models.TextChoices):
+        CRON = "cron", "cron"
+        INTERVAL = "interval", "interval"
+
+    class LockScope(models.TextChoices):
+        JOB = "job", "per job"
+        TEAM = "team", "per team"
+
+    job_id = models.CharField(max_length=64, unique=True, validators=[job_id_validator])
+    name = models.CharField(max_length=200)
+    trigger_type = models.CharField(max_length=10, choices=TriggerType.choices, default=TriggerType.CRON)
+    cron = models.CharField(max_length=100, blank=True, help_text="Five-field crontab, in TIME_ZONE.")
+    interval_seconds = models.PositiveIntegerField(null=True, blank=True)
+    timeout_minutes = models.FloatField(validators=[MinValueValidator(0.01)])
+    enabled = models.BooleanField(default=True)
+    lock_scope = models.CharField(max_length=10, choices=LockScope.choices, default=LockScope.JOB)
+    wait_seconds = models.FloatField(
+        default=0, validators=[MinValueValidator(0)], help_text="0 fails fast; more waits that long for the lock."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["job_id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.job_id})"
+
+
+class JobRun(models.Model):
+    """One trigger of one job. Every trigger leaves a row, blocked ones too (SKIPPED)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED"
+        RUNNING = "RUNNING"
+        SUCCEEDED = "SUCCEEDED"
+        PARTIAL = "PARTIAL"
+        FAILED = "FAILED"
+        TIMED_OUT = "TIMED_OUT"
+        LOST_LOCK = "LOST_LOCK"
+        ABANDONED = "ABANDONED"
+        SKIPPED = "SKIPPED"
+        MISSED = "MISSED"
+
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled"
+        API = "api"
+        ADMIN = "admin"
+        CLI = "cli"
+        DIRECT = "direct"
+
+    class SkipReason(models.TextChoices):
+        LOCK_HELD = "lock_held", "lock held"
+        LOCK_UNAVAILABLE = "lock_unavailable", "lock service unavailable"
+        MISFIRE = "misfire", "misfired"
+        MAX_INSTANCES = "max_instances", "max instances reached"
+        DUPLICATE_SLOT = "duplicate_slot", "slot already run"
+
+    FINISHED = (
+        Status.SUCCEEDED,
+        Status.PARTIAL,
+        Status.FAILED,
+        Status.TIMED_OUT,
+        Status.LOST_LOCK,
+        Status.ABANDONED,
+        Status.SKIPPED,
+        Status.MISSED,
+    )
+
+    job_id = models.CharField(max_length=64, db_index=True)
+    lock_key = models.CharField(max_length=128)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    team = models.ForeignKey("scraping_app.Team", null=True, blank=True, on_delete=models.SET_NULL)
+    params = models.JSONField(default=dict, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True, help_text="The schedule slot, for scheduled runs.")
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    lock_wait_ms = models.FloatField(null=True, blank=True)
+    timeout_seconds = models.FloatField(null=True, blank=True)
+
+    lock_backend = models.CharField(max_length=10, blank=True)
+    lock_token = models.CharField(max_length=64, blank=True)
+    fencing_token = models.BigIntegerField(null=True, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    blocked_by = models.JSONField(null=True, blank=True, help_text="The holder that refused this trigger.")
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    result = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["job_id", "status"]),
+            models.Index(fields=["lock_key", "status"]),
+        ]
+        constraints = [
+            # Invariant 1 enforced by the database itself: one RUNNING run per lock key, whichever lock backend
+            # (Redis or the database lease) admitted it.
+            models.UniqueConstraint(
+                fields=["lock_key"], condition=Q(status="RUNNING"), name="one_running_run_per_lock_key"
+            ),
+            # One scheduled run per (job, slot), however many schedulers fire it.
+            models.UniqueConstraint(
+                fields=["lock_key", "scheduled_for"],
+                condition=Q(trigger="scheduled") & ~Q(status__in=["SKIPPED", "MISSED"]),
+                name="one_scheduled_run_per_slot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} #{self.pk} {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class DatabaseLock(models.Model):
+    """The fallback lease, taken by compare-and-swap when Redis is unreachable."""
+
+    key = models.CharField(max_length=128, unique=True)
+    token = models.CharField(max_length=64, blank=True)
+    holder = models.JSONField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    fence = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class SchedulerInstance(models.Model):
+    """A live `runscheduler` process; counts as running while its heartbeat is fresh."""
+
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField(db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-heartbeat_at"]
+        constraints = [models.UniqueConstraint(fields=["host", "pid", "started_at"], name="unique_scheduler_instance")]
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}"

@@ -1,0 +1,150 @@
+"""The run recorder: JobRun rows for every trigger, the database guard against a second run, heartbeats, reaping.
+
+The guard is the partial unique index `one_running_run_per_lock_key`: marking a run RUNNING fails while another
+run of the same key is RUNNING. A RUNNING run whose heartbeat is older than 2 x lease is ABANDONED first (its
+holder is dead), so a crash never blocks the key for longer than that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, close_old_connections, transaction
+from django.utils import timezone
+
+from scheduler_app.locks import Holder, Lease, renewer
+from scheduler_app.locks.db_backend import holder_of_run
+from scheduler_app.models import JobRun
+
+logger = logging.getLogger("scheduler_app")
+
+
+def stale_before() -> datetime:
+    return timezone.now() - timedelta(seconds=2 * settings.LOCK_LEASE_SECONDS)
+
+
+def run_create(*, job_id: str, lock_key: str, trigger: str, user=None, team=None, params: dict | None = None,
+               scheduled_for: datetime | None = None, timeout_seconds: float) -> JobRun:
+    """A QUEUED row. A second row for the same scheduled slot is recorded SKIPPED (duplicate_slot) instead."""
+    fields: dict[str, Any] = dict(job_id=job_id, lock_key=lock_key, trigger=trigger, user=user, team=team,
+                                  params=to_json(params or {}), scheduled_for=scheduled_for,
+                                  timeout_seconds=timeout_seconds)
+    if scheduled_for is None:
+        return JobRun.objects.create(**fields)
+    try:
+        with transaction.atomic():
+            return JobRun.objects.create(**fields)
+    except IntegrityError:
+        now = timezone.now()
+        return JobRun.objects.create(**fields, status=JobRun.Status.SKIPPED,
+                                     skip_reason=JobRun.SkipReason.DUPLICATE_SLOT, finished_at=now,
+                                     error="This scheduled slot already has a run (another scheduler fired it).")
+
+
+def run_mark_running(run: JobRun, lease: Lease) -> JobRun | None:
+    """Mark RUNNING under the database guard. Returns None on success, or the live run that blocks it."""
+    now = timezone.now()
+    fields = dict(status=JobRun.Status.RUNNING, started_at=now, heartbeat_at=now, lock_backend=lease.backend_name,
+                  lock_token=lease.holder.token, fencing_token=lease.fence, host=lease.holder.host,
+                  pid=lease.holder.pid, lock_wait_ms=round(lease.wait_ms, 3))
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                JobRun.objects.filter(pk=run.pk).update(**fields)
+            for name, value in fields.items():
+                setattr(run, name, value)
+            return None
+        except IntegrityError:
+            if attempt == 0 and runs_reap_abandoned(lock_key=run.lock_key):
+                continue
+            blocker = JobRun.objects.filter(lock_key=run.lock_key, status=JobRun.Status.RUNNING).first()
+            if blocker is not None:
+                return blocker
+    return run  # cannot happen in practice; refuse rather than run twice
+
+
+def run_mark_skipped(run: JobRun, *, reason: str, blocked_by: dict | None, error: str = "") -> JobRun:
+    now = timezone.now()
+    run.status = JobRun.Status.SKIPPED
+    run.skip_reason = reason
+    run.blocked_by = blocked_by
+    run.error = error
+    run.finished_at = now
+    run.duration_ms = 0
+    JobRun.objects.filter(pk=run.pk).update(status=run.status, skip_reason=reason, blocked_by=blocked_by,
+                                            error=error, finished_at=now, duration_ms=0)
+    return run
+
+
+def run_finish(run: JobRun, *, status: str, error: str = "", traceback: str = "", result: Any = None,
+               warnings: list[str] | None = None) -> bool:
+    """Final status. Only a run that is still ours (RUNNING, or ABANDONED by a reaper while we lived) changes."""
+    now = timezone.now()
+    duration = (now - run.started_at).total_seconds() * 1000 if run.started_at else None
+    values = dict(status=status, finished_at=now, duration_ms=duration, error=error[:10000], traceback=traceback,
+                  result=to_json(result), warnings=list(warnings or []))
+    updated = JobRun.objects.filter(
+        pk=run.pk, status__in=[JobRun.Status.RUNNING, JobRun.Status.ABANDONED]
+    ).update(**values)
+    if updated:
+        for name, value in values.items():
+            setattr(run, name, value)
+    return bool(updated)
+
+
+def runs_reap_abandoned(*, lock_key: str | None = None) -> int:
+    """RUNNING runs whose heartbeat is older than 2 x lease become ABANDONED (their holder is gone)."""
+    runs = JobRun.objects.filter(status=JobRun.Status.RUNNING, heartbeat_at__lt=stale_before())
+    if lock_key is not None:
+        runs = runs.filter(lock_key=lock_key)
+    reaped = list(runs.values_list("pk", "job_id", "host", "pid"))
+    if not reaped:
+        return 0
+    count = JobRun.objects.filter(pk__in=[r[0] for r in reaped], status=JobRun.Status.RUNNING).update(
+        status=JobRun.Status.ABANDONED, finished_at=timezone.now(),
+        error="Holder stopped heartbeating (process killed or host lost).")
+    for pk, job_id, host, pid in reaped:
+        logger.warning("Run %s of job: %s abandoned (no heartbeat from %s:%s)", pk, job_id, host, pid)
+    return count
+
+
+def heartbeat(leases: list[Lease]) -> None:
+    """Tick hook of the renewal thread: one UPDATE for every run this process holds."""
+    run_ids = [lease.holder.run_id for lease in leases if lease.holder.run_id and not lease.released]
+    if not run_ids:
+        return
+    close_old_connections()
+    try:
+        JobRun.objects.filter(pk__in=run_ids, status=JobRun.Status.RUNNING).update(heartbeat_at=timezone.now())
+    except Exception:  # noqa: BLE001
+        logger.exception("Failed to write run heartbeat")
+    finally:
+        close_old_connections()
+
+
+renewer.add_tick_hook(heartbeat)
+
+
+def blocker_info(run: JobRun) -> dict:
+    holder = holder_of_run(run)
+    info = holder.as_dict()
+    info["job_run_status"] = run.status
+    return info
+
+
+def holder_dict(holder: Holder | None) -> dict | None:
+    return holder.as_dict() if holder else None
+
+
+def to_json(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    except (TypeError, ValueError):
+        return {"repr": repr(value)}

@@ -1,0 +1,94 @@
+"""Scheduler writes. `job_run` is the ONE path that the API, admin, CLI and scheduler call."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from scheduler_app import execution, locks, registry, runs, selectors
+from scheduler_app.locks import LockState
+from scheduler_app.models import JobDefinition, JobRun
+
+logger = logging.getLogger("scheduler_app")
+
+
+def job_run(*, job_id: str, trigger: str, user=None, team=None, wait_seconds: float | None = None,
+            params: dict | None = None, scheduled_for: datetime | None = None,
+            progress: Callable[[str, int, int | None], None] | None = None) -> JobRun:
+    """Run a job to its end behind its execution lock and return its JobRun.
+
+    Raises JobNotFound or InvalidJobParams for bad input; every other outcome, refusals included, is the run's
+    status (SKIPPED with skip_reason lock_held / lock_unavailable when it did not start).
+    """
+    spec = registry.get(job_id)
+    return execution.execute(spec, trigger=trigger, user=user, team=team, params=params,
+                             wait_seconds=wait_seconds, scheduled_for=scheduled_for, progress=progress).run
+
+
+def job_run_in_background(*, job_id: str, trigger: str, user=None, team=None, wait_seconds: float | None = None,
+                          params: dict | None = None) -> JobRun:
+    """Take the lock now (a refusal is known at once), run the job in a background thread, return its run."""
+    spec = registry.get(job_id)
+    return execution.execute_in_background(spec, trigger=trigger, user=user, team=team, params=params,
+                                           wait_seconds=wait_seconds)
+
+
+def job_definitions_sync() -> int:
+    """Create a JobDefinition for every registered job that has none. Never overwrites an edit."""
+    existing = set(JobDefinition.objects.values_list("job_id", flat=True))
+    created = 0
+    for spec in registry.all_specs():
+        if spec.job_id in existing:
+            continue
+        JobDefinition.objects.get_or_create(
+            job_id=spec.job_id,
+            defaults=dict(
+                name=spec.name,
+                trigger_type=JobDefinition.TriggerType.INTERVAL if spec.interval_seconds else
+                JobDefinition.TriggerType.CRON,
+                cron=spec.cron,
+                interval_seconds=spec.interval_seconds,
+                timeout_minutes=spec.timeout_minutes,
+                lock_scope=spec.scope,
+                wait_seconds=spec.wait_seconds,
+            ),
+        )
+        created += 1
+    return created
+
+
+def lock_force_release(*, key: str) -> bool:
+    """Delete a lock whoever holds it (an operator's decision). Logged."""
+    released = locks.force_release(key)
+    if released:
+        logger.warning("Lock for job: %s force-released by an operator", key)
+    return released
+
+
+def runs_reap_abandoned() -> int:
+    return runs.runs_reap_abandoned()
+
+
+def locks_clear_stale() -> list[LockState]:
+    """Reap dead runs, then delete the locks that are stale (holder's run finished/abandoned, or no TTL).
+
+    Deletion is compare-and-delete on the stale holder's token, so a lock that changed hands meanwhile stays.
+    A live holder's lock is never stale and never removed.
+    """
+    runs.runs_reap_abandoned()
+    cleared = []
+    for state in selectors.lock_states():
+        if not state.extra.get("stale"):
+            continue
+        if locks.force_release(state.key, token=state.holder.token if state.holder else None):
+            logger.warning("Stale lock for job: %s cleared (%s)", state.key, state.extra.get("stale_reason"))
+            cleared.append(state)
+    return cleared
+
+
+def reaper_run() -> dict:
+    """What the scheduler runs every minute: abandoned runs, then stale locks."""
+    abandoned = runs.runs_reap_abandoned()
+    cleared = locks_clear_stale()
+    return {"abandoned": abandoned, "locks_cleared": [state.key for state in cleared]}

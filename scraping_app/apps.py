@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ScrapingAppConfig(AppConfig):
+    name = "scraping_app"
+    verbose_name = "Job search"

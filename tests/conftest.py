@@ -1,0 +1,107 @@
+"""Shared fixtures. Real services fail (not skip) when CI=true; elsewhere they skip with a clear reason."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import fakeredis
+import pytest
+import redis
+from django.conf import settings as django_settings
+
+from scheduler_app import locks
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip outside CI; fail in CI, where every real service must be there."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: tests needing real services must not skip)")
+    pytest.skip(reason)
+
+
+def _real_client() -> redis.Redis:
+    return redis.Redis.from_url(django_settings.REDIS_URL, socket_connect_timeout=0.5,
+                                socket_timeout=django_settings.REDIS_SOCKET_TIMEOUT)
+
+
+@pytest.fixture
+def real_redis():
+    client = _real_client()
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        require(False, f"Redis not reachable at {django_settings.REDIS_URL}: {exc}")
+    client.flushdb()
+    locks.use_redis_client(client)
+    yield client
+    client.flushdb()
+    locks.use_redis_client(_real_client())
+
+
+@pytest.fixture
+def fake_redis():
+    client = fakeredis.FakeRedis()
+    locks.use_redis_client(client)
+    yield client
+    locks.use_redis_client(_real_client())
+
+
+@pytest.fixture(params=["fakeredis", "real"])
+def lock_redis(request):
+    """Runs a test twice: on fakeredis and on the real Redis server."""
+    yield request.getfixturevalue("fake_redis" if request.param == "fakeredis" else "real_redis")
+
+
+@pytest.fixture
+def dead_redis():
+    """A client on a closed port: every call fails the way an outage does."""
+    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    locks.use_redis_client(client)
+    yield client
+    locks.use_redis_client(_real_client())
+
+
+@pytest.fixture(autouse=True)
+def _renewal_running():
+    locks.renewer.paused = False
+    yield
+    locks.renewer.paused = False
+
+
+@pytest.fixture
+def fast_lease(settings):
+    """Seconds, not minutes: a 1 s lease and fallback retry."""
+    settings.LOCK_LEASE_SECONDS = 1.0
+    settings.LOCK_REDIS_RETRY_SECONDS = 0.2
+    return settings
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL that points a subprocess at the test database this run uses."""
+    from django.db import connection
+
+    sd = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{sd['NAME']}"
+    return f"postgres://{sd['USER']}@{sd['HOST'] or '127.0.0.1'}:{sd['PORT'] or 5432}/{sd['NAME']}"
+
+
+@pytest.fixture
+def subprocess_env(transactional_db):
+    env = dict(os.environ)
+    env.update(DATABASE_URL=test_database_url(), REDIS_URL=django_settings.REDIS_URL, PYTHONUNBUFFERED="1",
+               DJANGO_SETTINGS_MODULE="jobsite.settings")
+    return env
+
+
+def manage(*args: str, env: dict, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
