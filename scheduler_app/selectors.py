@@ -48,3 +48,15 @@ def lock_state_dicts() -> list[dict]:
 
 def lock_state(key: str) -> LockState | None:
     return locks.inspect(key)
+
+
+def scheduler_instances_alive() -> list:
+    """Scheduler processes whose heartbeat is fresh (under SCHEDULER_STALE_SECONDS old)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scheduler_app.models import SchedulerInstance
+
+    fresh_after = timezone.now() - timedelta(seconds=settings.SCHEDULER_STALE_SECONDS)
+    return list(SchedulerInstance.objects.filter(heartbeat_at__gte=fresh_after, stopped_at__isnull=True))

@@ -92,3 +92,26 @@ def reaper_run() -> dict:
     abandoned = runs.runs_reap_abandoned()
     cleared = locks_clear_stale()
     return {"abandoned": abandoned, "locks_cleared": [state.key for state in cleared]}
+
+
+def run_history_delete_before(*, cutoff: datetime, batch_size: int = 10_000) -> int:
+    """Delete finished JobRun rows (and django-apscheduler executions) older than `cutoff`, in batches of at
+    most `batch_size` rows per transaction. Returns how many JobRun rows went."""
+    from django.db import transaction
+    from django_apscheduler.models import DjangoJobExecution
+
+    deleted = 0
+    for model, field, extra in (
+        (JobRun, "created_at", {"status__in": JobRun.FINISHED}),
+        (DjangoJobExecution, "run_time", {}),
+    ):
+        while True:
+            ids = list(model.objects.filter(**{f"{field}__lt": cutoff}, **extra)
+                       .values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                break
+            with transaction.atomic():
+                count, _ = model.objects.filter(pk__in=ids).delete()
+            if model is JobRun:
+                deleted += count
+    return deleted
