@@ -101,6 +101,9 @@ LOCK_FALLBACK = env.str("LOCK_FALLBACK", default="database")
 # How long, after a failure, the lock skips Redis and goes straight to the fallback.
 LOCK_REDIS_RETRY_SECONDS = env.float("LOCK_REDIS_RETRY_SECONDS", default=2.0)
 
+# Extra modules whose @with_execution_lock functions are registered as jobs too (plugins; tests use it).
+EXTRA_JOB_MODULES = env.list("EXTRA_JOB_MODULES", default=[])
+
 # --- Scheduler ------------------------------------------------------------------------------------------------------
 SCHEDULER_HEARTBEAT_SECONDS = env.float("SCHEDULER_HEARTBEAT_SECONDS", default=5.0)
 SCHEDULER_STALE_SECONDS = env.float("SCHEDULER_STALE_SECONDS", default=15.0)

@@ -7,4 +7,11 @@ class SchedulerAppConfig(AppConfig):
 
     def ready(self) -> None:
         # Importing the jobs registers them. No scheduler starts here: only `manage.py runscheduler` runs one.
+        import importlib
+
+        from django.conf import settings
+
         from scheduler_app import jobs, signals  # noqa: F401
+
+        for module in settings.EXTRA_JOB_MODULES:
+            importlib.import_module(module)

@@ -13,6 +13,7 @@ import redis
 from django.conf import settings as django_settings
 
 from scheduler_app import locks
+from tests import jobs_for_tests  # noqa: F401  (registers the test jobs)
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -98,7 +99,7 @@ def test_database_url() -> str:
 def subprocess_env(transactional_db):
     env = dict(os.environ)
     env.update(DATABASE_URL=test_database_url(), REDIS_URL=django_settings.REDIS_URL, PYTHONUNBUFFERED="1",
-               DJANGO_SETTINGS_MODULE="jobsite.settings")
+               DJANGO_SETTINGS_MODULE="jobsite.settings", EXTRA_JOB_MODULES="tests.jobs_for_tests")
     return env
 
 
