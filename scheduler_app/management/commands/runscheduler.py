@@ -1,0 +1,39 @@
+"""`manage.py runscheduler`: exactly one scheduler in this process (never in web workers or AppConfig.ready()).
+
+Several processes on several hosts are safe: the execution lock and the per-(job, slot) guard make each scheduled
+slot run once. SIGTERM / SIGINT stop it cleanly (running jobs finish; the instance is marked stopped).
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+
+from scheduler_app.scheduler.process import SchedulerProcess
+
+
+class Command(BaseCommand):
+    help = "Run the job scheduler (one APScheduler per process)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--import", dest="modules", action="append", default=[], metavar="MODULE",
+                            help="Also import this module (to register extra jobs); repeatable.")
+
+    def handle(self, *args, **options):
+        for module in options["modules"]:
+            importlib.import_module(module)
+        process = SchedulerProcess(blocking=True)
+
+        def on_signal(signum, _frame):
+            self.stdout.write(f"Received signal {signum}; stopping the scheduler")
+            # Stop from another thread: the signal may interrupt the scheduler while it holds its own locks.
+            threading.Thread(target=process.stop, name="scheduler-stop").start()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        self.stdout.write("Starting scheduler")
+        process.start()
+        self.stdout.write("Scheduler stopped")

@@ -1,0 +1,66 @@
+"""Reload control messages: Redis pub/sub for speed, the definitions version in the database as the fallback.
+
+A reload request bumps the database version first (every scheduler polls it each heartbeat), then publishes on
+Redis so live schedulers reload at once. Either path alone is enough.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+logger = logging.getLogger("scheduler_app")
+
+CHANNEL = "scheduler:control"
+RELOAD = "reload"
+
+
+def _client():
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
+
+
+def reload_publish() -> int | None:
+    """Number of schedulers that received the message, or None when Redis is unreachable."""
+    try:
+        return int(_client().publish(CHANNEL, RELOAD))
+    except Exception as exc:  # noqa: BLE001 - the database version still carries the request
+        logger.warning("Could not publish scheduler reload on Redis (%s); schedulers poll the database", exc)
+        return None
+
+
+class ControlListener(threading.Thread):
+    """Subscribes to the control channel and calls `on_reload` for each message; reconnects after outages."""
+
+    def __init__(self, on_reload: Callable[[], None]):
+        super().__init__(name="scheduler-control", daemon=True)
+        self.on_reload = on_reload
+        self.stopping = threading.Event()
+        self.subscribed = threading.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            pubsub = None
+            try:
+                pubsub = _client().pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                self.subscribed.set()
+                while not self.stopping.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and message.get("type") == "message":
+                        self.on_reload()
+            except Exception as exc:  # noqa: BLE001 - Redis down: the database poll covers it; retry later
+                self.subscribed.clear()
+                logger.warning("Scheduler control channel unavailable (%s); retrying", exc)
+                self.stopping.wait(2.0)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except Exception:  # noqa: BLE001
+                        pass

@@ -1,0 +1,31 @@
+"""A thread pool executor that tells each fire which schedule slot it is for.
+
+APScheduler 3 does not pass the scheduled run time to the job function; the per-(job, slot) guard needs it, so the
+executor hands it over as the `scheduled_for` keyword.
+"""
+
+from __future__ import annotations
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+
+
+class _SlotJob:
+    """The job as the executor sees it, with `scheduled_for` added to its kwargs."""
+
+    def __init__(self, job, slot):
+        self._job = job
+        self.kwargs = {**job.kwargs, "scheduled_for": slot}
+
+    def __getattr__(self, name):
+        return getattr(self._job, name)
+
+    def __str__(self) -> str:
+        return str(self._job)
+
+
+class SlotThreadPoolExecutor(ThreadPoolExecutor):
+    def _do_submit_job(self, job, run_times):
+        if getattr(job.func, "wants_slot", False) and run_times:
+            # coalesce=True: APScheduler hands one run time, the latest due slot.
+            job = _SlotJob(job, run_times[-1])
+        return super()._do_submit_job(job, run_times)

@@ -1,0 +1,197 @@
+"""One scheduler process: an APScheduler scheduler over the shared DjangoJobStore, plus a housekeeping thread.
+
+- Jobs come from enabled JobDefinition rows; each fire calls `services.job_run(trigger="scheduled",
+  scheduled_for=<slot>)`, so the lock and the per-(job, slot) guard apply whichever scheduler fires it.
+- Misfires and max-instances skips become JobRun rows (MISSED / SKIPPED) through APScheduler event listeners.
+- The housekeeping thread beats the SchedulerInstance row, polls the definitions version (the database fallback
+  for reload messages) and runs the reaper. It survives database outages: every pass closes stale connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+from django_apscheduler.jobstores import DjangoJobStore
+
+from scheduler_app import registry, selectors, services
+from scheduler_app.models import JobDefinition, JobRun
+from scheduler_app.scheduler import triggers
+from scheduler_app.scheduler.control import ControlListener
+from scheduler_app.scheduler.executor import SlotThreadPoolExecutor
+from scheduler_app.scheduler.fire import job_fire
+
+logger = logging.getLogger("scheduler_app")
+
+
+class SchedulerProcess:
+    def __init__(self, *, blocking: bool = True, max_workers: int = 10):
+        self.jobstore = DjangoJobStore()
+        scheduler_class = BlockingScheduler if blocking else BackgroundScheduler
+        self.scheduler = scheduler_class(
+            jobstores={"default": self.jobstore},
+            executors={"default": SlotThreadPoolExecutor(max_workers=max_workers)},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": settings.SCHEDULER_MISFIRE_GRACE_SECONDS},
+            timezone=triggers.tz(),
+        )
+        self.scheduler.add_listener(self.on_missed, EVENT_JOB_MISSED)
+        self.scheduler.add_listener(self.on_max_instances, EVENT_JOB_MAX_INSTANCES)
+        self.instance_id: int | None = None
+        self.version: tuple | None = None
+        self.reloads = 0
+        self._reload_mutex = threading.Lock()
+        self._stopping = threading.Event()
+        self.control = ControlListener(self.reload)
+        self.housekeeper = threading.Thread(target=self._housekeeping, name="scheduler-housekeeping", daemon=True)
+
+    # -- definitions -------------------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Re-read the definitions; running jobs go on untouched (only the store's schedule entries change)."""
+        with self._reload_mutex:
+            close_old_connections()
+            try:
+                self._load()
+            except Exception:  # noqa: BLE001 - keep the last good schedule; the next poll retries
+                logger.exception("Scheduler reload failed")
+            finally:
+                close_old_connections()
+
+    def _load(self) -> None:
+        version = selectors.job_definitions_version()
+        definitions = list(JobDefinition.objects.filter(enabled=True))
+        existing = {job.id: job for job in self._stored_jobs()}
+        now = timezone.now()
+        loaded = set()
+        for definition in definitions:
+            try:
+                registry.get(definition.job_id)
+                trigger = triggers.trigger_build(definition)
+            except (ValueError, registry.JobNotFound) as exc:
+                logger.error("Job definition %s not scheduled: %s", definition.job_id, exc)
+                continue
+            first = self._first_run(definition, trigger, now, existing.get(definition.job_id))
+            self.scheduler.add_job(job_fire, trigger=trigger, id=definition.job_id, name=definition.name,
+                                   args=[definition.job_id], jobstore="default", replace_existing=True,
+                                   next_run_time=first)
+            loaded.add(definition.job_id)
+        for job_id in set(existing) - loaded:
+            self._remove(job_id)
+        self.version = version
+        self.reloads += 1
+        logger.info("Scheduler loaded %d job(s): %s", len(loaded), ", ".join(sorted(loaded)) or "-")
+
+    def _first_run(self, definition: JobDefinition, trigger, now, stored):
+        """A due job fires at once: one the store says is overdue (APScheduler then runs it coalesced, or records
+        it MISSED past the grace time), or one whose latest slot within the grace time has no run yet."""
+        if stored is not None and str(stored.trigger) == str(trigger) and stored.next_run_time is not None \
+                and stored.next_run_time <= now:
+            return stored.next_run_time
+        slot = triggers.recent_slot(trigger, now=now, window_seconds=settings.SCHEDULER_MISFIRE_GRACE_SECONDS)
+        if slot is not None and not selectors.scheduled_slot_has_run(job_id=definition.job_id, scheduled_for=slot):
+            return slot
+        return triggers.next_fire_time(trigger, now=now)
+
+    def _stored_jobs(self) -> list:
+        if self.scheduler.running:
+            return self.scheduler.get_jobs(jobstore="default")
+        return self.jobstore.get_all_jobs()
+
+    def _remove(self, job_id: str) -> None:
+        try:
+            if self.scheduler.running:
+                self.scheduler.remove_job(job_id, jobstore="default")
+            else:
+                self.jobstore.remove_job(job_id)
+        except JobLookupError:
+            pass
+
+    # -- event listeners: every fire that did not run leaves a JobRun row --------------------------------------------
+    def on_missed(self, event) -> None:
+        self._record(event.job_id, event.scheduled_run_time, JobRun.Status.MISSED, JobRun.SkipReason.MISFIRE,
+                     f"Run time missed by more than the misfire grace time "
+                     f"({settings.SCHEDULER_MISFIRE_GRACE_SECONDS} s)")
+
+    def on_max_instances(self, event) -> None:
+        for run_time in event.scheduled_run_times[-1:]:
+            self._record(event.job_id, run_time, JobRun.Status.SKIPPED, JobRun.SkipReason.MAX_INSTANCES,
+                         "The previous run of this job is still running (max instances reached)")
+
+    def _record(self, job_id: str, scheduled_for, status: str, reason: str, error: str) -> None:
+        close_old_connections()
+        try:
+            services.job_run_record_not_started(job_id=job_id, scheduled_for=scheduled_for, status=status,
+                                                skip_reason=reason, error=error)
+        except Exception:  # noqa: BLE001 - never let a listener break the scheduler loop
+            logger.exception("Could not record %s fire of job: %s", status, job_id)
+        finally:
+            close_old_connections()
+
+    # -- housekeeping: heartbeat, DB reload fallback, reaper ---------------------------------------------------------
+    def _housekeeping(self) -> None:
+        next_reap = time.monotonic() + settings.SCHEDULER_REAPER_SECONDS
+        while not self._stopping.wait(settings.SCHEDULER_HEARTBEAT_SECONDS):
+            close_old_connections()
+            try:
+                services.scheduler_instance_beat(instance_id=self.instance_id)
+                if selectors.job_definitions_version() != self.version:
+                    logger.info("Job definitions changed; reloading")
+                    self.reload()
+                if time.monotonic() >= next_reap:
+                    next_reap = time.monotonic() + settings.SCHEDULER_REAPER_SECONDS
+                    reaped = services.reaper_run()
+                    if reaped["abandoned"] or reaped["locks_cleared"]:
+                        logger.warning("Reaper: %s", reaped)
+            except Exception:  # noqa: BLE001 - database or Redis down: try again next beat
+                logger.exception("Scheduler housekeeping failed; retrying in %s s",
+                                 settings.SCHEDULER_HEARTBEAT_SECONDS)
+            finally:
+                close_old_connections()
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Register, load, and run. Blocks until `stop()` for the blocking scheduler."""
+        close_old_connections()
+        instance = services.scheduler_instance_start(host=socket.gethostname(), pid=os.getpid())
+        self.instance_id = instance.pk
+        self.reload()
+        self.control.start()
+        self.housekeeper.start()
+        logger.info("Scheduler started (instance %s, pid %s)", self.instance_id, os.getpid())
+        try:
+            self.scheduler.start()
+        finally:
+            if isinstance(self.scheduler, BlockingScheduler):
+                self._mark_stopped()
+
+    def stop(self) -> None:
+        """Clean shutdown: no new fires; running jobs finish behind their locks."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self.control.stop()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if not isinstance(self.scheduler, BlockingScheduler):
+            self._mark_stopped()
+
+    def _mark_stopped(self) -> None:
+        close_old_connections()
+        try:
+            if self.instance_id is not None:
+                services.scheduler_instance_stop(instance_id=self.instance_id)
+            logger.info("Scheduler stopped (instance %s)", self.instance_id)
+        except Exception:  # noqa: BLE001
+            logger.exception("Could not mark scheduler instance %s stopped", self.instance_id)
+        finally:
+            close_old_connections()

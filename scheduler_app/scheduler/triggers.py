@@ -1,0 +1,54 @@
+"""APScheduler triggers built from JobDefinition rows, and the schedule slots they produce.
+
+Every scheduler process must compute the same slots (the per-slot guard compares them), so interval triggers are
+anchored at a fixed instant instead of "now".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from django.conf import settings
+
+from scheduler_app.models import JobDefinition
+
+INTERVAL_ANCHOR = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def trigger_build(definition: JobDefinition) -> BaseTrigger:
+    """Raises ValueError for a definition whose schedule cannot be built."""
+    if definition.trigger_type == JobDefinition.TriggerType.INTERVAL:
+        if not definition.interval_seconds:
+            raise ValueError(f"{definition.job_id}: interval trigger without interval_seconds")
+        return IntervalTrigger(seconds=definition.interval_seconds, start_date=INTERVAL_ANCHOR, timezone=tz())
+    return CronTrigger.from_crontab(definition.cron, timezone=tz())
+
+
+def next_fire_time(trigger: BaseTrigger, *, now: datetime) -> datetime | None:
+    return trigger.get_next_fire_time(None, now)
+
+
+def recent_slot(trigger: BaseTrigger, *, now: datetime, window_seconds: float) -> datetime | None:
+    """The latest fire time in (now - window, now], or None."""
+    start = now - timedelta(seconds=window_seconds)
+    slot = None
+    fire = trigger.get_next_fire_time(None, start)
+    while fire is not None and fire <= now:
+        if fire > start:
+            slot = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return slot
+
+
+def schedule_text(definition: JobDefinition) -> str:
+    if definition.trigger_type == JobDefinition.TriggerType.INTERVAL:
+        return f"every {definition.interval_seconds} s"
+    return definition.cron
