@@ -115,3 +115,58 @@ def run_history_delete_before(*, cutoff: datetime, batch_size: int = 10_000) -> 
             if model is JobRun:
                 deleted += count
     return deleted
+
+
+# --- The scheduler process (issue #3) ---------------------------------------------------------------------------------
+
+def scheduler_reload_request() -> dict:
+    """Ask every scheduler to re-read the job definitions. Running jobs are not interrupted.
+
+    The database version (the definitions' newest `updated_at`) is bumped first, so a scheduler that misses the
+    Redis message still reloads at its next heartbeat.
+    """
+    from django.utils import timezone
+
+    from scheduler_app.scheduler import control
+
+    now = timezone.now()
+    touched = JobDefinition.objects.update(updated_at=now)
+    receivers = control.reload_publish()
+    logger.info("Scheduler reload requested (%s definitions, %s live listeners)", touched, receivers)
+    return {"requested_at": now, "definitions": touched, "redis_receivers": receivers}
+
+
+def job_run_record_not_started(*, job_id: str, scheduled_for: datetime | None, status: str, skip_reason: str = "",
+                               error: str = "") -> JobRun:
+    """A JobRun row for a scheduled fire that never reached the lock: MISSED (misfire) or SKIPPED (max instances)."""
+    from django.utils import timezone
+
+    logger.warning("Scheduled run of job: %s for %s %s: %s", job_id, scheduled_for, status, error)
+    return JobRun.objects.create(job_id=job_id, lock_key=job_id, trigger=JobRun.Trigger.SCHEDULED, status=status,
+                                 skip_reason=skip_reason, scheduled_for=scheduled_for, finished_at=timezone.now(),
+                                 duration_ms=0, error=error)
+
+
+def scheduler_instance_start(*, host: str, pid: int):
+    from django.utils import timezone
+
+    from scheduler_app.models import SchedulerInstance
+
+    now = timezone.now()
+    return SchedulerInstance.objects.create(host=host, pid=pid, started_at=now, heartbeat_at=now)
+
+
+def scheduler_instance_beat(*, instance_id: int) -> None:
+    from django.utils import timezone
+
+    from scheduler_app.models import SchedulerInstance
+
+    SchedulerInstance.objects.filter(pk=instance_id).update(heartbeat_at=timezone.now())
+
+
+def scheduler_instance_stop(*, instance_id: int) -> None:
+    from django.utils import timezone
+
+    from scheduler_app.models import SchedulerInstance
+
+    SchedulerInstance.objects.filter(pk=instance_id).update(stopped_at=timezone.now())
