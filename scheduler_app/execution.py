@@ -86,10 +86,15 @@ class Execution:
 
     def finish(self, status: str, *, error: str = "", traceback: str = "", result: Any = None,
                warning: str | None = None) -> bool:
+        # Held for the whole finish: a second caller returns only once the first has recorded and released.
         with self._finish_mutex:
             if self.finished:
                 return False
             self.finished = True
+            self._finish(status, error=error, traceback=traceback, result=result, warning=warning)
+            return True
+
+    def _finish(self, status: str, *, error: str, traceback: str, result: Any, warning: str | None) -> None:
         if warning:
             logger.warning(warning)
         warnings = list(self.ctx.warnings)
@@ -104,13 +109,12 @@ class Execution:
             if locks.current_fencing_token(self.lease.key) != self.lease.fence:
                 # A late finisher: the lease lapsed and a newer holder took the key. Nothing of theirs is touched.
                 logger.error("Lock for job: %s was no longer ours at release (late finisher)", self.lease.key)
-                runs.JobRun.objects.filter(pk=self.run.pk).update(
+                JobRun.objects.filter(pk=self.run.pk).update(
                     status=JobRun.Status.LOST_LOCK, error="Lock lost: lease lapsed before the job finished.")
                 self.run.status = JobRun.Status.LOST_LOCK
         if not recorded:
             self.run.refresh_from_db()
-        signals.run_finished.send(sender=JobRun, run=self.run, held_seconds=(time.monotonic() - self.started))
-        return True
+        signals.run_finished.send(sender=JobRun, run=self.run, held_seconds=time.monotonic() - self.started)
 
     def body(self, kwargs: dict) -> Outcome:
         """Run the job in this thread; the watchdog stops it at its deadline."""
