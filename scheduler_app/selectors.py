@@ -129,7 +129,7 @@ def scheduler_status() -> dict:
     jobs = []
     for definition in definitions:
         next_run = None
-        if definition.enabled:
+        if definition.enabled and triggers.has_schedule(definition):
             if instances and definition.job_id in stored:
                 next_run = stored[definition.job_id]
             else:

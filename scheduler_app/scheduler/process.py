@@ -74,6 +74,8 @@ class SchedulerProcess:
         now = timezone.now()
         loaded = set()
         for definition in definitions:
+            if not triggers.has_schedule(definition):
+                continue  # run on demand only (API, admin, CLI)
             try:
                 registry.get(definition.job_id)
                 trigger = triggers.trigger_build(definition)

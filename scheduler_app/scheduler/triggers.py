@@ -23,6 +23,12 @@ def tz() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
 
+def has_schedule(definition: JobDefinition) -> bool:
+    if definition.trigger_type == JobDefinition.TriggerType.INTERVAL:
+        return bool(definition.interval_seconds)
+    return bool(definition.cron.strip())
+
+
 def trigger_build(definition: JobDefinition) -> BaseTrigger:
     """Raises ValueError for a definition whose schedule cannot be built."""
     if definition.trigger_type == JobDefinition.TriggerType.INTERVAL:
@@ -49,6 +55,8 @@ def recent_slot(trigger: BaseTrigger, *, now: datetime, window_seconds: float) -
 
 
 def schedule_text(definition: JobDefinition) -> str:
+    if not has_schedule(definition):
+        return "on demand"
     if definition.trigger_type == JobDefinition.TriggerType.INTERVAL:
         return f"every {definition.interval_seconds} s"
     return definition.cron

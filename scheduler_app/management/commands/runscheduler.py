@@ -6,7 +6,6 @@ slot run once. SIGTERM / SIGINT stop it cleanly (running jobs finish; the instan
 
 from __future__ import annotations
 
-import importlib
 import signal
 import threading
 
@@ -18,13 +17,7 @@ from scheduler_app.scheduler.process import SchedulerProcess
 class Command(BaseCommand):
     help = "Run the job scheduler (one APScheduler per process)."
 
-    def add_arguments(self, parser):
-        parser.add_argument("--import", dest="modules", action="append", default=[], metavar="MODULE",
-                            help="Also import this module (to register extra jobs); repeatable.")
-
     def handle(self, *args, **options):
-        for module in options["modules"]:
-            importlib.import_module(module)
         process = SchedulerProcess(blocking=True)
 
         def on_signal(signum, _frame):

@@ -1,0 +1,123 @@
+"""Input and output shapes. Input serializers reject unknown fields and wrong types (400, never 500)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from scheduler_app.models import JobRun
+
+JOB_ID_PATTERN = r"^[a-z0-9_]{1,64}$"
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers, booleans and objects instead of turning them into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An IntegerField that refuses booleans and fractions (JSON true is not team 1, 1.5 is not 1)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or (isinstance(data, float) and not data.is_integer()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class JobIdField(StrictCharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=64, **kwargs)
+        from django.core.validators import RegexValidator
+
+        self.validators.append(RegexValidator(JOB_ID_PATTERN, "Job ids are 1-64 characters of a-z, 0-9 and _."))
+
+
+class StrictSerializer(serializers.Serializer):
+    """Unknown fields are an error, not silently ignored."""
+
+    ignored: set[str] = set()
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            unknown = sorted(set(data.keys()) - set(self.fields) - self.ignored)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class TeamIdField(StrictIntegerField):
+    """A team id that must name an existing team: invalid or unknown is 400, everywhere (DESIGN, HTTP)."""
+
+    default_error_messages = {"unknown": "Unknown team."}
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)
+
+    def to_internal_value(self, data):
+        from scraping_app.selectors import team_get
+
+        team = team_get(team_id=super().to_internal_value(data))
+        if team is None:
+            self.fail("unknown")
+        return team
+
+
+class JobTriggerInput(StrictSerializer):
+    job_id = JobIdField()
+    team_id = TeamIdField(required=False, allow_null=True)
+    wait_seconds = StrictFloatField(required=False, allow_null=True, min_value=0, max_value=600)
+    params = serializers.DictField(required=False, default=dict)
+
+
+class RunFilterInput(StrictSerializer):
+    ignored = {"format", "page"}
+
+    job_id = JobIdField(required=False)
+    status = serializers.ChoiceField(choices=JobRun.Status.choices, required=False)
+    trigger = serializers.ChoiceField(choices=JobRun.Trigger.choices, required=False)
+    team_id = StrictIntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+    def validate_team_id(self, value: int) -> int:
+        from scraping_app.selectors import team_get
+
+        if team_get(team_id=value) is None:
+            raise serializers.ValidationError("Unknown team.")
+        return value
+
+
+class LockReleaseInput(StrictSerializer):
+    ignored = {"format"}
+
+    team_id = TeamIdField(required=False)
+
+
+class JobRunOutput(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    user = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JobRun
+        fields = ["id", "url", "job_id", "lock_key", "trigger", "status", "skip_reason", "user", "team", "params",
+                  "scheduled_for", "created_at", "started_at", "finished_at", "duration_ms", "lock_wait_ms",
+                  "timeout_seconds", "lock_backend", "fencing_token", "host", "pid", "heartbeat_at", "blocked_by",
+                  "error", "traceback", "warnings", "result"]
+
+    def get_url(self, run: JobRun) -> str:
+        from django.urls import reverse
+
+        path = reverse("scheduler-run-detail", args=[run.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_user(self, run: JobRun) -> str | None:
+        return run.user.get_username() if run.user_id else None

@@ -1,0 +1,127 @@
+"""Scheduler API views: parse the input, call one service or selector, render. No Redis or APScheduler here."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from scheduler_app import registry, selectors, services
+from scheduler_app.api.permissions import IsStaff
+from scheduler_app.api.serializers import (
+    JobIdField,
+    JobRunOutput,
+    JobTriggerInput,
+    LockReleaseInput,
+    RunFilterInput,
+)
+from scheduler_app.api_responses import refusal_response
+from scheduler_app.models import JobRun
+
+_any = inline_serializer("SchedulerAny", fields={"detail": serializers.CharField(required=False)})
+
+
+def _parse(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class SchedulerStatusView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(responses=_any, summary="Scheduler status (the seed guide's Test 7 shape plus extras)")
+    def get(self, request):
+        return Response(selectors.scheduler_status())
+
+
+class SchedulerRestartView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=None, responses={202: _any}, summary="Reload the job definitions in every scheduler")
+    def post(self, request):
+        result = services.scheduler_reload_request()
+        return Response({"detail": "Scheduler reload requested", **result}, status=status.HTTP_202_ACCEPTED)
+
+
+class SchedulerJobView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=JobTriggerInput, responses={202: _any, 400: _any, 404: _any, 409: _any, 503: _any},
+                   summary="Run a job now, in the background, behind its lock")
+    def post(self, request):
+        data = _parse(JobTriggerInput, request.data)
+        try:
+            run = services.job_run_in_background(job_id=data["job_id"], trigger=JobRun.Trigger.API,
+                                                 user=request.user, team=data.get("team_id"),
+                                                 wait_seconds=data.get("wait_seconds"), params=data.get("params"))
+        except registry.JobNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except registry.InvalidJobParams as exc:
+            raise ValidationError({"params": exc.errors or [str(exc)]}) from None
+        refused = refusal_response(run)
+        if refused is not None:
+            return refused
+        url = request.build_absolute_uri(reverse("scheduler-run-detail", args=[run.pk]))
+        return Response({"run_id": run.pk, "job_id": run.job_id, "status": run.status, "lock_key": run.lock_key,
+                         "url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+
+class RunListView(generics.ListAPIView):
+    serializer_class = JobRunOutput
+
+    @extend_schema(parameters=[OpenApiParameter("job_id", str), OpenApiParameter("status", str),
+                               OpenApiParameter("trigger", str), OpenApiParameter("team_id", int)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = _parse(RunFilterInput, self.request.query_params)
+        return selectors.job_runs_list(user=self.request.user, **filters)
+
+
+class RunDetailView(generics.RetrieveAPIView):
+    serializer_class = JobRunOutput
+
+    def get_queryset(self):
+        return selectors.job_runs_visible(user=self.request.user)
+
+
+class LockListView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(responses=_any, summary="Every held lock with holder, TTL, stale and stuck flags")
+    def get(self, request):
+        return Response({"locks": selectors.lock_state_dicts()})
+
+
+class LockDetailView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(parameters=[OpenApiParameter("team_id", int)], responses={200: _any, 400: _any, 404: _any},
+                   summary="Force-release a job's lock (an operator's decision)")
+    def delete(self, request, job_id: str):
+        try:
+            JobIdField().run_validation(job_id)
+        except serializers.ValidationError as exc:
+            raise ValidationError({"job_id": exc.detail}) from None
+        team = _parse(LockReleaseInput, request.query_params).get("team_id")
+        try:
+            registry.get(job_id)
+        except registry.JobNotFound as exc:
+            raise NotFound(str(exc)) from None
+        key = job_id if team is None else f"{job_id}:team:{team.pk}"
+        return Response({"key": key, "released": services.lock_force_release(key=key)})
+
+
+class LockCleanupView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=None, responses=_any, summary="Clear stale locks only (a live holder's lock stays)")
+    def post(self, request):
+        cleared = services.locks_clear_stale()
+        return Response({"cleared": [{**state.as_dict(), "stale_reason": state.extra.get("stale_reason")}
+                                     for state in cleared]})
