@@ -117,10 +117,24 @@ LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=30)
 RUN_RETENTION_DAYS = env.int("RUN_RETENTION_DAYS", default=90)
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# The database log handler (LogEntry rows behind /api/v1/logs/), written from a background thread. Unset
+# LOG_DB_BACKGROUND means "yes, except under pytest" (see jobsite/logging_config.py).
+LOG_DB_ENABLED = env.bool("LOG_DB_ENABLED", default=True)
+LOG_DB_LEVEL = env.str("LOG_DB_LEVEL", default="INFO")
+LOG_DB_BACKGROUND = env.bool("LOG_DB_BACKGROUND", default=None)
+LOG_DB_BATCH_SIZE = env.int("LOG_DB_BATCH_SIZE", default=500)
+LOG_DB_FLUSH_SECONDS = env.float("LOG_DB_FLUSH_SECONDS", default=0.5)
+LOG_DB_MAX_PENDING = env.int("LOG_DB_MAX_PENDING", default=10_000)
+# Rows per delete transaction in cleanup_old_logs_task (capped at 10,000).
+LOG_CLEANUP_BATCH_SIZE = env.int("LOG_CLEANUP_BATCH_SIZE", default=10_000)
+# When set, /metrics requires `Authorization: Bearer <token>`; empty leaves it open (protect it at the network).
+METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
 
 from jobsite.logging_config import build_logging  # noqa: E402  (needs LOG_DIR and LOG_LEVEL above)
 
-LOGGING = build_logging(log_dir=LOG_DIR, level=LOG_LEVEL)
+LOGGING = build_logging(log_dir=LOG_DIR, level=LOG_LEVEL, db_enabled=LOG_DB_ENABLED, db_level=LOG_DB_LEVEL,
+                        db_background=LOG_DB_BACKGROUND, db_batch_size=LOG_DB_BATCH_SIZE,
+                        db_flush_seconds=LOG_DB_FLUSH_SECONDS, db_max_pending=LOG_DB_MAX_PENDING)
 
 # --- Scraping -------------------------------------------------------------------------------------------------------
 SCRAPE_HTTP_CONNECT_TIMEOUT = env.float("SCRAPE_HTTP_CONNECT_TIMEOUT", default=5.0)

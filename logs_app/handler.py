@@ -1,0 +1,232 @@
+"""DatabaseLogHandler: log records as LogEntry rows, written in batches off the caller's thread.
+
+- emit() only builds a small dict and appends it to a bounded buffer (no I/O), so a job is not slowed;
+- a background thread writes the buffer in bulk INSERTs on its own connection, outside any job's transaction;
+- it never raises into its caller and never recurses: records logged while the handler writes (on the writing
+  thread) and records from `django.db` loggers are ignored, and its own failures go to stderr, not to logging;
+- every record emitted inside a run carries the run's job_id, run_id and team_id (from `current_job_context()`).
+
+With `background=False` (the default under pytest, so that no thread writes into a test database or holds a
+connection while it is dropped) records wait in the buffer until `write_pending()` is called.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+import weakref
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_CONTEXT_ATTRS = ("job_id", "run_id", "team_id")
+MAX_MESSAGE_CHARS = 32_000
+
+_writing = threading.local()  # reentrancy guard: set while this thread writes log rows
+_handlers: weakref.WeakSet[DatabaseLogHandler] = weakref.WeakSet()
+
+
+def database_handlers() -> list[DatabaseLogHandler]:
+    return list(_handlers)
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return repr(value)
+
+
+class DatabaseLogHandler(logging.Handler):
+    def __init__(self, level: int | str = logging.NOTSET, *, background: bool = True, batch_size: int = 500,
+                 flush_seconds: float = 0.5, max_pending: int = 10_000):
+        super().__init__(level)
+        self.background = background
+        self.batch_size = max(1, batch_size)
+        self.flush_seconds = flush_seconds
+        self.max_pending = max_pending
+        self.dropped = 0
+        self.written = 0
+        self._pending: deque[dict] = deque()
+        self._write_lock = threading.Lock()  # one batch at a time; flush() waits for an in-flight batch
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._thread_pid: int | None = None
+        self._last_error_report = 0.0
+        _handlers.add(self)
+
+    # -- the caller's side: cheap, never raises --------------------------------------------------------------------
+    def handle(self, record: logging.LogRecord) -> bool:
+        # Checked before Handler.handle takes the handler's lock: the writer thread must never wait on it.
+        if getattr(_writing, "active", False) or record.name.startswith("django.db"):
+            return False
+        return super().handle(record)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if len(self._pending) >= self.max_pending:
+                self.dropped += 1
+                return
+            self._pending.append(self._row(record))
+            if self.background:
+                self._ensure_thread()
+                if len(self._pending) >= self.batch_size:
+                    self._wake.set()
+        except Exception:  # noqa: BLE001 - logging must never break the caller
+            self.dropped += 1
+
+    def _row(self, record: logging.LogRecord) -> dict:
+        from scheduler_app.context import current_job_context
+
+        message = record.getMessage()
+        extra = {k: _json_safe(v) for k, v in vars(record).items() if k not in _RECORD_ATTRS
+                 and k not in _CONTEXT_ATTRS}
+        if record.exc_info:
+            extra["exception"] = "".join(traceback.format_exception(*record.exc_info))[-MAX_MESSAGE_CHARS:]
+        elif record.exc_text:
+            extra["exception"] = record.exc_text
+        if record.stack_info:
+            extra["stack"] = record.stack_info
+        row = {
+            "timestamp": datetime.fromtimestamp(record.created, tz=UTC),
+            "level": record.levelname[:10],
+            "levelno": max(0, min(record.levelno, 32767)),
+            "logger": record.name[:200],
+            "message": message[:MAX_MESSAGE_CHARS],
+            "job_id": "",
+            "run_id": None,
+            "team_id": None,
+            "extra": extra,
+        }
+        ctx = current_job_context()
+        if ctx is not None:
+            row.update(job_id=ctx.job_id, run_id=ctx.run_id, team_id=getattr(ctx.team, "pk", None))
+        # An explicit `extra={"job_id": ...}` wins: lines logged outside the job's own thread can still say whose.
+        for name in _CONTEXT_ATTRS:
+            value = getattr(record, name, None)
+            if value is not None:
+                row[name] = str(value)[:64] if name == "job_id" else _as_int(value)
+        return row
+
+    # -- the writer's side ---------------------------------------------------------------------------------------------
+    def write_pending(self) -> int:
+        """Write everything buffered, in the calling thread, in batches. Returns the rows written."""
+        total = 0
+        with self._write_lock:
+            while self._pending:
+                batch = []
+                while self._pending and len(batch) < self.batch_size:
+                    batch.append(self._pending.popleft())
+                total += self._write(batch)
+        return total
+
+    def _write(self, batch: list[dict]) -> int:
+        _writing.active = True
+        try:
+            from django.db import transaction
+
+            from logs_app.models import LogEntry
+
+            with transaction.atomic():
+                LogEntry.objects.bulk_create([LogEntry(**row) for row in batch])
+            self.written += len(batch)
+            return len(batch)
+        except Exception as exc:  # noqa: BLE001 - a log write failure must not become a log record or an error
+            self.dropped += len(batch)
+            self._report(exc, len(batch))
+            if threading.current_thread() is self._thread:
+                self._close_connection()
+            return 0
+        finally:
+            _writing.active = False
+
+    def _report(self, exc: Exception, lost: int) -> None:
+        """To stderr, at most once a minute: going through logging here is how handlers recurse."""
+        now = time.monotonic()
+        if now - self._last_error_report < 60:
+            return
+        self._last_error_report = now
+        try:
+            sys.stderr.write(f"DatabaseLogHandler: could not write {lost} log record(s) "
+                             f"({type(exc).__name__}: {exc}); {self.dropped} dropped so far\n")
+        except Exception:  # noqa: BLE001
+            pass
+
+    @staticmethod
+    def _close_connection() -> None:
+        try:
+            from django.db import connection
+
+            connection.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _ensure_thread(self) -> None:
+        pid = os.getpid()
+        if self._thread is not None and self._thread_pid == pid and self._thread.is_alive():
+            return
+        with self.lock:  # the handler's own RLock
+            if self._thread is not None and self._thread_pid == pid and self._thread.is_alive():
+                return
+            if self._thread_pid != pid:  # forked (gunicorn --preload): the parent's locks may be held
+                self._write_lock = threading.Lock()
+            self._stop = False
+            self._thread_pid = pid
+            self._thread = threading.Thread(target=self._run, name="db-log-writer", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            self._idle.clear()
+            try:
+                self.write_pending()
+            except Exception:  # noqa: BLE001 - the writer thread must survive anything
+                pass
+            finally:
+                # Hold no connection while idle: a test database (or a PgBouncer slot) is not pinned by a logger.
+                if not self._pending:
+                    self._close_connection()
+                self._idle.set()
+            if self._stop and not self._pending:
+                return
+
+    # -- logging.Handler API ----------------------------------------------------------------------------------------
+    def flush(self, timeout: float = 5.0) -> None:
+        """Background mode: wake the writer and wait until what was buffered is written (bounded wait).
+        Without a writer thread, flush() writes nothing: call write_pending() (logging.shutdown calls flush()
+        at exit, and an exiting test run must not write into a database it has already dropped)."""
+        thread = self._thread
+        if not self.background or thread is None or not thread.is_alive() or thread is threading.current_thread():
+            return
+        deadline = time.monotonic() + timeout
+        while self._pending and time.monotonic() < deadline:
+            self._idle.clear()
+            self._wake.set()
+            self._idle.wait(min(0.5, max(0.0, deadline - time.monotonic())))
+        with self._write_lock:  # an in-flight batch has been committed once this is free
+            pass
+
+    def close(self) -> None:
+        self.flush()
+        self._stop = True
+        self._wake.set()
+        super().close()
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
