@@ -141,6 +141,8 @@ SCRAPE_HTTP_CONNECT_TIMEOUT = env.float("SCRAPE_HTTP_CONNECT_TIMEOUT", default=5
 SCRAPE_HTTP_READ_TIMEOUT = env.float("SCRAPE_HTTP_READ_TIMEOUT", default=20.0)
 SCRAPE_RETRY_TOTAL = env.int("SCRAPE_RETRY_TOTAL", default=3)
 SCRAPE_RETRY_AFTER_CAP_SECONDS = env.float("SCRAPE_RETRY_AFTER_CAP_SECONDS", default=10.0)
+SCRAPE_RETRY_BACKOFF_FACTOR = env.float("SCRAPE_RETRY_BACKOFF_FACTOR", default=0.5)
+SCRAPE_MAX_WORKERS = env.int("SCRAPE_MAX_WORKERS", default=8)
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="jobsite@localhost")
 

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -12,3 +13,161 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class JobSource(models.Model):
+    """One configured job board (or the offline sample), with its politeness budget.
+
+    The budget lives in the database so every trigger (schedule, API, admin, CLI, any host) shares it.
+    """
+
+    class Kind(models.TextChoices):
+        SAMPLE = "sample", "Offline sample"
+        REMOTIVE = "remotive", "Remotive"
+        ARBEITNOW = "arbeitnow", "Arbeitnow"
+        REMOTEOK = "remoteok", "RemoteOK"
+        GREENHOUSE = "greenhouse", "Greenhouse"
+        LEVER = "lever", "Lever"
+        ASHBY = "ashby", "Ashby"
+        HIMALAYAS = "himalayas", "Himalayas"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=100, unique=True)
+    base_url = models.CharField(max_length=500, blank=True, help_text="The board's API endpoint.")
+    params = models.JSONField(default=dict, blank=True, help_text="Adapter options, e.g. company, max_pages.")
+    enabled = models.BooleanField(default=False)
+    min_interval_seconds = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0)],
+        help_text="Minimum seconds between two requests to this board, across all triggers.")
+    daily_request_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most requests per UTC day; empty means no cap.")
+    # Budget bookkeeping (written by services.source_budget_* only).
+    next_request_at = models.DateTimeField(null=True, blank=True)
+    budget_day = models.DateField(null=True, blank=True)
+    requests_today = models.PositiveIntegerField(default=0)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class JobPosting(models.Model):
+    source = models.ForeignKey(JobSource, on_delete=models.CASCADE, related_name="postings")
+    source_job_id = models.CharField(max_length=200)
+    title = models.CharField(max_length=300)
+    company = models.CharField(max_length=200, blank=True)
+    location = models.CharField(max_length=300, blank=True)
+    is_remote = models.BooleanField(default=False)
+    employment_type = models.CharField(max_length=100, blank=True)
+    salary_min = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    salary_max = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    salary_currency = models.CharField(max_length=10, blank=True)
+    salary_period = models.CharField(max_length=20, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    description_text = models.TextField(blank=True, help_text="Sanitized plain text.")
+    url = models.URLField(max_length=1000, blank=True, help_text="The board's own link, kept for attribution.")
+    apply_url = models.URLField(max_length=1000, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True, help_text="UTC.")
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    fingerprint = models.CharField(max_length=64, db_index=True,
+                                   help_text="sha256(company|title|location), for cross-board duplicates.")
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-posted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "source_job_id"], name="unique_posting_per_source"),
+        ]
+        indexes = [models.Index(fields=["first_seen_at"]), models.Index(fields=["posted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} at {self.company}"
+
+
+class SavedSearch(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="saved_searches")
+    keyword = models.CharField(max_length=100)
+    location = models.CharField(max_length=100, blank=True)
+    limit = models.PositiveSmallIntegerField(default=25, validators=[MinValueValidator(1), MaxValueValidator(100)])
+    sources = models.ManyToManyField(JobSource, blank=True, help_text="Empty means every enabled source.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "saved searches"
+
+    def __str__(self) -> str:
+        return f"{self.keyword} in {self.location or 'anywhere'} ({self.team})"
+
+
+class JobApplication(models.Model):
+    class Status(models.TextChoices):
+        SHORTLISTED = "shortlisted"
+        APPLIED = "applied"
+        INTERVIEWING = "interviewing"
+        OFFER = "offer"
+        REJECTED = "rejected"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="applications")
+    posting = models.ForeignKey(JobPosting, on_delete=models.CASCADE, related_name="applications")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SHORTLISTED)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    follow_up_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    notes = models.TextField(blank=True)
+    created_by_rule = models.ForeignKey("AutomationRule", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="applications")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["team", "posting"], name="one_application_per_team_posting")]
+
+    def __str__(self) -> str:
+        return f"{self.posting} [{self.status}] ({self.team})"
+
+
+class FollowUp(models.Model):
+    """A reminder for one application's follow-up date. Unique per (application, due_at): each happens once."""
+
+    application = models.ForeignKey(JobApplication, on_delete=models.CASCADE, related_name="follow_ups")
+    due_at = models.DateTimeField()
+    message = models.TextField()
+    recipients = models.JSONField(default=list, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["application", "due_at"], name="one_follow_up_per_due_date")]
+
+    def __str__(self) -> str:
+        return f"Follow up on {self.application} at {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class AutomationRule(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="automation_rules")
+    name = models.CharField(max_length=100)
+    include_keywords = models.JSONField(default=list, blank=True, help_text="Any of these (empty: any posting).")
+    exclude_keywords = models.JSONField(default=list, blank=True, help_text="None of these.")
+    locations = models.JSONField(default=list, blank=True, help_text="Any of these; 'remote' means is_remote.")
+    remote_only = models.BooleanField(default=False)
+    min_salary = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    auto_shortlist = models.BooleanField(default=True)
+    follow_up_days = models.PositiveSmallIntegerField(default=3)
+    active = models.BooleanField(default=True)
+    last_run_at = models.DateTimeField(null=True, blank=True, help_text="Postings first seen after this are new.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.team})"

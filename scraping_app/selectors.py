@@ -1,7 +1,118 @@
+"""Reads. The API, admin and commands all go through these."""
+
 from __future__ import annotations
 
-from scraping_app.models import Team
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from scraping_app.models import AutomationRule, JobApplication, JobPosting, JobSource, SavedSearch, Team
 
 
 def team_get(*, team_id: int) -> Team | None:
     return Team.objects.filter(pk=team_id).first()
+
+
+def teams_for_user(*, user) -> QuerySet[Team]:
+    """Staff see every team; others the teams they belong to."""
+    teams = Team.objects.all()
+    return teams if user.is_staff else teams.filter(members=user)
+
+
+def team_for_user(*, user, team_id) -> Team | None:
+    """The team if it exists and the user may use it, else None (the API's 400 "Unknown team")."""
+    try:
+        team_id = int(team_id)
+    except (TypeError, ValueError):
+        return None
+    return teams_for_user(user=user).filter(pk=team_id).first()
+
+
+def saved_searches_active(*, team: Team | None) -> QuerySet[SavedSearch]:
+    searches = SavedSearch.objects.filter(active=True).prefetch_related("sources")
+    return searches if team is None else searches.filter(team=team)
+
+
+def sources_enabled() -> QuerySet[JobSource]:
+    return JobSource.objects.filter(enabled=True)
+
+
+def source_list() -> QuerySet[JobSource]:
+    return JobSource.objects.order_by("id")
+
+
+def _location_q(location: str) -> Q:
+    if location.strip().lower() == "remote":
+        return Q(is_remote=True)
+    return Q(location__icontains=location.strip())
+
+
+def _keyword_q(keyword: str) -> Q:
+    return Q(title__icontains=keyword) | Q(company__icontains=keyword) | Q(description_text__icontains=keyword)
+
+
+def postings_list(*, keyword: str | None = None, location: str | None = None, remote: bool | None = None,
+                  source: str | None = None, posted_after: datetime | None = None) -> QuerySet[JobPosting]:
+    postings = JobPosting.objects.select_related("source")
+    if keyword:
+        postings = postings.filter(_keyword_q(keyword))
+    if location:
+        postings = postings.filter(_location_q(location))
+    if remote is not None:
+        postings = postings.filter(is_remote=remote)
+    if source:
+        postings = postings.filter(Q(source__pk=int(source)) if source.isdigit() else
+                                   Q(source__kind__iexact=source) | Q(source__name__iexact=source))
+    if posted_after is not None:
+        postings = postings.filter(posted_at__gte=posted_after)
+    return postings
+
+
+def posting_get(*, posting_id: int) -> JobPosting | None:
+    return JobPosting.objects.select_related("source").filter(pk=posting_id).first()
+
+
+def postings_by_ids(*, ids: list[int]) -> list[JobPosting]:
+    """In the given order."""
+    found = JobPosting.objects.select_related("source").in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
+def posting_summary(posting: JobPosting) -> dict:
+    """The JSON a scrape run keeps in its result (and the scrape endpoint returns)."""
+    return {
+        "id": posting.pk,
+        "source": posting.source.name,
+        "source_job_id": posting.source_job_id,
+        "title": posting.title,
+        "company": posting.company,
+        "location": posting.location,
+        "is_remote": posting.is_remote,
+        "employment_type": posting.employment_type,
+        "salary_min": None if posting.salary_min is None else str(posting.salary_min),
+        "salary_max": None if posting.salary_max is None else str(posting.salary_max),
+        "salary_currency": posting.salary_currency,
+        "salary_period": posting.salary_period,
+        "url": posting.url,
+        "apply_url": posting.apply_url,
+        "posted_at": posting.posted_at.isoformat() if posting.posted_at else None,
+    }
+
+
+def _scoped(queryset: QuerySet, user) -> QuerySet:
+    return queryset if user.is_staff else queryset.filter(team__members=user).distinct()
+
+
+def saved_searches_for_user(*, user, team: Team | None = None) -> QuerySet[SavedSearch]:
+    searches = _scoped(SavedSearch.objects.prefetch_related("sources"), user)
+    return searches if team is None else searches.filter(team=team)
+
+
+def applications_for_user(*, user, team: Team | None = None) -> QuerySet[JobApplication]:
+    applications = _scoped(JobApplication.objects.select_related("posting", "posting__source"), user)
+    return applications if team is None else applications.filter(team=team)
+
+
+def automation_rules_for_user(*, user, team: Team | None = None) -> QuerySet[AutomationRule]:
+    rules = _scoped(AutomationRule.objects.all(), user)
+    return rules if team is None else rules.filter(team=team)

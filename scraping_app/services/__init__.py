@@ -1,0 +1,42 @@
+"""Job-search domain writes. The scheduler's jobs call `scrape_run`, `follow_ups_check` and `automation_run`."""
+
+from scraping_app.services.automation import automation_rule_apply, automation_run
+from scraping_app.services.budget import BudgetGrant, source_budget_record, source_budget_reserve
+from scraping_app.services.demo import demo_domain_seed
+from scraping_app.services.follow_ups import follow_up_emails_send, follow_ups_check
+from scraping_app.services.postings import postings_upsert
+from scraping_app.services.scrape import scrape_params_validate, scrape_run
+from scraping_app.services.sources import SourceInputError, source_add, source_set_enabled
+from scraping_app.services.team_data import (
+    automation_rule_create,
+    automation_rule_update,
+    job_application_create,
+    job_application_update,
+    saved_search_create,
+    saved_search_update,
+    team_record_delete,
+)
+
+__all__ = [
+    "BudgetGrant",
+    "SourceInputError",
+    "automation_rule_apply",
+    "automation_rule_create",
+    "automation_rule_update",
+    "automation_run",
+    "demo_domain_seed",
+    "follow_up_emails_send",
+    "follow_ups_check",
+    "job_application_create",
+    "job_application_update",
+    "postings_upsert",
+    "saved_search_create",
+    "saved_search_update",
+    "scrape_params_validate",
+    "scrape_run",
+    "source_add",
+    "source_budget_record",
+    "source_budget_reserve",
+    "source_set_enabled",
+    "team_record_delete",
+]

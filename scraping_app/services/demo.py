@@ -1,0 +1,37 @@
+"""Demo data for `make run` (idempotent, never overwrites an edit): team 1, the offline sample source (enabled,
+with a per-page delay so a demo scrape takes a while, as the acceptance guide expects), the real boards
+(disabled until a user enables them), a saved search and an automation rule."""
+
+from __future__ import annotations
+
+from scraping_app.models import AutomationRule, JobSource, SavedSearch, Team
+from scraping_app.sources import source_class
+
+DEMO_SOURCES = [
+    # (kind, name, url, params, enabled)
+    ("sample", "Offline sample", "", {"delay_seconds": 3, "page_size": 10}, True),
+    ("remotive", "Remotive", "", {}, False),
+    ("arbeitnow", "Arbeitnow", "", {"max_pages": 2}, False),
+    ("remoteok", "RemoteOK", "", {}, False),
+    ("greenhouse", "Greenhouse Airbnb", "https://boards-api.greenhouse.io/v1/boards/airbnb/jobs",
+     {"company": "Airbnb"}, False),
+    ("lever", "Lever Spotify", "https://api.lever.co/v0/postings/spotify", {"company": "Spotify"}, False),
+    ("ashby", "Ashby Ramp", "https://api.ashbyhq.com/posting-api/job-board/ramp", {"company": "Ramp"}, False),
+    ("himalayas", "Himalayas", "", {"max_pages": 2}, False),
+]
+
+
+def demo_domain_seed(*, members: list) -> Team:
+    team, _ = Team.objects.get_or_create(pk=1, defaults={"name": "Demo team"})
+    team.members.add(*members)
+    for kind, name, url, params, enabled in DEMO_SOURCES:
+        adapter = source_class(kind)
+        JobSource.objects.get_or_create(name=name, defaults=dict(
+            kind=kind, base_url=url or adapter.default_url, params=params, enabled=enabled,
+            min_interval_seconds=adapter.budget.min_interval_seconds,
+            daily_request_cap=adapter.budget.daily_request_cap))
+    SavedSearch.objects.get_or_create(team=team, keyword="python", location="remote", defaults={"limit": 25})
+    AutomationRule.objects.get_or_create(team=team, name="Remote Python", defaults=dict(
+        include_keywords=["python", "django"], exclude_keywords=["senior staff"], locations=["remote"],
+        remote_only=True, auto_shortlist=True, follow_up_days=3))
+    return team

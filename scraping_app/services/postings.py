@@ -1,0 +1,63 @@
+"""Posting upserts: one INSERT ... ON CONFLICT (source, source_job_id) DO UPDATE per batch, so two runs racing on
+the same board can never make a duplicate. Each batch commits through the job's fenced transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+from scraping_app.models import JobPosting, JobSource
+from scraping_app.services.common import job_atomic
+from scraping_app.sources.base import PostingData
+
+UPDATE_FIELDS = ["title", "company", "location", "is_remote", "employment_type", "salary_min", "salary_max",
+                 "salary_currency", "salary_period", "tags", "description_text", "url", "apply_url", "posted_at",
+                 "last_seen_at", "fingerprint", "raw"]
+BATCH_SIZE = 500
+
+
+@dataclass
+class UpsertCounts:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0  # repeated ids within one response
+    ids: list[int] = field(default_factory=list)  # stored pks, in the order the board returned them
+
+
+def postings_upsert(*, source: JobSource, postings: list[PostingData], now: datetime | None = None) -> UpsertCounts:
+    now = now or timezone.now()
+    unique: dict[str, PostingData] = {}
+    for posting in postings:
+        unique[posting.source_job_id] = posting  # the last copy wins
+    counts = UpsertCounts(skipped=len(postings) - len(unique))
+    items = list(unique.values())
+    for start in range(0, len(items), BATCH_SIZE):
+        batch = items[start:start + BATCH_SIZE]
+        job_ids = [posting.source_job_id for posting in batch]
+        with job_atomic():
+            existing = set(JobPosting.objects.filter(source=source, source_job_id__in=job_ids)
+                           .values_list("source_job_id", flat=True))
+            JobPosting.objects.bulk_create(
+                [_model(source, posting, now) for posting in batch],
+                update_conflicts=True, unique_fields=["source", "source_job_id"], update_fields=UPDATE_FIELDS,
+            )
+            pks = dict(JobPosting.objects.filter(source=source, source_job_id__in=job_ids)
+                       .values_list("source_job_id", "pk"))
+        counts.updated += len(existing)
+        counts.created += len(batch) - len(existing)
+        counts.ids.extend(pks[job_id] for job_id in job_ids if job_id in pks)
+    return counts
+
+
+def _model(source: JobSource, posting: PostingData, now: datetime) -> JobPosting:
+    return JobPosting(
+        source=source, source_job_id=posting.source_job_id, title=posting.title or "(untitled)",
+        company=posting.company, location=posting.location, is_remote=posting.is_remote,
+        employment_type=posting.employment_type, salary_min=posting.salary_min, salary_max=posting.salary_max,
+        salary_currency=posting.salary_currency, salary_period=posting.salary_period, tags=posting.tags,
+        description_text=posting.description_text, url=posting.url[:1000], apply_url=posting.apply_url[:1000],
+        posted_at=posting.posted_at, first_seen_at=now, last_seen_at=now, fingerprint=posting.fingerprint,
+        raw=posting.raw,
+    )

@@ -1,0 +1,222 @@
+"""The scrape: saved searches (or one keyword search) across the enabled sources.
+
+Boards are fetched concurrently in worker threads that only do HTTP and parsing; this (the job's) thread
+reserves politeness budgets, upserts each board's postings as they arrive (through the job's fenced transaction)
+and records every board's outcome. One board failing makes the run PARTIAL and never loses the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from scheduler_app.context import JobCancelled, current_job_context
+from scheduler_app.registry import InvalidJobParams
+from scraping_app import selectors
+from scraping_app.models import JobSource, Team
+from scraping_app.services.budget import source_budget_record, source_budget_reserve
+from scraping_app.services.postings import postings_upsert
+from scraping_app.sources import FetchResult, SearchQuery, source_class
+from scraping_app.sources.http import BoardError, Fetcher
+
+logger = logging.getLogger("scraping_app")
+
+KEYWORD_MAX_LENGTH = 100
+LOCATION_MAX_LENGTH = 100
+
+
+def scrape_params_validate(params: dict) -> dict:
+    """The job's parameters, from any trigger (API, CLI strings, schedule). Raises InvalidJobParams."""
+    allowed = {"keyword", "location", "limit"}
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise InvalidJobParams(f"Unknown parameter(s): {', '.join(unknown)}", {k: "unknown parameter" for k in unknown})
+    errors: dict[str, str] = {}
+    out: dict = {}
+    for name, max_length in (("keyword", KEYWORD_MAX_LENGTH), ("location", LOCATION_MAX_LENGTH)):
+        value = params.get(name)
+        if value is None:
+            continue
+        value = str(value).strip()
+        if not value:
+            errors[name] = "may not be empty"
+        elif len(value) > max_length:
+            errors[name] = f"at most {max_length} characters"
+        else:
+            out[name] = value
+    try:
+        out["limit"] = int(params.get("limit", 25))
+        if not 1 <= out["limit"] <= 100:
+            errors["limit"] = "must be between 1 and 100"
+    except (TypeError, ValueError):
+        errors["limit"] = "must be an integer"
+    if errors:
+        raise InvalidJobParams("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+    return out
+
+
+@dataclass
+class SourceOutcome:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    fetched: int = 0
+    requests: int = 0
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    over_budget: str | None = None
+    served_from_store: int = 0
+
+    def as_dict(self) -> dict:
+        data = {"created": self.created, "updated": self.updated, "skipped": self.skipped, "fetched": self.fetched,
+                "requests": self.requests}
+        for name in ("error", "over_budget"):
+            if getattr(self, name):
+                data[name] = getattr(self, name)
+        if self.over_budget:
+            data["served_from_store"] = self.served_from_store
+        if self.notes:
+            data["notes"] = self.notes
+        return data
+
+
+@dataclass(frozen=True)
+class _BoardJob:
+    """What a worker thread needs: plain values only, no model instance (workers never touch the database)."""
+
+    kind: str
+    name: str
+    base_url: str
+    params: dict
+    min_interval_seconds: float
+    max_requests: int | None
+
+
+def scrape_run(*, keyword: str | None, location: str | None, limit: int, team: Team | None = None) -> dict:
+    """Run one keyword search, or the team's (or, unscoped, every team's) active saved searches."""
+    ctx = current_job_context()
+    if keyword:
+        searches = [(SearchQuery(keyword=keyword, location=location, limit=limit), None)]
+    else:
+        searches = [(SearchQuery(keyword=s.keyword, location=s.location or None, limit=s.limit),
+                     [source.pk for source in s.sources.all()] or None)
+                    for s in selectors.saved_searches_active(team=team)]
+    if not searches:
+        _warn(ctx, "Nothing to scrape: no keyword given and no active saved searches.")
+    outcomes: dict[str, SourceOutcome] = {}
+    posting_ids: list[int] = []
+    for query, source_ids in searches:
+        logger.info("Starting scrape for %s in %s", query.keyword, query.location or "anywhere")
+        sources = selectors.sources_enabled()
+        if source_ids is not None:
+            sources = sources.filter(pk__in=source_ids)
+        sources = list(sources)
+        if not sources:
+            _warn(ctx, "No enabled job sources: enable one with `manage.py sources enable ID` or in the admin.")
+        posting_ids += _search_run(query=query, sources=sources, outcomes=outcomes, ctx=ctx)
+    unique_ids = list(dict.fromkeys(posting_ids))[:limit]
+    postings = [selectors.posting_summary(p) for p in selectors.postings_by_ids(ids=unique_ids)]
+    logger.info("Scraping completed")
+    return {
+        "counts": {name: outcome.as_dict() for name, outcome in outcomes.items()},
+        "totals": {key: sum(getattr(o, key) for o in outcomes.values()) for key in ("created", "updated", "skipped")},
+        "searches": [{"keyword": q.keyword, "location": q.location, "limit": q.limit} for q, _ in searches],
+        "served_from_store": any(o.over_budget for o in outcomes.values()),
+        "postings": postings,
+    }
+
+
+def _search_run(*, query: SearchQuery, sources: list[JobSource], outcomes: dict[str, SourceOutcome],
+                ctx) -> list[int]:
+    posting_ids: list[int] = []
+    jobs: dict[int, tuple[JobSource, _BoardJob]] = {}
+    for source in sources:
+        outcome = outcomes.setdefault(source.name, SourceOutcome())
+        grant = source_budget_reserve(source=source)
+        if not grant.allowed:
+            stored = list(selectors.postings_list(keyword=query.keyword, location=query.location)
+                          .filter(source=source).values_list("pk", flat=True)[:query.limit])
+            outcome.over_budget, outcome.served_from_store = grant.reason, outcome.served_from_store + len(stored)
+            posting_ids += stored
+            _warn(ctx, f"{source.name}: over its politeness budget ({grant.reason}); served {len(stored)} "
+                       f"stored posting(s) instead.")
+            continue
+        jobs[source.pk] = (source, _BoardJob(kind=source.kind, name=source.name, base_url=source.base_url,
+                                             params=dict(source.params or {}),
+                                             min_interval_seconds=source.min_interval_seconds,
+                                             max_requests=grant.max_requests))
+    if not jobs:
+        return posting_ids
+    checkpoint = ctx.check if ctx is not None else (lambda: None)
+    executor = ThreadPoolExecutor(max_workers=min(settings.SCRAPE_MAX_WORKERS, len(jobs)),
+                                  thread_name_prefix="scrape-board")
+    try:
+        pending: dict[Future, int] = {
+            executor.submit(_board_fetch, job, query, checkpoint, _progress(ctx, job.name)): source_pk
+            for source_pk, (_source, job) in jobs.items()
+        }
+        while pending:
+            done, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            if ctx is not None:
+                ctx.check()  # a timed-out or lock-lost run stops here, before writing anything more
+            for future in done:
+                source, job = jobs[pending.pop(future)]
+                posting_ids += _board_finish(source=source, future=future, outcome=outcomes[source.name], ctx=ctx)
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+    return posting_ids
+
+
+def _board_fetch(job: _BoardJob, query: SearchQuery, checkpoint: Callable[[], None],
+                 on_page: Callable[[int, int | None], None]) -> FetchResult:
+    """Worker thread: HTTP and parsing only."""
+    fetcher = Fetcher(min_interval_seconds=job.min_interval_seconds, max_requests=job.max_requests,
+                      checkpoint=checkpoint, on_page=on_page)
+    adapter = source_class(job.kind)(base_url=job.base_url, params=job.params, fetcher=fetcher)
+    try:
+        return adapter.fetch(query)
+    except BoardError as exc:
+        exc.requests = fetcher.requests  # type: ignore[attr-defined]
+        raise
+
+
+def _board_finish(*, source: JobSource, future: Future, outcome: SourceOutcome, ctx) -> list[int]:
+    try:
+        result: FetchResult = future.result()
+    except JobCancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one board's failure (or adapter bug) must not lose the others
+        if not isinstance(exc, BoardError):
+            logger.exception("Source %s failed", source.name)
+        message = str(exc) if isinstance(exc, BoardError) else f"{type(exc).__name__}: {exc}"
+        outcome.error = message
+        source_budget_record(source=source, requests=getattr(exc, "requests", 1), error=message)
+        if ctx is not None:
+            ctx.mark_partial(f"{source.name}: {message}")
+        logger.warning("Source %s failed: %s", source.name, message)
+        return []
+    counts = postings_upsert(source=source, postings=result.postings)
+    source_budget_record(source=source, requests=result.requests)
+    outcome.created += counts.created
+    outcome.updated += counts.updated
+    outcome.skipped += result.skipped + counts.skipped
+    outcome.fetched += result.seen
+    outcome.requests += result.requests
+    outcome.notes += result.notes
+    return counts.ids
+
+
+def _progress(ctx, name: str) -> Callable[[int, int | None], None]:
+    if ctx is None:
+        return lambda done, total: None
+    return lambda done, total: ctx.progress(name, done, total)
+
+
+def _warn(ctx, message: str) -> None:
+    logger.warning(message)
+    if ctx is not None:
+        ctx.warn(message)
