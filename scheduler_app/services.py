@@ -81,7 +81,7 @@ def locks_clear_stale() -> list[LockState]:
     for state in selectors.lock_states():
         if not state.extra.get("stale"):
             continue
-        if locks.force_release(state.key, token=state.holder.token if state.holder else None):
+        if locks.release_if_unchanged(state):
             logger.warning("Stale lock for job: %s cleared (%s)", state.key, state.extra.get("stale_reason"))
             cleared.append(state)
     return cleared

@@ -235,15 +235,24 @@ def list_locks() -> tuple[list[LockState], bool]:
     return states, redis_ok
 
 
-def force_release(key: str, *, token: str | None = None) -> bool:
-    """Delete a lock regardless of holder, or only if it still carries `token`."""
+def force_release(key: str) -> bool:
+    """Delete a lock regardless of holder (an operator's decision)."""
     released = False
     for backend in (redis_backend(), _database_backend):
         try:
-            released |= backend.force_release_if(key, token) if token else backend.force_release(key)
+            released |= backend.force_release(key)
         except BackendUnavailable:
             continue
     return released
+
+
+def release_if_unchanged(state: LockState) -> bool:
+    """Delete the lock `state` describes only if it has not changed hands since it was read."""
+    backend = redis_backend() if state.backend == "redis" else _database_backend
+    try:
+        return backend.release_if_unchanged(state)
+    except BackendUnavailable:
+        return False
 
 
 def redis_available() -> bool:

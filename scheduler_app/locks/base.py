@@ -79,6 +79,7 @@ class LockState:
     holder: Holder | None
     ttl_seconds: float | None  # None: no TTL at all (a stale lock by definition)
     backend: str
+    raw: str | bytes | None = None  # the stored value as read, for compare-and-delete
     extra: dict = field(default_factory=dict)
 
     @property

@@ -100,8 +100,10 @@ class DatabaseLockBackend:
         return bool(DatabaseLock.objects.filter(key=key).exclude(token="").update(token="", holder=None,
                                                                                   expires_at=None))
 
-    def force_release_if(self, key: str, token: str) -> bool:
-        return self.release(key, Holder(token=token, run_id=None, host="", pid=0, acquired_at=0))
+    def release_if_unchanged(self, state: LockState) -> bool:
+        if state.holder is None:
+            return False
+        return self.release(state.key, state.holder)
 
     def wait_for_release(self, key: str, timeout: float) -> None:
         time.sleep(max(0.0, min(timeout, self.poll_seconds)))

@@ -55,6 +55,17 @@ if f < mine then redis.call('SET', KEYS[2], mine) end
 return 2
 """
 
+# Compare-and-delete on the whole value: stale clean-up removes exactly the lock it judged, never a new holder's.
+DELETE_IF_UNCHANGED = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('RPUSH', KEYS[2], '1')
+  redis.call('PEXPIRE', KEYS[2], 5000)
+  return 1
+end
+return 0
+"""
+
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
@@ -68,6 +79,7 @@ class RedisLockBackend:
         self._acquire = client.register_script(ACQUIRE)
         self._release = client.register_script(RELEASE)
         self._extend = client.register_script(EXTEND)
+        self._delete_if_unchanged = client.register_script(DELETE_IF_UNCHANGED)
 
     def _call(self, fn, *args, **kwargs):
         try:
@@ -111,7 +123,7 @@ class RedisLockBackend:
         if raw is None:
             return None
         return LockState(key=key, holder=Holder.parse(raw), ttl_seconds=None if pttl < 0 else pttl / 1000,
-                         backend=self.name)
+                         backend=self.name, raw=raw)
 
     def list(self) -> list[LockState]:
         keys = sorted(self._call(lambda: list(self.client.scan_iter(match=KEY_PREFIX + "*", count=500))))
@@ -129,7 +141,7 @@ class RedisLockBackend:
                 continue  # expired between SCAN and GET
             name = (k.decode() if isinstance(k, bytes) else k)[len(KEY_PREFIX):]
             states.append(LockState(key=name, holder=Holder.parse(raw),
-                                    ttl_seconds=None if pttl < 0 else pttl / 1000, backend=self.name))
+                                    ttl_seconds=None if pttl < 0 else pttl / 1000, backend=self.name, raw=raw))
         return states
 
     def force_release(self, key: str) -> bool:
@@ -140,9 +152,10 @@ class RedisLockBackend:
         deleted, *_ = self._call(pipe.execute)
         return bool(deleted)
 
-    def force_release_if(self, key: str, token: str) -> bool:
-        """Delete only if the key still carries `token` (stale clean-up never races a new holder)."""
-        return self.release(key, Holder(token=token, run_id=None, host="", pid=0, acquired_at=0))
+    def release_if_unchanged(self, state: LockState) -> bool:
+        """Delete only if the key still holds the value `state` was read with."""
+        return bool(self._call(self._delete_if_unchanged, keys=[KEY_PREFIX + state.key, SIGNAL_PREFIX + state.key],
+                               args=[state.raw]))
 
     def wait_for_release(self, key: str, timeout: float) -> None:
         if timeout <= 0:
