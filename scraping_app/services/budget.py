@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
 from django.utils import timezone
 
 from scraping_app.models import JobSource
@@ -31,7 +31,8 @@ def source_budget_reserve(*, source: JobSource, now: datetime | None = None) -> 
     due = Q(next_request_at__isnull=True) | Q(next_request_at__lte=now)
     under_cap = Q() if source.daily_request_cap is None else new_day | Q(requests_today__lt=source.daily_request_cap)
     taken = JobSource.objects.filter(due & under_cap, pk=source.pk).update(
-        requests_today=Case(When(new_day, then=Value(1)), default=F("requests_today") + 1),
+        requests_today=Case(When(new_day, then=Value(1)), default=F("requests_today") + 1,
+                            output_field=PositiveIntegerField()),
         budget_day=today,
         next_request_at=now + timedelta(seconds=source.min_interval_seconds),
     )
@@ -52,7 +53,7 @@ def source_budget_record(*, source: JobSource, requests: int, error: str = "", n
     now = now or timezone.now()
     JobSource.objects.filter(pk=source.pk).update(
         requests_today=Case(When(budget_day=_today(now), then=F("requests_today") + max(0, requests - 1)),
-                            default=F("requests_today")),
+                            default=F("requests_today"), output_field=PositiveIntegerField()),
         next_request_at=now + timedelta(seconds=source.min_interval_seconds),
         last_fetched_at=now,
         last_error=error[:2000],

@@ -1,0 +1,80 @@
+from django.contrib import admin, messages
+
+from scraping_app import services
+from scraping_app.models import AutomationRule, FollowUp, JobApplication, JobPosting, JobSource, SavedSearch, Team
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "created_at"]
+    search_fields = ["name"]
+    filter_horizontal = ["members"]
+
+
+@admin.register(JobSource)
+class JobSourceAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "kind", "enabled", "min_interval_seconds", "daily_request_cap", "requests_today",
+                    "next_request_at", "last_fetched_at", "last_error"]
+    list_editable = ["enabled"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name", "base_url"]
+    readonly_fields = ["next_request_at", "budget_day", "requests_today", "last_fetched_at", "last_error",
+                       "created_at"]
+    actions = ["enable_sources", "disable_sources"]
+
+    @admin.action(description="Enable selected sources")
+    def enable_sources(self, request, queryset):
+        for source in queryset:
+            services.source_set_enabled(source_id=source.pk, enabled=True)
+        self.message_user(request, f"Enabled {queryset.count()} source(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable selected sources")
+    def disable_sources(self, request, queryset):
+        for source in queryset:
+            services.source_set_enabled(source_id=source.pk, enabled=False)
+        self.message_user(request, f"Disabled {queryset.count()} source(s).", messages.SUCCESS)
+
+
+@admin.register(JobPosting)
+class JobPostingAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "company", "location", "is_remote", "source", "posted_at", "last_seen_at"]
+    list_filter = ["source", "is_remote"]
+    search_fields = ["title", "company", "location", "source_job_id"]
+    date_hierarchy = "posted_at"
+    readonly_fields = ["first_seen_at", "last_seen_at", "fingerprint", "raw"]
+    list_select_related = ["source"]
+
+
+@admin.register(SavedSearch)
+class SavedSearchAdmin(admin.ModelAdmin):
+    list_display = ["id", "keyword", "location", "limit", "team", "active"]
+    list_filter = ["active", "team"]
+    filter_horizontal = ["sources"]
+
+
+class FollowUpInline(admin.TabularInline):
+    model = FollowUp
+    extra = 0
+    readonly_fields = ["due_at", "message", "recipients", "emailed_at", "created_at"]
+
+
+@admin.register(JobApplication)
+class JobApplicationAdmin(admin.ModelAdmin):
+    list_display = ["id", "posting", "team", "status", "applied_at", "follow_up_at", "created_by_rule"]
+    list_filter = ["status", "team"]
+    search_fields = ["posting__title", "posting__company", "notes"]
+    raw_id_fields = ["posting"]
+    inlines = [FollowUpInline]
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(admin.ModelAdmin):
+    list_display = ["id", "application", "due_at", "emailed_at", "created_at"]
+    readonly_fields = ["created_at"]
+    raw_id_fields = ["application"]
+
+
+@admin.register(AutomationRule)
+class AutomationRuleAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "team", "remote_only", "min_salary", "auto_shortlist", "active", "last_run_at"]
+    list_filter = ["active", "team", "auto_shortlist"]
