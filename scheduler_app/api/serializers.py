@@ -63,10 +63,13 @@ class TeamIdField(StrictIntegerField):
     def __init__(self, **kwargs):
         super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)
 
-    def to_internal_value(self, data):
+    def run_validation(self, data=serializers.empty):
         from scraping_app.selectors import team_get
 
-        team = team_get(team_id=super().to_internal_value(data))
+        team_id = super().run_validation(data)
+        if team_id is None:
+            return None
+        team = team_get(team_id=team_id)
         if team is None:
             self.fail("unknown")
         return team
@@ -86,6 +89,7 @@ class RunFilterInput(StrictSerializer):
     status = serializers.ChoiceField(choices=JobRun.Status.choices, required=False)
     trigger = serializers.ChoiceField(choices=JobRun.Trigger.choices, required=False)
     team_id = StrictIntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    page_size = StrictIntegerField(required=False, min_value=1, max_value=500)
 
     def validate_team_id(self, value: int) -> int:
         from scraping_app.selectors import team_get

@@ -6,6 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -70,16 +71,24 @@ class SchedulerJobView(APIView):
                          "url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 
+class RunPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
 class RunListView(generics.ListAPIView):
     serializer_class = JobRunOutput
+    pagination_class = RunPagination
 
     @extend_schema(parameters=[OpenApiParameter("job_id", str), OpenApiParameter("status", str),
-                               OpenApiParameter("trigger", str), OpenApiParameter("team_id", int)])
+                               OpenApiParameter("trigger", str), OpenApiParameter("team_id", int),
+                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         filters = _parse(RunFilterInput, self.request.query_params)
+        filters.pop("page_size", None)  # the paginator reads it
         return selectors.job_runs_list(user=self.request.user, **filters)
 
 
