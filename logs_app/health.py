@@ -34,10 +34,10 @@ def database_check() -> dict:
 
 
 def redis_check() -> dict:
-    from scheduler_app import locks
+    from logs_app.selectors import redis_ping
 
     def probe() -> dict:
-        if locks.redis_available():
+        if redis_ping():
             return {"status": "ok"}
         fallback = settings.LOCK_FALLBACK
         return {
@@ -72,11 +72,11 @@ def scheduler_check() -> dict:
     }
 
 
-def locks_check() -> dict:
-    from scheduler_app.selectors import lock_states
+def locks_check(*, redis_ok: bool) -> dict:
+    from logs_app.selectors import lock_overview
 
     try:
-        states = lock_states()
+        states = lock_overview(redis_ok=redis_ok)
     except Exception as exc:  # noqa: BLE001
         return {"status": "unknown", "error": f"{type(exc).__name__}: {exc}"[:300]}
     stuck = [

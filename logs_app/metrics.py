@@ -17,8 +17,7 @@ PREFIX = "jobsite"
 
 class JobsiteCollector:
     def collect(self):
-        from scheduler_app import locks
-        from scheduler_app.selectors import lock_states, scheduler_instances_alive
+        from scheduler_app.selectors import scheduler_instances_alive
 
         totals = selectors.run_metric_totals()
 
@@ -41,7 +40,8 @@ class JobsiteCollector:
         yield _histogram(totals, "run_duration", f"{PREFIX}_run_duration_seconds",
                          "Duration of runs that started, by final status.", ["job_id", "status"])
 
-        states = lock_states()
+        redis_ok = selectors.redis_ping()
+        states = selectors.lock_overview(redis_ok=redis_ok)
         held = GaugeMetricFamily(f"{PREFIX}_lock_current_held_seconds", "Seconds each currently held lock has "
                                  "been held.", labels=["key", "backend"])
         for state in states:
@@ -56,7 +56,7 @@ class JobsiteCollector:
         yield GaugeMetricFamily(f"{PREFIX}_scheduler_instances_alive", "Scheduler processes with a fresh "
                                 "heartbeat.", value=len(scheduler_instances_alive()))
         yield GaugeMetricFamily(f"{PREFIX}_redis_up", "1 when the lock's Redis answers a PING.",
-                                value=1 if locks.redis_available() else 0)
+                                value=1 if redis_ok else 0)
 
 
 def _histogram(totals: dict, name: str, metric: str, documentation: str, labels: list[str]) -> HistogramMetricFamily:

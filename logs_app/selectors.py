@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,6 +137,59 @@ def run_metric_totals() -> dict[Key, float]:
     return dict(totals)
 
 
+# -- locks and Redis, bounded in time -------------------------------------------------------------------------------
+REDIS_PING_TIMEOUT_SECONDS = 1.0
+
+
+def redis_ping(*, timeout: float = REDIS_PING_TIMEOUT_SECONDS) -> bool:
+    """PING the lock's Redis, answering within `timeout`: with Redis down, redis-py's default retries take
+    seconds per call, longer than a probe or a scrape should wait. (The ping thread finishes on its own.)"""
+    from scheduler_app import locks
+
+    answer: dict[str, bool] = {}
+
+    def ping() -> None:
+        try:
+            answer["ok"] = locks.redis_available()
+        except Exception:  # noqa: BLE001
+            answer["ok"] = False
+
+    thread = threading.Thread(target=ping, name="redis-ping", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return answer.get("ok", False)
+
+
+def lock_overview(*, redis_ok: bool) -> list:
+    """Held locks with `stuck` in `extra`. With Redis up: the scheduler's `lock_states()`. With Redis down only
+    database leases can be held; list those without asking Redis again, and mark stuck by the same rule
+    (holder's run finished, no expiry, or held longer than the job's timeout plus the lease)."""
+    from django.conf import settings
+
+    from scheduler_app import locks
+    from scheduler_app.models import JobDefinition, JobRun
+    from scheduler_app.selectors import lock_states
+
+    if redis_ok:
+        return lock_states()
+    states = locks.database_backend().list()
+    run_ids = [s.holder.run_id for s in states if s.holder and s.holder.run_id]
+    run_status = dict(JobRun.objects.filter(pk__in=run_ids).values_list("pk", "status"))
+    timeouts = dict(JobDefinition.objects.values_list("job_id", "timeout_minutes"))
+    now = time.time()
+    for state in states:
+        holder = state.holder
+        status = run_status.get(holder.run_id) if holder and holder.run_id else None
+        finished = status is not None and status not in (JobRun.Status.RUNNING, JobRun.Status.QUEUED)
+        held = now - holder.acquired_at if holder and holder.acquired_at else None
+        limit = timeouts.get(state.job_id, 0) * 60 + settings.LOCK_LEASE_SECONDS
+        state.extra.update(run_status=status, stale=finished or state.ttl_seconds is None,
+                           stale_reason=f"holder's run is {status}" if finished else "",
+                           held_seconds=None if held is None else round(held, 3),
+                           stuck=finished or state.ttl_seconds is None or (held is not None and held > limit))
+    return states
+
+
 # -- health ---------------------------------------------------------------------------------------------------------
 @dataclass
 class HealthReport:
@@ -169,7 +224,7 @@ def health_report() -> HealthReport:
     report.checks["redis"] = health.redis_check()
     if report.database_ok:
         report.checks["scheduler"] = health.scheduler_check()
-        report.checks["locks"] = health.locks_check()
+        report.checks["locks"] = health.locks_check(redis_ok=report.checks["redis"]["status"] == "ok")
     else:
         report.checks["scheduler"] = {"status": "unknown", "detail": "database unavailable"}
         report.checks["locks"] = {"status": "unknown", "detail": "database unavailable"}

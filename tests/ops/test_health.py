@@ -1,0 +1,100 @@
+"""/healthz and `manage.py healthcheck`: one check, database / Redis / scheduler / stuck locks."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import OperationalError
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.test import Client
+from django.utils import timezone
+
+from scheduler_app.models import SchedulerInstance
+from tests.conftest import manage
+
+
+def healthz():
+    response = Client().get("/healthz")
+    return response.status_code, response.json()
+
+
+@pytest.mark.django_db
+def test_healthy(fake_redis):
+    now = timezone.now()
+    SchedulerInstance.objects.create(host="h", pid=1, started_at=now, heartbeat_at=now - timedelta(seconds=3))
+    code, body = healthz()
+    assert code == 200
+    assert body["status"] == "ok"
+    assert body["database"]["status"] == "ok" and body["redis"]["status"] == "ok"
+    assert body["scheduler"]["instances_alive"] == 1
+    assert 2.5 < body["scheduler"]["heartbeat_age_seconds"] < 30
+    assert body["locks"] == {"status": "ok", "held": 0, "stuck": [], "latency_ms": body["locks"].get(
+        "latency_ms")} or body["locks"]["stuck"] == []
+
+
+@pytest.mark.django_db
+def test_redis_stopped_is_degraded_with_the_fallback_active(dead_redis, settings):
+    settings.LOCK_FALLBACK = "database"
+    code, body = healthz()
+    assert code == 200  # still serving: the locks use the database lease
+    assert body["status"] == "degraded"
+    assert body["redis"]["status"] == "down" and body["redis"]["fallback_active"] is True
+    settings.LOCK_FALLBACK = "fail"
+    code, body = healthz()
+    assert code == 200 and body["redis"]["fallback_active"] is False
+
+
+@pytest.mark.django_db
+def test_no_scheduler_is_degraded_and_reports_the_last_heartbeat_age(fake_redis):
+    now = timezone.now()
+    SchedulerInstance.objects.create(host="h", pid=1, started_at=now, heartbeat_at=now - timedelta(minutes=2))
+    code, body = healthz()
+    assert code == 200 and body["status"] == "degraded"
+    assert body["scheduler"]["status"] == "down" and body["scheduler"]["instances_alive"] == 0
+    assert body["scheduler"]["heartbeat_age_seconds"] >= 120
+
+
+@pytest.mark.django_db
+def test_stuck_lock_shows(fake_redis):
+    fake_redis.set("job_lock:check_follow_ups_task", "no TTL")
+    code, body = healthz()
+    assert code == 200 and body["status"] == "degraded"
+    assert [s["key"] for s in body["locks"]["stuck"]] == ["check_follow_ups_task"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_down_is_503(fake_redis, monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "cursor", refuse)
+    code, body = healthz()
+    assert code == 503
+    assert body["status"] == "down" and body["database"]["status"] == "down"
+    assert "connection refused" in body["database"]["error"]
+    assert body["scheduler"]["status"] == "unknown"
+
+
+@pytest.mark.django_db
+def test_command_shares_the_check(fake_redis, capsys):
+    call_command("healthcheck")
+    body = json.loads(capsys.readouterr().out)
+    assert body["database"]["status"] == "ok" and set(body) == {"status", "database", "redis", "scheduler", "locks"}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_command_exit_codes_in_a_real_process(subprocess_env):
+    ok = manage("healthcheck", env=subprocess_env)
+    out, err = ok.communicate(timeout=60)
+    assert ok.returncode == 0, err
+    assert json.loads(out)["database"]["status"] == "ok"
+
+    down = manage("healthcheck", env=dict(subprocess_env, DATABASE_URL="postgres://postgres@127.0.0.1:1/nowhere"))
+    out, err = down.communicate(timeout=60)
+    assert down.returncode == 1
+    body = json.loads(out)
+    assert body["status"] == "down" and body["database"]["status"] == "down"
