@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import environ
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -90,6 +92,9 @@ CACHES = {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_CONNECT_TIMEOUT,
             "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            # redis-py retries with exponential backoff by default, which stalls every lock call for seconds
+            # during an outage. The lock decides what an outage means (fallback or refuse), so fail at once.
+            "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
             "IGNORE_EXCEPTIONS": False,
         },
     }

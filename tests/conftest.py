@@ -11,10 +11,13 @@ import fakeredis
 import pytest
 import redis
 from django.conf import settings as django_settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from scheduler_app import locks
 from tests import jobs_for_tests  # noqa: F401  (registers the test jobs)
 
+NO_RETRY = Retry(NoBackoff(), 0)  # as in settings: an outage must fail fast
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -30,7 +33,7 @@ def require(condition: bool, reason: str) -> None:
 
 def _real_client() -> redis.Redis:
     return redis.Redis.from_url(django_settings.REDIS_URL, socket_connect_timeout=0.5,
-                                socket_timeout=django_settings.REDIS_SOCKET_TIMEOUT)
+                                socket_timeout=django_settings.REDIS_SOCKET_TIMEOUT, retry=NO_RETRY)
 
 
 @pytest.fixture
@@ -64,7 +67,7 @@ def lock_redis(request):
 @pytest.fixture
 def dead_redis():
     """A client on a closed port: every call fails the way an outage does."""
-    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=NO_RETRY)
     locks.use_redis_client(client)
     yield client
     locks.use_redis_client(_real_client())
