@@ -176,14 +176,17 @@ class SchedulerProcess:
             if isinstance(self.scheduler, BlockingScheduler):
                 self._mark_stopped()
 
-    def stop(self) -> None:
-        """Clean shutdown: no new fires; running jobs finish behind their locks."""
+    def stop(self, *, wait: bool = False) -> None:
+        """Clean shutdown: no new fires; running jobs finish behind their locks (`wait` waits for them here)."""
         if self._stopping.is_set():
             return
         self._stopping.set()
         self.control.stop()
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown(wait=wait)
+        for thread in (self.housekeeper, self.control):
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(timeout=5)
         if not isinstance(self.scheduler, BlockingScheduler):
             self._mark_stopped()
 

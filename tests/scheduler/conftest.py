@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+from django.utils import timezone
+
+from scheduler_app.models import SchedulerInstance
+from tests.conftest import manage
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def scheduler_process(subprocess_env):
+    """Start `manage.py runscheduler` subprocesses (small heartbeat); SIGTERM them at the end."""
+    started: list[subprocess.Popen] = []
+
+    def start(**env_overrides: str) -> subprocess.Popen:
+        env = {**subprocess_env, "SCHEDULER_HEARTBEAT_SECONDS": "0.5", **env_overrides}
+        proc = manage("runscheduler", env=env)
+        started.append(proc)
+        wait_for(lambda: proc.poll() is not None or SchedulerInstance.objects.filter(
+            pid=proc.pid, stopped_at__isnull=True).exists(), timeout=30, message="scheduler registration")
+        if proc.poll() is not None:
+            raise AssertionError(f"runscheduler exited {proc.returncode}: {proc.communicate()}")
+        return proc
+
+    def stop(proc: subprocess.Popen, timeout: float = 15) -> tuple[int, str]:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        return proc.returncode, out + err
+
+    start.stop = stop  # type: ignore[attr-defined]
+    yield start
+    for proc in started:
+        stop(proc)
+
+
+def fresh_instances() -> int:
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    cutoff = timezone.now() - timedelta(seconds=settings.SCHEDULER_STALE_SECONDS)
+    return SchedulerInstance.objects.filter(heartbeat_at__gte=cutoff, stopped_at__isnull=True).count()

@@ -1,0 +1,163 @@
+"""The scheduler process in this test process (a BackgroundScheduler with the same wiring as runscheduler)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from scheduler_app import services
+from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
+from scheduler_app.scheduler.process import SchedulerProcess
+from tests.scheduler import jobs_slow  # noqa: F401  (registers slow_tick_job)
+from tests.scheduler.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def process(settings):
+    settings.SCHEDULER_HEARTBEAT_SECONDS = 0.2
+    services.job_definitions_sync()
+    started: list[SchedulerProcess] = []
+
+    def start() -> SchedulerProcess:
+        proc = SchedulerProcess(blocking=False, max_workers=4)
+        started.append(proc)
+        proc.start()
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop(wait=True)
+
+
+def _interval(job_id: str, seconds: int, **fields) -> None:
+    JobDefinition.objects.filter(job_id=job_id).update(trigger_type="interval", interval_seconds=seconds, **fields)
+
+
+def test_misfire_becomes_missed_row(process, fake_redis, settings):
+    """Scenario 11: a fire later than the grace time leaves a MISSED row, not only a log line."""
+    settings.SCHEDULER_MISFIRE_GRACE_SECONDS = 1
+    _interval("quick_job", 3600)
+    proc = process()
+    late = (timezone.now() - timedelta(seconds=30)).replace(microsecond=0)
+    proc.scheduler.modify_job("quick_job", jobstore="default", next_run_time=late)  # as if the process stalled
+    missed = wait_for(lambda: JobRun.objects.filter(job_id="quick_job", status="MISSED").first(), timeout=5,
+                      message="MISSED row")
+    assert missed.skip_reason == "misfire" and missed.trigger == "scheduled" and missed.scheduled_for == late
+    assert "misfire grace" in missed.error
+    assert not JobRun.objects.filter(job_id="quick_job", status="SUCCEEDED").exists()
+
+
+def test_job_longer_than_interval_skips_and_records(process, fake_redis):
+    """Scenarios 11 and 13: the next fire is skipped and recorded (max instances), not queued."""
+    _interval("slow_tick_job", 1)
+    process()
+    skipped = wait_for(lambda: JobRun.objects.filter(job_id="slow_tick_job", skip_reason="max_instances").first(),
+                       timeout=6, message="max_instances row")
+    assert skipped.status == "SKIPPED" and skipped.scheduled_for is not None
+    wait_for(lambda: JobRun.objects.filter(job_id="slow_tick_job", status="SUCCEEDED").exists(), timeout=6,
+             message="first run to finish")
+    # never two runs of one slot, and the skipped slot is not run later (not queued)
+    ran = list(JobRun.objects.filter(job_id="slow_tick_job").exclude(status__in=["SKIPPED", "MISSED"])
+               .values_list("scheduled_for", flat=True))
+    assert len(ran) == len(set(ran))
+    assert skipped.scheduled_for not in ran
+
+
+def test_fires_carry_their_slot_and_use_the_lock(process, fake_redis):
+    _interval("quick_job", 1)
+    process()
+    wait_for(lambda: JobRun.objects.filter(job_id="quick_job", status="SUCCEEDED").count() >= 2, timeout=6,
+             message="two scheduled runs")
+    runs = JobRun.objects.filter(job_id="quick_job", status="SUCCEEDED")
+    for run in runs:
+        assert run.trigger == "scheduled" and run.scheduled_for.microsecond == 0 and run.lock_backend == "redis"
+        assert abs((run.started_at - run.scheduled_for).total_seconds()) < 1.5
+
+
+def test_reload_on_redis_message_keeps_running_job(process, real_redis, settings):
+    settings.SCHEDULER_HEARTBEAT_SECONDS = 60  # only the Redis message can trigger the reload here
+    _interval("slow_tick_job", 3600)
+    proc = process()
+    wait_for(proc.control.subscribed.is_set, timeout=5, message="control subscription")
+    proc.scheduler.modify_job("slow_tick_job", jobstore="default", next_run_time=timezone.now())
+    running = wait_for(lambda: JobRun.objects.filter(job_id="slow_tick_job", status="RUNNING").first(), timeout=5,
+                       message="slow run started")
+    JobDefinition.objects.filter(job_id="slow_tick_job").update(enabled=False)
+    reloads = proc.reloads
+    services.scheduler_reload_request()
+    wait_for(lambda: proc.reloads > reloads, timeout=3, message="reload after the Redis message")
+    assert proc.scheduler.get_job("slow_tick_job") is None  # disabled: unscheduled
+    running = wait_for(lambda: JobRun.objects.get(pk=running.pk).is_finished and JobRun.objects.get(pk=running.pk),
+                       timeout=5, message="the running job to finish")
+    assert running.status == "SUCCEEDED"  # not interrupted by the reload
+
+
+def test_reload_from_database_version_when_redis_is_down(process, dead_redis, settings):
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
+    proc = process()
+    assert not proc.control.subscribed.is_set()
+    reloads = proc.reloads
+    definition = JobDefinition.objects.get(job_id="quick_job")
+    definition.trigger_type, definition.interval_seconds = "interval", 120
+    definition.save()  # what the admin does
+    wait_for(lambda: proc.reloads > reloads, timeout=3, message="reload from the database version")
+    assert str(proc.scheduler.get_job("quick_job").trigger) == "interval[0:02:00]"
+
+
+def test_heartbeat_and_clean_stop(process, fake_redis):
+    proc = process()
+    instance = SchedulerInstance.objects.get(pk=proc.instance_id)
+    first = instance.heartbeat_at
+    wait_for(lambda: SchedulerInstance.objects.get(pk=proc.instance_id).heartbeat_at > first, timeout=3,
+             message="a heartbeat")
+    proc.stop()
+    instance.refresh_from_db()
+    assert instance.stopped_at is not None
+    from scheduler_app import selectors
+
+    assert selectors.scheduler_status()["running"] is False
+
+
+def test_reaper_marks_abandoned_and_clears_stale_lock(process, fake_redis, fast_lease, settings):
+    settings.SCHEDULER_REAPER_SECONDS = 0.3
+    old = timezone.now() - timedelta(seconds=30)
+    dead = JobRun.objects.create(job_id="hold_job", lock_key="hold_job", trigger="api", status="RUNNING",
+                                 started_at=old, heartbeat_at=old)
+    from scheduler_app import locks
+
+    fake_redis.set("job_lock:quick_job", "set by hand, no TTL")
+    process()
+    wait_for(lambda: JobRun.objects.get(pk=dead.pk).status == "ABANDONED", timeout=4, message="reaper")
+    wait_for(lambda: locks.inspect("quick_job") is None, timeout=4, message="stale lock cleared")
+
+
+def test_restart_fires_a_due_slot_once_and_skips_while_lock_held(process, fake_redis, settings):
+    """DESIGN: restart reloads, and a job that is due then fires at once (SKIPPED if its lock is held)."""
+    from scheduler_app import locks
+
+    JobDefinition.objects.filter(job_id="quick_job").update(cron="* * * * *")
+    lease = locks.acquire("quick_job", ttl_seconds=60)
+    try:
+        proc = process()
+        first = wait_for(lambda: JobRun.objects.filter(job_id="quick_job", trigger="scheduled").first(), timeout=3,
+                         message="the due slot fired at start")
+        assert first.status == "SKIPPED" and first.skip_reason == "lock_held"
+        assert first.blocked_by["holder"]["token"] == lease.holder.token
+        proc.reload()
+        wait_for(lambda: JobRun.objects.filter(job_id="quick_job", trigger="scheduled").count() == 2, timeout=3,
+                 message="the due slot fired again at reload")
+    finally:
+        lease.release()
+    proc.reload()
+    ran = wait_for(lambda: JobRun.objects.filter(job_id="quick_job", trigger="scheduled",
+                                                 status="SUCCEEDED").first(), timeout=3, message="the slot runs")
+    proc.reload()  # the slot has its run now: not due any more
+    import time
+
+    time.sleep(0.5)
+    assert JobRun.objects.filter(job_id="quick_job", scheduled_for=ran.scheduled_for).exclude(
+        status="SKIPPED").count() == 1
