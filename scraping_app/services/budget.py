@@ -28,7 +28,8 @@ def source_budget_reserve(*, source: JobSource, now: datetime | None = None) -> 
     now = now or timezone.now()
     today = _today(now)
     new_day = Q(budget_day__isnull=True) | ~Q(budget_day=today)
-    due = Q(next_request_at__isnull=True) | Q(next_request_at__lte=now)
+    # No interval means always due (comparing clocks of racing runs could otherwise refuse one of them).
+    due = Q() if source.min_interval_seconds <= 0 else Q(next_request_at__isnull=True) | Q(next_request_at__lte=now)
     under_cap = Q() if source.daily_request_cap is None else new_day | Q(requests_today__lt=source.daily_request_cap)
     taken = JobSource.objects.filter(due & under_cap, pk=source.pk).update(
         requests_today=Case(When(new_day, then=Value(1)), default=F("requests_today") + 1,

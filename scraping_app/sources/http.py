@@ -33,6 +33,17 @@ class CappedRetry(Retry):
 
     retry_after_cap: float = 10.0
 
+    def parse_retry_after(self, retry_after: str) -> float | None:
+        """Also accepts fractional seconds; an unreadable value falls back to the backoff instead of failing."""
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            pass
+        try:
+            return super().parse_retry_after(retry_after)
+        except Exception:  # noqa: BLE001 - urllib3's InvalidHeader: ignore the header, keep retrying
+            return None
+
     def get_retry_after(self, response) -> float | None:
         seconds = super().get_retry_after(response)
         return None if seconds is None else min(seconds, self.retry_after_cap)

@@ -1,0 +1,192 @@
+"""scrape_jobs_task end to end through `job_run` (lock, run record, fenced writes) against local boards."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from scheduler_app.context import JobContext, StaleFencingToken, job_context_active
+from scheduler_app.models import JobDefinition, JobRun
+from scheduler_app.services import job_definitions_sync, job_run
+from scraping_app.models import JobPosting, JobSource, SavedSearch, Team
+from scraping_app.services import postings_upsert
+from scraping_app.sources.base import PostingData
+from tests.scraping.conftest import Reply, arbeitnow_page, fixture_json, make_source
+
+pytestmark = pytest.mark.usefixtures("fast_http")
+
+
+def scrape(trigger: str = "cli", team=None, **params) -> JobRun:
+    params.setdefault("limit", 100)
+    return job_run(job_id="scrape_jobs_task", trigger=trigger, team=team, params=params)
+
+
+def remoteok_board(board) -> str:
+    return board.add("/remoteok", [{"legal": "Terms"}, *fixture_json("remoteok-2.json")])
+
+
+@pytest.mark.django_db
+def test_scrape_upserts_without_duplicates_and_counts_created_then_updated(fake_redis, board):
+    make_source("remoteok", remoteok_board(board))
+    make_source("greenhouse", board.add("/v1/boards/acme/jobs", fixture_json("greenhouse-3.json")))
+
+    first = scrape(keyword="e")
+    assert first.status == JobRun.Status.SUCCEEDED, first.error
+    stored = JobPosting.objects.count()
+    assert stored == 4 + 3  # RemoteOK's untitled job is skipped
+    assert first.result["totals"] == {"created": 7, "updated": 0, "skipped": 1}
+    assert {name: counts["created"] for name, counts in first.result["counts"].items()} == {
+        "remoteok 1": 4, "greenhouse 2": 3}
+
+    second = scrape(keyword="e")
+    assert second.result["totals"] == {"created": 0, "updated": 7, "skipped": 1}
+    assert JobPosting.objects.count() == stored
+    posting = JobPosting.objects.get(source_job_id="1130495")
+    assert posting.last_seen_at > posting.first_seen_at
+    assert len(second.result["postings"]) == 7
+
+
+@pytest.mark.django_db
+def test_logs_the_acceptance_guide_lines_and_returns_matches_up_to_limit(fake_redis, caplog):
+    make_source("sample", params={"page_size": 20})
+    with caplog.at_level(logging.INFO, logger="scraping_app"):
+        run = scrape(keyword="python", location="remote", limit=5)
+    messages = [r.getMessage() for r in caplog.records if r.name == "scraping_app"]
+    assert messages[0] == "Starting scrape for python in remote"
+    assert messages[-1] == "Scraping completed"
+    assert run.status == JobRun.Status.SUCCEEDED
+    assert len(run.result["postings"]) == 5
+    assert all(p["is_remote"] for p in run.result["postings"])
+
+
+@pytest.mark.django_db
+def test_one_board_failing_makes_the_run_partial_and_keeps_the_others(fake_redis, board):
+    make_source("remoteok", remoteok_board(board), name="RemoteOK")
+    make_source("greenhouse", board.add("/gh", Reply("down", status=500)), name="Greenhouse")
+    make_source("lever", board.add("/lever", Reply("[{not json")), name="Lever")
+    make_source("ashby", board.add("/ashby", Reply({"jobs": []}, delay=2)), name="Ashby")
+
+    run = scrape(keyword="a")
+
+    assert run.status == JobRun.Status.PARTIAL
+    counts = run.result["counts"]
+    assert counts["RemoteOK"]["created"] == 4 and "error" not in counts["RemoteOK"]
+    assert counts["Greenhouse"]["error"].startswith("HTTP 500")
+    assert counts["Lever"]["error"].startswith("malformed JSON")
+    assert counts["Ashby"]["error"].startswith("timeout")
+    assert sorted(w.split(":")[0] for w in run.warnings) == ["Ashby", "Greenhouse", "Lever"]
+    assert JobPosting.objects.count() == 4
+    assert JobSource.objects.get(name="Greenhouse").last_error.startswith("HTTP 500")
+
+
+@pytest.mark.django_db
+def test_politeness_interval_is_shared_by_triggers_and_serves_stored_postings(fake_redis, board):
+    source = make_source("remoteok", remoteok_board(board), min_interval_seconds=60)
+    scheduled = scrape(trigger="scheduled", keyword="a")
+    assert scheduled.result["totals"]["created"] == 4
+    assert len(board.hits("/remoteok")) == 1
+
+    manual = scrape(trigger="api", keyword="a")
+
+    assert len(board.hits("/remoteok")) == 1  # no second request inside the interval
+    assert manual.status == JobRun.Status.SUCCEEDED
+    counts = manual.result["counts"][source.name]
+    assert "minimum interval of 60 s" in counts["over_budget"]
+    assert counts["served_from_store"] == 4
+    assert manual.result["served_from_store"] is True
+    assert len(manual.result["postings"]) == 4
+    assert any("over its politeness budget" in w for w in manual.warnings)
+
+
+@pytest.mark.django_db
+def test_daily_cap_counts_every_page_and_stops_paging(fake_redis, board):
+    items = fixture_json("arbeitnow-1.json")["data"]
+    url = board.add("/arbeitnow", Reply(arbeitnow_page(items[:5], has_next=True)))
+    source = make_source("arbeitnow", url, params={"max_pages": 10}, daily_request_cap=3)
+
+    first = scrape(keyword="a")
+    assert len(board.hits("/arbeitnow")) == 3
+    assert any("budget" in note for note in first.result["counts"][source.name]["notes"])
+    source.refresh_from_db()
+    assert source.requests_today == 3
+
+    second = scrape(keyword="a")
+    assert len(board.hits("/arbeitnow")) == 3
+    assert "daily cap of 3 requests reached" in second.result["counts"][source.name]["over_budget"]
+
+
+@pytest.mark.django_db
+def test_team_saved_searches_run_when_no_keyword_is_given(fake_redis):
+    make_source("sample")
+    team = Team.objects.create(name="A")
+    SavedSearch.objects.create(team=team, keyword="django", location="remote", limit=3)
+    SavedSearch.objects.create(team=team, keyword="rust", limit=2, active=False)
+    run = scrape(team=team, limit=25)
+    assert run.result["searches"] == [{"keyword": "django", "location": "remote", "limit": 3}]
+    assert 0 < len(run.result["postings"]) <= 3
+    assert all("django" in (p["title"]).lower() or p["is_remote"] for p in run.result["postings"])
+
+
+@pytest.mark.django_db
+def test_a_stale_fencing_token_cannot_commit_postings(fake_redis):
+    source = make_source("sample")
+    ctx = JobContext(run_id=0, job_id="scrape_jobs_task", lock_key="scrape_jobs_task", fencing_token=1,
+                     fence_check=lambda: False)
+    with job_context_active(ctx), pytest.raises(StaleFencingToken):
+        postings_upsert(source=source, postings=[PostingData(source_job_id="1", title="Late write")])
+    assert not JobPosting.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_timed_out_scrape_stops_between_pages_and_commits_nothing(fake_redis):
+    job_definitions_sync()
+    JobDefinition.objects.filter(job_id="scrape_jobs_task").update(timeout_minutes=0.01)  # 0.6 s
+    make_source("sample", params={"delay_seconds": 0.2, "page_size": 1})
+    started = time.monotonic()
+    run = scrape(keyword="python", limit=50)
+    assert run.status == JobRun.Status.TIMED_OUT
+    assert "Job exceeded timeout" in run.error
+    assert time.monotonic() - started < 3
+    assert not JobPosting.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_scrapes_of_the_same_boards_leave_no_duplicates(lock_redis, board):
+    """Per-team lock scope lets two teams' scrapes run at once; the upsert keeps one row per posting."""
+    job_definitions_sync()
+    JobDefinition.objects.filter(job_id="scrape_jobs_task").update(lock_scope="team")
+    greenhouse = fixture_json("greenhouse-3.json")
+    make_source("remoteok", board.add("/remoteok", Reply([{"legal": "T"}, *fixture_json("remoteok-2.json")],
+                                                         delay=0.3)))
+    make_source("greenhouse", board.add("/gh", Reply(greenhouse, delay=0.3)))
+    make_source("sample", params={"page_size": 40})
+    teams = [Team.objects.create(name=f"T{i}") for i in range(2)]
+    runs: list[JobRun] = []
+    barrier = threading.Barrier(2)
+
+    def worker(team):
+        barrier.wait()
+        try:
+            runs.append(scrape(trigger="api", team=team, keyword="e"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(team,)) for team in teams]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert [run.status for run in runs] == [JobRun.Status.SUCCEEDED] * 2, [run.error for run in runs]
+    first_hits = [hit.at for hit in board.hits("/remoteok")]
+    assert len(first_hits) == 2 and abs(first_hits[0] - first_hits[1]) < 0.3  # they really overlapped
+    keys = list(JobPosting.objects.values_list("source_id", "source_job_id"))
+    assert len(keys) == len(set(keys))
+    expected = 4 + len(greenhouse["jobs"]) + runs[0].result["counts"]["sample 3"]["fetched"] \
+        - runs[0].result["counts"]["sample 3"]["skipped"]
+    assert len(keys) == expected
+    assert sum(run.result["totals"]["created"] for run in runs) == expected
