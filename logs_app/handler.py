@@ -27,6 +27,7 @@ _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) |
 _CONTEXT_ATTRS = ("job_id", "run_id", "team_id")
 MAX_MESSAGE_CHARS = 32_000
 
+_current_job_context = None
 _writing = threading.local()  # reentrancy guard: set while this thread writes log rows
 _handlers: weakref.WeakSet[DatabaseLogHandler] = weakref.WeakSet()
 
@@ -86,7 +87,9 @@ class DatabaseLogHandler(logging.Handler):
             self.dropped += 1
 
     def _row(self, record: logging.LogRecord) -> dict:
-        from scheduler_app.context import current_job_context
+        global _current_job_context
+        if _current_job_context is None:  # imported on first use: the handler is built before apps are ready
+            from scheduler_app.context import current_job_context as _current_job_context
 
         message = record.getMessage()
         extra = {k: _json_safe(v) for k, v in vars(record).items() if k not in _RECORD_ATTRS
@@ -108,7 +111,7 @@ class DatabaseLogHandler(logging.Handler):
             "team_id": None,
             "extra": extra,
         }
-        ctx = current_job_context()
+        ctx = _current_job_context()
         if ctx is not None:
             row.update(job_id=ctx.job_id, run_id=ctx.run_id, team_id=getattr(ctx.team, "pk", None))
         # An explicit `extra={"job_id": ...}` wins: lines logged outside the job's own thread can still say whose.
@@ -133,12 +136,7 @@ class DatabaseLogHandler(logging.Handler):
     def _write(self, batch: list[dict]) -> int:
         _writing.active = True
         try:
-            from django.db import transaction
-
-            from logs_app.models import LogEntry
-
-            with transaction.atomic():
-                LogEntry.objects.bulk_create([LogEntry(**row) for row in batch])
+            _insert_rows(batch)
             self.written += len(batch)
             return len(batch)
         except Exception as exc:  # noqa: BLE001 - a log write failure must not become a log record or an error
@@ -223,6 +221,26 @@ class DatabaseLogHandler(logging.Handler):
         self._stop = True
         self._wake.set()
         super().close()
+
+
+_COLUMNS = ("timestamp", "level", "levelno", "logger", "message", "job_id", "run_id", "team_id", "extra")
+
+
+def _insert_rows(rows: list[dict]) -> None:
+    """One executemany INSERT in one transaction (a savepoint inside a caller's atomic block). No model
+    instances: building them cost more than the INSERT itself."""
+    from django.db import connection, transaction
+
+    from logs_app.models import LogEntry
+
+    ops = connection.ops
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        ops.quote_name(LogEntry._meta.db_table), ", ".join(ops.quote_name(c) for c in _COLUMNS),
+        ", ".join(["%s"] * len(_COLUMNS)))
+    params = [(ops.adapt_datetimefield_value(r["timestamp"]), r["level"], r["levelno"], r["logger"], r["message"],
+               r["job_id"], r["run_id"], r["team_id"], ops.adapt_json_value(r["extra"], None)) for r in rows]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _as_int(value: Any) -> int | None:

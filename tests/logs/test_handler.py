@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from django.db import OperationalError, connection
 
+from logs_app import handler as handler_module
 from logs_app.handler import DatabaseLogHandler
 from logs_app.models import LogEntry
 from logs_app.services import log_entries_flush
@@ -65,14 +66,14 @@ def test_explicit_extra_context_wins_and_exceptions_are_kept(db_handler):
 def test_database_errors_never_raise_and_never_recurse(db_handler, monkeypatch, capsys):
     calls = []
 
-    def failing_bulk_create(objs, *args, **kwargs):
-        calls.append(len(objs))
+    def failing_insert(rows):
+        calls.append(len(rows))
         # A database layer that logs its own failure: the handler must not pick that up and retry forever.
         logging.getLogger("logs_app").error("insert failed")
         logging.getLogger("django.db.backends").error("driver said no")
         raise OperationalError("database is down")
 
-    monkeypatch.setattr(LogEntry.objects, "bulk_create", failing_bulk_create)
+    monkeypatch.setattr(handler_module, "_insert_rows", failing_insert)
     dropped_before = db_handler.dropped
     db_handler._last_error_report = -1e9
     logging.getLogger("logs_app").info("one")
@@ -148,17 +149,13 @@ def test_write_inside_a_callers_transaction_survives_a_failed_batch(db_handler, 
     """write_pending() in a thread that is inside atomic(): a failed batch rolls back to its savepoint only."""
     from django.db import transaction
 
-    from logs_app.models import LogEntry as Model
-
-    original = Model.objects.bulk_create
     with transaction.atomic():
-        monkeypatch.setattr(Model.objects, "bulk_create", lambda *a, **k: (_ for _ in ()).throw(
-            OperationalError("nope")))
+        # A real failure inside the INSERT's savepoint: a value the column cannot hold.
         logging.getLogger("logs_app").info("lost")
+        db_handler._pending[-1]["levelno"] = "not a number" if connection.vendor == "postgresql" else None
         db_handler.write_pending()
-        monkeypatch.setattr(Model.objects, "bulk_create", original)
         logging.getLogger("logs_app").info("kept")
         db_handler.write_pending()
         with connection.cursor() as cursor:  # the outer transaction is still usable
             cursor.execute("SELECT 1")
-    assert list(Model.objects.values_list("message", flat=True)) == ["kept"]
+    assert list(LogEntry.objects.values_list("message", flat=True)) == ["kept"]
