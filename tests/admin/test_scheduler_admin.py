@@ -1,0 +1,192 @@
+"""The scheduler's Django admin, through Django's test client. Actions go through the services."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.messages import get_messages
+from django.utils import timezone
+
+from scheduler_app import locks
+from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
+
+CHANGELIST = "/admin/scheduler_app/jobdefinition/"
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def admin_client_(client, django_user_model):
+    user = django_user_model.objects.create_superuser("root", "root@localhost", "pw")
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def _action(client, action: str, *job_ids: str):
+    pks = [str(JobDefinition.objects.get(job_id=job_id).pk) for job_id in job_ids]
+    return client.post(CHANGELIST, {"action": action, "_selected_action": pks}, follow=True)
+
+
+@pytest.mark.django_db
+def test_changelist_columns(admin_client_, fake_redis):
+    lease = locks.acquire("quick_job", ttl_seconds=60)
+    try:
+        JobRun.objects.create(job_id="scrape_jobs_task", lock_key="scrape_jobs_task", trigger="api",
+                              status="FAILED")
+        response = admin_client_.get(CHANGELIST)
+    finally:
+        lease.release()
+    html = response.content.decode()
+    assert response.status_code == 200
+    for header in ("Next run", "Running", "Lock holder and TTL", "Last status"):
+        assert header in html
+    assert f"{lease.holder.host}:{lease.holder.pid}" in html and "TTL" in html
+    assert "FAILED" in html
+    assert ":30:00+00:00" in html or ":00:00+00:00" in html  # scrape's next half hour
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_now_starts_a_run_through_the_lock(admin_client_, lock_redis):
+    response = _action(admin_client_, "run_now", "quick_job")
+    run = JobRun.objects.get(job_id="quick_job")
+    assert run.trigger == "admin" and run.user == admin_client_.user
+    assert any("started run" in m and f"#{run.pk}" in m for m in _messages(response))
+    deadline = time.monotonic() + 5
+    while not JobRun.objects.get(pk=run.pk).is_finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert JobRun.objects.get(pk=run.pk).status == "SUCCEEDED"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_now_while_lock_held_is_a_clear_message_not_an_overlap(admin_client_, lock_redis):
+    """Scenario 7: the admin's manual trigger cannot overlap a scheduled run."""
+    scheduled = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="scheduled",
+                                      status="RUNNING")
+    lease = locks.acquire("quick_job", ttl_seconds=60, run_id=scheduled.pk)
+    try:
+        response = _action(admin_client_, "run_now", "quick_job")
+    finally:
+        lease.release()
+    messages = _messages(response)
+    assert any("Job is already running" in m and f"run #{scheduled.pk}" in m and "TTL" in m for m in messages)
+    refused = JobRun.objects.filter(job_id="quick_job", trigger="admin").get()
+    assert refused.status == "SKIPPED" and refused.skip_reason == "lock_held"  # scenario 8: recorded, with reason
+    assert refused.blocked_by["holder"]["run_id"] == scheduled.pk
+
+
+@pytest.mark.django_db
+def test_clear_lock_action(admin_client_, lock_redis):
+    lease = locks.acquire("quick_job", ttl_seconds=60)
+    try:
+        response = _action(admin_client_, "clear_lock", "quick_job")
+        assert any("lock cleared" in m for m in _messages(response))
+        assert locks.inspect("quick_job") is None
+        response = _action(admin_client_, "clear_lock", "quick_job")
+        assert any("no lock was held" in m for m in _messages(response))
+    finally:
+        lease.release()
+
+
+@pytest.mark.django_db
+def test_saving_a_definition_requests_a_reload(admin_client_, fake_redis):
+    from scheduler_app import selectors
+
+    definition = JobDefinition.objects.get(job_id="scrape_jobs_task")
+    before = selectors.job_definitions_version()
+    url = f"{CHANGELIST}{definition.pk}/change/"
+    form = {"name": "Job Scraping", "trigger_type": "cron", "cron": "*/15 * * * *", "interval_seconds": "",
+            "timeout_minutes": "12", "enabled": "on", "lock_scope": "team", "wait_seconds": "5"}
+    response = admin_client_.post(url, form, follow=True)
+    assert response.status_code == 200
+    assert any("reload" in m for m in _messages(response))
+    definition.refresh_from_db()
+    assert (definition.cron, definition.timeout_minutes, definition.lock_scope, definition.wait_seconds) == (
+        "*/15 * * * *", 12, "team", 5)
+    assert selectors.job_definitions_version() != before
+    assert "job_id" not in admin_client_.get(url).context["adminform"].form.fields  # read-only once created
+
+
+@pytest.mark.django_db
+def test_jobrun_admin_is_read_only_with_filters_and_traceback(admin_client_):
+    from scraping_app.models import Team
+
+    Team.objects.create(name="filter team")
+    run = JobRun.objects.create(job_id="failing_job", lock_key="failing_job", trigger="cli", status="FAILED",
+                                traceback="Traceback (most recent call last):\n  RuntimeError: Test error")
+    JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="api", status="SUCCEEDED")
+    listing = admin_client_.get("/admin/scheduler_app/jobrun/?status__exact=FAILED&trigger__exact=cli")
+    html = listing.content.decode()
+    assert listing.status_code == 200 and f"/admin/scheduler_app/jobrun/{run.pk}/change/" in html
+    assert listing.context["cl"].result_count == 1
+    filters = {spec.title for spec in listing.context["cl"].filter_specs}
+    assert {"job id", "status", "trigger", "team", "created at"} <= filters
+    detail = admin_client_.get(f"/admin/scheduler_app/jobrun/{run.pk}/change/").content.decode()
+    assert "RuntimeError: Test error" in detail and "<pre>" in detail
+    assert 'name="_save"' not in detail
+    assert admin_client_.get("/admin/scheduler_app/jobrun/add/").status_code == 403
+    assert admin_client_.post(f"/admin/scheduler_app/jobrun/{run.pk}/delete/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_lock_and_instance_admins_are_read_only(admin_client_):
+    assert admin_client_.get("/admin/scheduler_app/databaselock/").status_code == 200
+    assert admin_client_.get("/admin/scheduler_app/databaselock/add/").status_code == 403
+    assert admin_client_.get("/admin/scheduler_app/schedulerinstance/").status_code == 200
+    assert admin_client_.get("/admin/scheduler_app/schedulerinstance/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_dashboard_linked_from_index_and_shows_everything(admin_client_, fake_redis):
+    index = admin_client_.get("/admin/").content.decode()
+    assert "/admin/scheduler_app/schedulerinstance/dashboard/" in index and "Scheduler dashboard" in index
+    now = timezone.now()
+    SchedulerInstance.objects.create(host="sched-host-1", pid=4242, started_at=now, heartbeat_at=now)
+    for i, status in enumerate(["SUCCEEDED", "FAILED", "SKIPPED"] * 20):
+        JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="scheduled", status=status,
+                              duration_ms=10.0 * (i + 1))
+    finished = JobRun.objects.filter(job_id="quick_job").first()
+    fake_redis.set("job_lock:quick_job", f'{{"token":"t","run_id":{finished.pk},"host":"h","pid":1,'
+                                         f'"acquired_at":0,"fence":1}}', px=60000)
+    response = admin_client_.get("/admin/scheduler_app/schedulerinstance/dashboard/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "sched-host-1" in html and "4242" in html and "running" in html
+    assert "Job Scraping" in html and "scrape_jobs_task" in html
+    assert "job_lock:quick_job" in html and "stale" in html
+    chart = html.split('aria-label="runs of quick_job"')[1].split("</svg>")[0]
+    assert chart.count("<rect") == 50  # the last 50 of 60 runs
+    assert "#c62828" in chart and "#2e7d32" in chart  # outcomes by colour
+    assert "cdn" not in html.lower()
+
+
+@pytest.mark.django_db
+def test_dashboard_cleanup_button_clears_stale_locks_only(admin_client_, fake_redis):
+    finished = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="api", status="SUCCEEDED")
+    live = JobRun.objects.create(job_id="hold_job", lock_key="hold_job", trigger="api", status="RUNNING",
+                                 started_at=timezone.now(), heartbeat_at=timezone.now())
+    stale = locks.acquire("quick_job", ttl_seconds=60, run_id=finished.pk)
+    alive = locks.acquire("hold_job", ttl_seconds=60, run_id=live.pk)
+    try:
+        response = admin_client_.post("/admin/scheduler_app/schedulerinstance/dashboard/cleanup/", follow=True)
+        assert any("quick_job" in m for m in _messages(response))
+        assert locks.inspect("quick_job") is None and locks.inspect("hold_job") is not None
+    finally:
+        stale.release()
+        alive.release()
+
+
+@pytest.mark.django_db
+def test_non_staff_cannot_reach_the_dashboard(client, django_user_model):
+    user = django_user_model.objects.create_user("plain", password="pw")
+    client.force_login(user)
+    response = client.get("/admin/scheduler_app/schedulerinstance/dashboard/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
