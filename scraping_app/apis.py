@@ -29,6 +29,13 @@ from scraping_app.throttles import ScrapeRateThrottle
 UNKNOWN_TEAM = {"team_id": ["Unknown team"]}
 
 
+class Pagination(PageNumberPagination):
+    """The project's page size (API_PAGE_SIZE), overridable per request with ?page_size= up to 100."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
 def _plain(query_params) -> dict:
     """A QueryDict as a plain dict (DRF treats a missing boolean in form input as False)."""
     return {key: query_params.get(key) for key in query_params}
@@ -88,7 +95,7 @@ class PostingListApi(APIView):
         filters = PostingFilterSerializer(data=_plain(request.query_params))
         filters.is_valid(raise_exception=True)
         postings = selectors.postings_list(**filters.validated_data)
-        paginator = PageNumberPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(postings, request, view=self)
         return paginator.get_paginated_response(PostingSerializer(page, many=True).data)
 
@@ -133,7 +140,7 @@ class _TeamRecordListApi(_TeamRecordApi):
             team = selectors.team_for_user(user=request.user, team_id=filters.validated_data["team_id"])
             if team is None:
                 return Response(UNKNOWN_TEAM, status=status.HTTP_400_BAD_REQUEST)
-        paginator = PageNumberPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(self.select(user=request.user, team=team), request, view=self)
         return paginator.get_paginated_response(self._serializer(page, many=True).data)
 

@@ -37,17 +37,19 @@ def postings_upsert(*, source: JobSource, postings: list[PostingData], now: date
         batch = items[start:start + BATCH_SIZE]
         job_ids = [posting.source_job_id for posting in batch]
         with job_atomic():
-            existing = set(JobPosting.objects.filter(source=source, source_job_id__in=job_ids)
-                           .values_list("source_job_id", flat=True))
             JobPosting.objects.bulk_create(
                 [_model(source, posting, now) for posting in batch],
                 update_conflicts=True, unique_fields=["source", "source_job_id"], update_fields=UPDATE_FIELDS,
             )
-            pks = dict(JobPosting.objects.filter(source=source, source_job_id__in=job_ids)
-                       .values_list("source_job_id", "pk"))
-        counts.updated += len(existing)
-        counts.created += len(batch) - len(existing)
-        counts.ids.extend(pks[job_id] for job_id in job_ids if job_id in pks)
+            # first_seen_at is never updated, so rows still carrying this batch's timestamp are the ones this
+            # batch inserted; exact even when another run upserted the same postings concurrently.
+            stored = {job_id: (pk, first_seen == now) for job_id, pk, first_seen in
+                      JobPosting.objects.filter(source=source, source_job_id__in=job_ids)
+                      .values_list("source_job_id", "pk", "first_seen_at")}
+        created = sum(1 for _, is_new in stored.values() if is_new)
+        counts.created += created
+        counts.updated += len(stored) - created
+        counts.ids.extend(stored[job_id][0] for job_id in job_ids if job_id in stored)
     return counts
 
 
