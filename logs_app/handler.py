@@ -78,11 +78,11 @@ class DatabaseLogHandler(logging.Handler):
             if len(self._pending) >= self.max_pending:
                 self.dropped += 1
                 return
-            self._pending.append(self._row(record))
             if self.background:
                 self._ensure_thread()
-                if len(self._pending) >= self.batch_size:
-                    self._wake.set()
+            self._pending.append(self._row(record))
+            if self.background and len(self._pending) >= self.batch_size:
+                self._wake.set()
         except Exception:  # noqa: BLE001 - logging must never break the caller
             self.dropped += 1
 
@@ -176,8 +176,10 @@ class DatabaseLogHandler(logging.Handler):
         with self.lock:  # the handler's own RLock
             if self._thread is not None and self._thread_pid == pid and self._thread.is_alive():
                 return
-            if self._thread_pid != pid:  # forked (gunicorn --preload): the parent's locks may be held
+            if self._thread_pid is not None and self._thread_pid != pid:
+                # Forked (gunicorn --preload): the parent writes its own buffer, and its locks may be held.
                 self._write_lock = threading.Lock()
+                self._pending.clear()
             self._stop = False
             self._thread_pid = pid
             self._thread = threading.Thread(target=self._run, name="db-log-writer", daemon=True)
