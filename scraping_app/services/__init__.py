@@ -5,7 +5,7 @@ from scraping_app.services.budget import BudgetGrant, source_budget_record, sour
 from scraping_app.services.demo import demo_domain_seed
 from scraping_app.services.follow_ups import follow_up_emails_send, follow_ups_check
 from scraping_app.services.postings import postings_upsert
-from scraping_app.services.scrape import scrape_params_validate, scrape_run
+from scraping_app.services.scrape import SourceOutcome, scrape_params_validate, scrape_run, sources_scrape
 from scraping_app.services.sources import SourceInputError, source_add, source_set_enabled
 from scraping_app.services.team_data import (
     automation_rule_create,
@@ -20,6 +20,7 @@ from scraping_app.services.team_data import (
 __all__ = [
     "BudgetGrant",
     "SourceInputError",
+    "SourceOutcome",
     "automation_rule_apply",
     "automation_rule_create",
     "automation_rule_update",
@@ -38,5 +39,6 @@ __all__ = [
     "source_budget_record",
     "source_budget_reserve",
     "source_set_enabled",
+    "sources_scrape",
     "team_record_delete",
 ]

@@ -117,7 +117,7 @@ def scrape_run(*, keyword: str | None, location: str | None, limit: int, team: T
         sources = list(sources)
         if not sources:
             _warn(ctx, "No enabled job sources: enable one with `manage.py sources enable ID` or in the admin.")
-        posting_ids += _search_run(query=query, sources=sources, outcomes=outcomes, ctx=ctx)
+        posting_ids += sources_scrape(query=query, sources=sources, outcomes=outcomes)
     unique_ids = list(dict.fromkeys(posting_ids))[:limit]
     postings = [selectors.posting_summary(p) for p in selectors.postings_by_ids(ids=unique_ids)]
     logger.info("Scraping completed")
@@ -130,8 +130,10 @@ def scrape_run(*, keyword: str | None, location: str | None, limit: int, team: T
     }
 
 
-def _search_run(*, query: SearchQuery, sources: list[JobSource], outcomes: dict[str, SourceOutcome],
-                ctx) -> list[int]:
+def sources_scrape(*, query: SearchQuery, sources: list[JobSource], outcomes: dict[str, SourceOutcome]) -> list[int]:
+    """One search across the given sources: budgets, concurrent fetches, upserts. Fills `outcomes` (by source
+    name) and returns the stored postings' ids, in the boards' order."""
+    ctx = current_job_context()
     posting_ids: list[int] = []
     jobs: dict[int, tuple[JobSource, _BoardJob]] = {}
     for source in sources:

@@ -149,7 +149,7 @@ class TestScrape:
 @pytest.mark.django_db(transaction=True)
 def test_a_second_trigger_during_a_running_scrape_gets_409_then_the_lock_frees(fake_redis, people):
     """The acceptance guide's Test 2: the first request runs (slowly), the second is refused at once."""
-    make_source("sample", name="Slow sample", params={"delay_seconds": 0.15, "page_size": 5})
+    slow = make_source("sample", name="Slow sample", params={"delay_seconds": 0.15, "page_size": 10})
     api = client_for(people["alice"])
     first: dict = {}
 
@@ -169,6 +169,8 @@ def test_a_second_trigger_during_a_running_scrape_gets_409_then_the_lock_frees(f
 
     assert second.status_code == 409 and second.json()["detail"] == "Job is already running"
     assert first["response"].status_code == 200 and first["response"].json()["status"] == "SUCCEEDED"
+    slow.params = {"page_size": 50}
+    slow.save()
     assert api.get(SCRAPE).status_code == 200  # released after the first finished
 
 
