@@ -28,6 +28,8 @@ class LeaseRenewer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._hooks: list[Callable[[list[Lease]], None]] = []
+        self._next_wake = 0.0  # when the sleeping thread will look again on its own
+        self._generation = 0  # bumped by add(): a tick that raced an add runs again at once
         self.paused = False  # tests hold renewal off to play a late finisher
 
     def add_tick_hook(self, hook: Callable[[list[Lease]], None]) -> None:
@@ -37,12 +39,17 @@ class LeaseRenewer:
     def add(self, lease: Lease) -> None:
         with self._mutex:
             self._leases[id(lease)] = lease
+            self._generation += 1
             if self._thread is None or not self._thread.is_alive():
                 if self._thread is not None:
                     logger.error("Lease renewal thread had stopped; starting a new one")
                 self._thread = threading.Thread(target=self._loop, name="lease-renewer", daemon=True)
                 self._thread.start()
-        self._wake.set()
+            # Wake the thread only if this lease is due before it would look anyway: on the hot path of
+            # acquire+release that is almost never, and waking a thread costs more than the Redis round trip.
+            wake = min(lease.next_renewal, lease.deadline) < self._next_wake
+        if wake:
+            self._wake.set()
 
     def remove(self, lease: Lease) -> None:
         with self._mutex:
@@ -54,11 +61,17 @@ class LeaseRenewer:
 
     def _loop(self) -> None:
         while True:
+            with self._mutex:
+                generation = self._generation
             try:
                 wait = self.tick()
             except BaseException:  # noqa: BLE001 - this thread must outlive any one failure
                 logger.exception("Lease renewal tick failed; renewal goes on")
                 wait = 0.5
+            with self._mutex:
+                if self._generation != generation:
+                    wait = 0.0
+                self._next_wake = time.monotonic() + wait
             self._wake.wait(timeout=wait)
             self._wake.clear()
 

@@ -97,7 +97,7 @@ def test_renewal_detects_a_lock_taken_by_another_holder(lock_redis, fast_lease):
     lease = locks.acquire("job_a", ttl_seconds=60)
     lease.on_lost.append(lambda _lease: lost.set())
     lock_redis.set("job_lock:job_a", json.dumps({"token": "someone-else"}), px=5000)
-    assert lost.wait(2)
+    assert lost.wait(5)
     assert lease.lost
     assert lease.release() is False
     assert json.loads(lock_redis.get("job_lock:job_a"))["token"] == "someone-else"
@@ -109,7 +109,7 @@ def test_renewal_refuses_to_restore_after_a_newer_fence(lock_redis, fast_lease):
     lease.on_lost.append(lambda _lease: lost.set())
     lock_redis.delete("job_lock:job_a")
     lock_redis.incr("job_fence:job_a")  # a newer holder came and went
-    assert lost.wait(2)
+    assert lost.wait(5)
     assert not lock_redis.exists("job_lock:job_a")
     lease.release()
 
