@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAdminUser
@@ -53,6 +54,7 @@ class LogEntryListApi(APIView):
             model = LogEntry
             fields = ["id", "timestamp", "level", "logger", "message", "job_id", "run_id", "team_id", "extra"]
 
+    @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -77,6 +79,10 @@ class LogClearApi(APIView):
     class InputSerializer(serializers.Serializer):
         older_than_days = serializers.IntegerField(required=False, min_value=0, max_value=36500)
 
+    @extend_schema(parameters=[InputSerializer], responses={200: inline_serializer("LogClearResult", {
+        "deleted": serializers.IntegerField(allow_null=True), "run_id": serializers.IntegerField(),
+        "status": serializers.CharField(), "older_than_days": serializers.IntegerField(allow_null=True),
+        "runs_deleted": serializers.IntegerField(allow_null=True), "duration_ms": serializers.FloatField()})})
     def delete(self, request):
         from scheduler_app.api_responses import refusal_response
         from scheduler_app.models import JobRun
