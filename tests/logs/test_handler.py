@@ -159,3 +159,28 @@ def test_write_inside_a_callers_transaction_survives_a_failed_batch(db_handler, 
         with connection.cursor() as cursor:  # the outer transaction is still usable
             cursor.execute("SELECT 1")
     assert list(LogEntry.objects.values_list("message", flat=True)) == ["kept"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_logging_never_waits_for_a_busy_database():
+    """While another transaction holds the database's write lock (SQLite) the writer waits; the caller does not."""
+    import time
+
+    from django.db import transaction
+
+    handler = DatabaseLogHandler(background=True, batch_size=50, flush_seconds=0.05, max_pending=10_000)
+    log = logging.Logger("busy")
+    log.addHandler(handler)
+    try:
+        with transaction.atomic():
+            LogEntry.objects.create(timestamp="2026-01-01T00:00:00Z", level="INFO", levelno=20, logger="x",
+                                    message="holding the write lock")
+            started = time.perf_counter()
+            for i in range(500):
+                log.info("busy %d", i)
+            elapsed = time.perf_counter() - started
+        assert elapsed < 1.0, f"500 log calls took {elapsed:.2f} s while the database was busy"
+        handler.flush(timeout=30)
+        assert LogEntry.objects.filter(message__startswith="busy ").count() == 500
+    finally:
+        handler.close()

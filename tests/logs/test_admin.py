@@ -1,0 +1,43 @@
+"""The LogEntry admin: read-only, with filters and search."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from logs_app.models import LogEntry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_logged_in(client, django_user_model):
+    user = django_user_model.objects.create_superuser("root5", email="r@example.com", password="pw")
+    client.force_login(user)
+    return client
+
+
+def test_changelist_filters_and_search(admin_client_logged_in):
+    now = timezone.now()
+    LogEntry.objects.create(timestamp=now, level="ERROR", levelno=40, logger="scheduler_app",
+                            message="Job execution blocked by existing lock", job_id="scrape_jobs_task", run_id=3)
+    LogEntry.objects.create(timestamp=now, level="INFO", levelno=20, logger="logs_app", message="Deleted 0 rows")
+    url = "/admin/logs_app/logentry/"
+    page = admin_client_logged_in.get(url, {"q": "blocked", "level": "ERROR"})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Job execution blocked by existing lock" in body and "Deleted 0 rows" not in body
+    assert "By level" in body and "By job id" in body
+    assert "Add log entry" not in body
+
+
+def test_entries_cannot_be_added_changed_or_deleted(admin_client_logged_in):
+    entry = LogEntry.objects.create(timestamp=timezone.now(), level="INFO", levelno=20, logger="x", message="m")
+    assert admin_client_logged_in.get("/admin/logs_app/logentry/add/").status_code == 403
+    assert admin_client_logged_in.post(f"/admin/logs_app/logentry/{entry.pk}/change/",
+                                       {"message": "edited"}).status_code == 403
+    assert admin_client_logged_in.post(f"/admin/logs_app/logentry/{entry.pk}/delete/",
+                                       {"post": "yes"}).status_code == 403
+    assert LogEntry.objects.get(pk=entry.pk).message == "m"
+    # Viewing a single entry is allowed (read-only form).
+    assert admin_client_logged_in.get(f"/admin/logs_app/logentry/{entry.pk}/change/").status_code == 200
