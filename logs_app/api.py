@@ -31,7 +31,7 @@ class LogPagination(PageNumberPagination):
 
 
 class LogEntryListApi(APIView):
-    """GET /api/v1/logs/?level=&min_level=&job_id=&run_id=&since=&until=&search=&page=&page_size="""
+    """GET /api/v1/logs/?level=&min_level=&job_id=&run_id=&team_id=&since=&until=&search=&page=&page_size="""
 
     permission_classes = [IsAdminUser]
 
@@ -40,9 +40,17 @@ class LogEntryListApi(APIView):
         min_level = LevelField(required=False, help_text="This level and above.")
         job_id = serializers.RegexField(r"^[a-z0-9_]{1,64}$", required=False)
         run_id = serializers.IntegerField(required=False, min_value=1)
+        team_id = serializers.IntegerField(required=False, min_value=1)
         since = serializers.DateTimeField(required=False)
         until = serializers.DateTimeField(required=False)
         search = serializers.CharField(required=False, max_length=200, trim_whitespace=True)
+
+        def validate_team_id(self, value: int) -> int:
+            from scraping_app.models import Team
+
+            if not Team.objects.filter(pk=value).exists():
+                raise serializers.ValidationError("Unknown team.")
+            return value
 
         def validate(self, attrs):
             if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:

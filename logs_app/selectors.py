@@ -20,8 +20,8 @@ WATERMARK = "retired_before"  # MetricTotal.name of the row that holds the retir
 
 
 def log_entry_list(*, level: str | None = None, min_level: int | None = None, job_id: str | None = None,
-                   run_id: int | None = None, since: datetime | None = None, until: datetime | None = None,
-                   search: str | None = None) -> QuerySet[LogEntry]:
+                   run_id: int | None = None, team_id: int | None = None, since: datetime | None = None,
+                   until: datetime | None = None, search: str | None = None) -> QuerySet[LogEntry]:
     qs = LogEntry.objects.all()
     if level:
         qs = qs.filter(level=level)
@@ -31,6 +31,8 @@ def log_entry_list(*, level: str | None = None, min_level: int | None = None, jo
         qs = qs.filter(job_id=job_id)
     if run_id is not None:
         qs = qs.filter(run_id=run_id)
+    if team_id is not None:
+        qs = qs.filter(team_id=team_id)
     if since is not None:
         qs = qs.filter(timestamp__gte=since)
     if until is not None:

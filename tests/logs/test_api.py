@@ -71,6 +71,17 @@ def test_filters(admin_api, entries, params, expected):
     assert messages(response) == expected
 
 
+def test_team_filter_and_unknown_team_is_400(admin_api, entries):
+    from scraping_app.models import Team
+
+    team = Team.objects.create(name="Ops")
+    LogEntry.objects.filter(message__startswith="Deleted").update(team_id=team.pk)
+    response = admin_api.get("/api/v1/logs/", {"team_id": team.pk})
+    assert response.status_code == 200 and messages(response) == ["Deleted 3 log entries"]
+    assert admin_api.get("/api/v1/logs/", {"team_id": team.pk + 1000}).status_code == 400
+    assert admin_api.get("/api/v1/logs/", {"team_id": "x"}).status_code == 400
+
+
 def test_since_filter(admin_api, entries):
     since = (timezone.now() - timedelta(days=1)).isoformat()
     response = admin_api.get("/api/v1/logs/", {"since": since})
