@@ -203,6 +203,8 @@ def _board_finish(*, source: JobSource, future: Future, outcome: SourceOutcome, 
         return []
     counts = postings_upsert(source=source, postings=result.postings)
     source_budget_record(source=source, requests=result.requests)
+    if ctx is not None:
+        ctx.progress(source.name, 1, 1)  # a board that met its limit early still ends its bar at 100%
     outcome.created += counts.created
     outcome.updated += counts.updated
     outcome.skipped += result.skipped + counts.skipped
