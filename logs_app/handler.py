@@ -12,6 +12,7 @@ connection while it is dropped) records wait in the buffer until `write_pending(
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -36,8 +37,15 @@ def database_handlers() -> list[DatabaseLogHandler]:
     return list(_handlers)
 
 
+def _clean(text: str) -> str:
+    # PostgreSQL text and jsonb reject NUL characters: one such line must not cost its whole batch.
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def _json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, str):
+        return _clean(value)
+    if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
@@ -105,7 +113,7 @@ class DatabaseLogHandler(logging.Handler):
             "level": record.levelname[:10],
             "levelno": max(0, min(record.levelno, 32767)),
             "logger": record.name[:200],
-            "message": message[:MAX_MESSAGE_CHARS],
+            "message": _clean(message[:MAX_MESSAGE_CHARS]),
             "job_id": "",
             "run_id": None,
             "team_id": None,
@@ -229,20 +237,26 @@ _COLUMNS = ("timestamp", "level", "levelno", "logger", "message", "job_id", "run
 
 
 def _insert_rows(rows: list[dict]) -> None:
-    """One executemany INSERT in one transaction (a savepoint inside a caller's atomic block). No model
-    instances: building them cost more than the INSERT itself."""
+    """One batch in one transaction (a savepoint inside a caller's atomic block), without model instances (building
+    them cost more than the INSERT). PostgreSQL: COPY (about 3x executemany); elsewhere: executemany."""
     from django.db import connection, transaction
 
     from logs_app.models import LogEntry
 
     ops = connection.ops
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        ops.quote_name(LogEntry._meta.db_table), ", ".join(ops.quote_name(c) for c in _COLUMNS),
-        ", ".join(["%s"] * len(_COLUMNS)))
-    params = [(ops.adapt_datetimefield_value(r["timestamp"]), r["level"], r["levelno"], r["logger"], r["message"],
-               r["job_id"], r["run_id"], r["team_id"], ops.adapt_json_value(r["extra"], None)) for r in rows]
+    table = ops.quote_name(LogEntry._meta.db_table)
+    columns = ", ".join(ops.quote_name(c) for c in _COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        if connection.vendor == "postgresql" and hasattr(cursor.cursor, "copy"):
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row((r["timestamp"], r["level"], r["levelno"], r["logger"], r["message"], r["job_id"],
+                                    r["run_id"], r["team_id"], json.dumps(r["extra"])))
+            return
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})",
+            [(ops.adapt_datetimefield_value(r["timestamp"]), r["level"], r["levelno"], r["logger"], r["message"],
+              r["job_id"], r["run_id"], r["team_id"], ops.adapt_json_value(r["extra"], None)) for r in rows])
 
 
 def _as_int(value: Any) -> int | None:

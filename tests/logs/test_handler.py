@@ -184,3 +184,12 @@ def test_logging_never_waits_for_a_busy_database():
         assert LogEntry.objects.filter(message__startswith="busy ").count() == 500
     finally:
         handler.close()
+
+
+@pytest.mark.django_db
+def test_a_nul_character_does_not_cost_the_batch(db_handler):
+    logging.getLogger("scraping_app").warning("bad \x00 byte from a board", extra={"raw": "a\x00b"})
+    logging.getLogger("scraping_app").warning("good line")
+    assert log_entries_flush() == 2
+    bad = LogEntry.objects.get(message__startswith="bad")
+    assert "\x00" not in bad.message and "\x00" not in bad.extra["raw"]
