@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 
 from scraping_app import services
 from scraping_app.models import AutomationRule, FollowUp, JobApplication, JobPosting, JobSource, SavedSearch, Team
@@ -43,6 +44,7 @@ class JobPostingAdmin(admin.ModelAdmin):
     date_hierarchy = "posted_at"
     readonly_fields = ["first_seen_at", "last_seen_at", "fingerprint", "raw"]
     list_select_related = ["source"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(SavedSearch)
