@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,7 +55,9 @@ def run_mark_running(run: JobRun, lease: Lease) -> JobRun | None:
                   pid=lease.holder.pid, lock_wait_ms=round(lease.wait_ms, 3))
     for attempt in range(2):
         try:
-            with transaction.atomic():
+            # A savepoint only inside a caller's transaction; in autocommit the UPDATE is its own transaction
+            # and a failed one leaves the connection usable (saves BEGIN/COMMIT round trips per run).
+            with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
                 JobRun.objects.filter(pk=run.pk).update(**fields)
             for name, value in fields.items():
                 setattr(run, name, value)

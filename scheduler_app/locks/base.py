@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
@@ -15,6 +14,7 @@ FENCE_PREFIX = "job_fence:"  # must not match KEYS job_lock:*
 SIGNAL_PREFIX = "job_signal:"
 
 HOST = socket.gethostname()  # computed once: the holder value is built on every acquire
+_HOST_JSON = json.dumps(HOST)
 
 
 @dataclass
@@ -30,12 +30,14 @@ class Holder:
 
     @classmethod
     def new(cls, *, run_id: int | None) -> Holder:
-        return cls(token=uuid.uuid4().hex, run_id=run_id, host=HOST, pid=os.getpid(), acquired_at=time.time())
+        return cls(token=os.urandom(16).hex(), run_id=run_id, host=HOST, pid=os.getpid(), acquired_at=time.time())
 
     def value_prefix(self) -> str:
         """The JSON value up to the fence number, which the acquire script appends (it is issued there)."""
+        run_id = "null" if self.run_id is None else int(self.run_id)
+        host = _HOST_JSON if self.host == HOST else json.dumps(self.host)
         return (
-            f'{{"token":"{self.token}","run_id":{json.dumps(self.run_id)},"host":{json.dumps(self.host)},'
+            f'{{"token":"{self.token}","run_id":{run_id},"host":{host},'
             f'"pid":{self.pid},"acquired_at":{self.acquired_at:.3f},"fence":'
         )
 
