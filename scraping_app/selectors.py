@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from scraping_app.models import AutomationRule, JobApplication, JobPosting, JobSource, SavedSearch, Team
 
@@ -53,7 +53,8 @@ def _keyword_q(keyword: str) -> Q:
 
 def postings_list(*, keyword: str | None = None, location: str | None = None, remote: bool | None = None,
                   source: str | None = None, posted_after: datetime | None = None) -> QuerySet[JobPosting]:
-    postings = JobPosting.objects.select_related("source")
+    # Newest first; postings without a date last on every database (PostgreSQL sorts NULLs first by default).
+    postings = JobPosting.objects.select_related("source").order_by(F("posted_at").desc(nulls_last=True), "-id")
     if keyword:
         postings = postings.filter(_keyword_q(keyword))
     if location:

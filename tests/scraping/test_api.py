@@ -205,6 +205,13 @@ class TestPostings:
         posted_after = (timezone.now() - timedelta(days=5)).date().isoformat()
         assert self.ids(api, f"posted_after={posted_after}") == [1, 3]
 
+    def test_newest_first_and_undated_last(self, api, postings, sample):
+        now = timezone.now()
+        JobPosting.objects.create(source=sample, source_job_id="4", title="Undated", first_seen_at=now,
+                                  last_seen_at=now, fingerprint="x")
+        order = [p["source_job_id"] for p in api.get("/api/v1/jobs/").json()["results"]]
+        assert order == ["1", "3", "2", "4"]
+
     def test_pagination_and_bad_filters(self, api, postings, settings):
         page = api.get("/api/v1/jobs?page_size=1").json()
         assert page["count"] == 3 and len(page["results"]) == 1 and page["next"]
