@@ -80,6 +80,12 @@ def test_cleanup_job_deletes_old_logs_and_old_run_history_in_batches(fake_redis,
     JobRun.objects.filter(pk__in=[r.pk for r in old_runs]).update(created_at=timezone.now() - timedelta(days=91))
     recent = JobRun.objects.create(job_id="scrape_jobs_task", lock_key="scrape_jobs_task", trigger="api",
                                    status=JobRun.Status.SUCCEEDED)
+    from django_apscheduler.models import DjangoJob, DjangoJobExecution
+
+    store_job = DjangoJob.objects.create(id="scrape_jobs_task", next_run_time=None, job_state=b"")
+    for days in (91, 95, 2):
+        DjangoJobExecution.objects.create(job=store_job, status=DjangoJobExecution.SUCCESS,
+                                          run_time=timezone.now() - timedelta(days=days))
 
     run = job_run(job_id="cleanup_old_logs_task", trigger=JobRun.Trigger.CLI)
 
@@ -87,6 +93,7 @@ def test_cleanup_job_deletes_old_logs_and_old_run_history_in_batches(fake_redis,
     assert run.result == {"deleted": 20, "batches": 3, "older_than_days": 30, "runs_deleted": 3}
     assert LogEntry.objects.filter(logger="t").count() == 3
     assert set(JobRun.objects.values_list("pk", flat=True)) == {recent.pk, run.pk}
+    assert DjangoJobExecution.objects.count() == 1  # the 2-day-old execution stays
 
 
 def test_negative_days_is_refused_by_the_service(db):
