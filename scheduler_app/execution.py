@@ -179,7 +179,12 @@ def start(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict | N
         signals.lock_attempted.send(sender=JobRun, job_id=spec.job_id, result="error",
                                     wait_seconds=time.monotonic() - t0)
         return run, None, kwargs
-    blocker = runs.run_mark_running(run, lease)
+    try:
+        blocker = runs.run_mark_running(run, lease)
+    except BaseException:
+        # E.g. the database went away between lock and start: never keep a lock nobody will run under.
+        lease.release()
+        raise
     if blocker is not None:
         lease.release()
         _refused(run, key, {"holder": runs.blocker_info(blocker), "ttl_seconds": None})

@@ -100,8 +100,22 @@ def run_finish(run: JobRun, *, status: str, error: str = "", traceback: str = ""
     return bool(updated)
 
 
+# A trigger waits at most 600 s for its lock (the API's and runjob's cap); a QUEUED row older than that plus
+# two leases belongs to a process that died while waiting.
+MAX_QUEUED_SECONDS = 600
+
+
 def runs_reap_abandoned(*, lock_key: str | None = None) -> int:
-    """RUNNING runs whose heartbeat is older than 2 x lease become ABANDONED (their holder is gone)."""
+    """RUNNING runs whose heartbeat is older than 2 x lease become ABANDONED (their holder is gone), and so do
+    QUEUED runs whose trigger died while waiting."""
+    queued = JobRun.objects.filter(
+        status=JobRun.Status.QUEUED,
+        created_at__lt=stale_before() - timedelta(seconds=MAX_QUEUED_SECONDS),
+    )
+    if lock_key is not None:
+        queued = queued.filter(lock_key=lock_key)
+    queued.update(status=JobRun.Status.ABANDONED, finished_at=timezone.now(),
+                  error="Never started: the triggering process stopped while waiting for the lock.")
     runs = JobRun.objects.filter(status=JobRun.Status.RUNNING, heartbeat_at__lt=stale_before())
     if lock_key is not None:
         runs = runs.filter(lock_key=lock_key)

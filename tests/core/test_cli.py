@@ -132,3 +132,33 @@ def test_clear_stale_marks_dead_runs_abandoned_first(lock_redis, fast_lease):
     dead.refresh_from_db()
     assert dead.status == JobRun.Status.ABANDONED
     assert not lock_redis.exists("job_lock:quick_job")
+
+
+def test_reaper_abandons_queued_runs_whose_trigger_died(lock_redis):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scheduler_app import services
+
+    old = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="cli")
+    JobRun.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    fresh = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="cli")
+    services.runs_reap_abandoned()
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.status == JobRun.Status.ABANDONED and fresh.status == JobRun.Status.QUEUED
+
+
+def test_a_database_error_after_locking_releases_the_lock(lock_redis, monkeypatch):
+    from django.db import OperationalError
+
+    from scheduler_app import runs, services
+
+    def broken(run, lease):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(runs, "run_mark_running", broken)
+    with pytest.raises(OperationalError):
+        services.job_run(job_id="quick_job", trigger="cli")
+    assert not lock_redis.exists("job_lock:quick_job")
