@@ -196,7 +196,8 @@ def _board_finish(*, source: JobSource, future: Future, outcome: SourceOutcome, 
             logger.exception("Source %s failed", source.name)
         message = str(exc) if isinstance(exc, BoardError) else f"{type(exc).__name__}: {exc}"
         outcome.error = message
-        source_budget_record(source=source, requests=getattr(exc, "requests", 1), error=message)
+        source_budget_record(source=source, requests=getattr(exc, "requests", 1), error=message,
+                             cooldown_seconds=getattr(exc, "cooldown_seconds", None))
         if ctx is not None:
             ctx.mark_partial(f"{source.name}: {message}")
         logger.warning("Source %s failed: %s", source.name, message)

@@ -20,8 +20,20 @@ USER_AGENT = "jobsite-scraper/1.0 (team job-search project; +http://localhost:80
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
+# A board still answering 429 after our retries is left alone this long (or for its own Retry-After, uncapped).
+RATE_LIMIT_COOLDOWN_SECONDS = 900.0
+
+
 class BoardError(Exception):
-    """A board could not be read (HTTP error after retries, timeout, bad JSON). Reported per board."""
+    """A board could not be read (HTTP error after retries, timeout, bad JSON). Reported per board.
+
+    `cooldown_seconds`: the board asked us to stay away (429, or 503 with Retry-After); the source's budget keeps
+    every trigger off it for that long.
+    """
+
+    def __init__(self, message: str, *, cooldown_seconds: float | None = None):
+        super().__init__(message)
+        self.cooldown_seconds = cooldown_seconds
 
 
 class BudgetExhausted(Exception):
@@ -112,7 +124,8 @@ class Fetcher:
             kind = "timeout" if _is_timeout(exc) else "connection error"
             raise BoardError(f"{kind}: {_short(exc)}") from exc
         if response.status_code >= 400:
-            raise BoardError(f"HTTP {response.status_code} from {response.url}")
+            raise BoardError(f"HTTP {response.status_code} from {response.url}",
+                             cooldown_seconds=_cooldown(response))
         try:
             return response.json()
         except ValueError as exc:
@@ -125,6 +138,14 @@ class Fetcher:
             self.checkpoint()
             time.sleep(min(left, 0.1))
         self.checkpoint()
+
+
+def _cooldown(response: requests.Response) -> float | None:
+    header = response.headers.get("Retry-After")
+    asked = CappedRetry(total=0).parse_retry_after(header) if header else None
+    if response.status_code == 429:
+        return asked if asked is not None else RATE_LIMIT_COOLDOWN_SECONDS
+    return asked if response.status_code == 503 else None
 
 
 def _is_timeout(exc: BaseException) -> bool:

@@ -190,3 +190,29 @@ def test_two_concurrent_scrapes_of_the_same_boards_leave_no_duplicates(lock_redi
         - runs[0].result["counts"]["sample 3"]["skipped"]
     assert len(keys) == expected
     assert sum(run.result["totals"]["created"] for run in runs) == expected
+
+
+@pytest.mark.django_db
+def test_a_board_still_rate_limiting_after_retries_is_left_alone_for_its_retry_after(fake_redis, board):
+    url = board.add("/remoteok", Reply({}, status=429, headers={"Retry-After": "120"}))
+    source = make_source("remoteok", url)  # no minimum interval of its own
+
+    first = scrape(keyword="a")
+    assert first.status == JobRun.Status.PARTIAL and "HTTP 429" in first.result["counts"][source.name]["error"]
+    hits = len(board.hits("/remoteok"))
+    assert hits == 3  # one try, two retries (each Retry-After capped to 0.4 s)
+
+    second = scrape(trigger="api", keyword="a")
+    assert len(board.hits("/remoteok")) == hits  # every trigger stays off it for the 120 s it asked for
+    assert "rate-limited us" in second.result["counts"][source.name]["over_budget"]
+
+
+@pytest.mark.django_db
+def test_a_saved_search_limited_to_some_sources_fetches_only_those(fake_redis, board):
+    wanted = make_source("remoteok", remoteok_board(board))
+    make_source("greenhouse", board.add("/gh", fixture_json("greenhouse-3.json")))
+    team = Team.objects.create(name="A")
+    SavedSearch.objects.create(team=team, keyword="e").sources.set([wanted])
+    run = scrape(team=team)
+    assert list(run.result["counts"]) == [wanted.name]
+    assert board.hits("/gh") == []
