@@ -116,25 +116,36 @@ def _lock_result(*, status: str, skip_reason: str, backend: str) -> str | None:
     return None
 
 
-def retired_watermark() -> datetime | None:
+def _from_epoch(value: float | None) -> datetime | None:
     from datetime import UTC
 
-    value = MetricTotal.objects.filter(name=WATERMARK).values_list("value", flat=True).first()
-    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
-
-
-def retired_metric_totals() -> dict[Key, float]:
-    out: dict[Key, float] = {}
-    for name, job_id, label, value in MetricTotal.objects.exclude(name=WATERMARK).values_list(
-            "name", "job_id", "label", "value"):
-        out[(name, (job_id, *label.split("|")) if label else (job_id,))] = value
-    return out
+    return datetime.fromtimestamp(value, tz=UTC) if value else None
 
 
 def run_metric_totals() -> dict[Key, float]:
-    """Everything ever recorded: live rows (created since the watermark) plus the retired totals."""
-    totals = defaultdict(float, retired_metric_totals())
-    for key, value in run_metric_aggregates(created_from=retired_watermark()).items():
+    """Everything ever recorded: the retired totals plus live rows created since the watermark.
+
+    Both reads come from one snapshot (REPEATABLE READ on PostgreSQL), so a clean-up that retires and deletes
+    runs between them cannot make a counter dip."""
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _run_metric_totals()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _run_metric_totals()
+
+
+def _run_metric_totals() -> dict[Key, float]:
+    totals: dict[Key, float] = defaultdict(float)
+    watermark = None
+    for name, job_id, label, value in MetricTotal.objects.values_list("name", "job_id", "label", "value"):
+        if name == WATERMARK:
+            watermark = _from_epoch(value)
+        else:
+            totals[(name, (job_id, *label.split("|")) if label else (job_id,))] += value
+    for key, value in run_metric_aggregates(created_from=watermark).items():
         totals[key] += value
     return dict(totals)
 
