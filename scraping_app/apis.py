@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -21,6 +22,7 @@ from scraping_app.serializers import (
     PostingSerializer,
     SavedSearchSerializer,
     ScrapeInputSerializer,
+    ScrapeResultSerializer,
     TeamFilterSerializer,
     TeamSerializer,
 )
@@ -47,9 +49,11 @@ class JobScrapeApi(APIView):
     throttle_classes = [ScrapeRateThrottle]
     throttle_scope = "scrape"
 
+    @extend_schema(parameters=[ScrapeInputSerializer], responses=ScrapeResultSerializer)
     def get(self, request):
         return self._scrape(request, _plain(request.query_params))
 
+    @extend_schema(request=ScrapeInputSerializer, responses=ScrapeResultSerializer)
     def post(self, request):
         body = request.data if isinstance(request.data, dict) else {}
         return self._scrape(request, {**_plain(request.query_params), **body})
@@ -91,6 +95,7 @@ class JobScrapeApi(APIView):
 
 
 class PostingListApi(APIView):
+    @extend_schema(parameters=[PostingFilterSerializer], responses=PostingSerializer(many=True))
     def get(self, request):
         filters = PostingFilterSerializer(data=_plain(request.query_params))
         filters.is_valid(raise_exception=True)
@@ -101,6 +106,7 @@ class PostingListApi(APIView):
 
 
 class PostingDetailApi(APIView):
+    @extend_schema(responses=PostingDetailSerializer)
     def get(self, request, pk: int):
         posting = selectors.posting_get(posting_id=pk)
         if posting is None:
@@ -109,6 +115,7 @@ class PostingDetailApi(APIView):
 
 
 class TeamListApi(APIView):
+    @extend_schema(responses=TeamSerializer(many=True))
     def get(self, request):
         return Response(TeamSerializer(selectors.teams_for_user(user=request.user), many=True).data)
 

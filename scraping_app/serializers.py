@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from scraping_app import selectors
@@ -12,6 +14,7 @@ from scraping_app.models import AutomationRule, JobApplication, JobPosting, JobS
 from scraping_app.services.scrape import KEYWORD_MAX_LENGTH, LOCATION_MAX_LENGTH
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class LenientDateTimeField(serializers.Field):
     """An ISO datetime, or a bare date meaning its midnight UTC."""
 
@@ -30,6 +33,20 @@ class ScrapeInputSerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, default=25, min_value=1, max_value=100)
     team_id = serializers.IntegerField(required=False)
     wait = serializers.FloatField(required=False, min_value=0, max_value=600)
+
+
+class ScrapeResultSerializer(serializers.Serializer):
+    """The scrape endpoint's 200 answer (for the API docs)."""
+
+    run_id = serializers.IntegerField()
+    status = serializers.CharField()
+    counts = serializers.DictField(help_text="Per source: created, updated, skipped, fetched, requests, and error, "
+                                             "over_budget, served_from_store, notes when they apply.")
+    postings = serializers.ListField(child=serializers.DictField(), help_text="This run's matches, up to limit.")
+    served_from_store = serializers.BooleanField()
+    warnings = serializers.ListField(child=serializers.CharField())
+    error = serializers.CharField(allow_null=True)
+    duration_ms = serializers.FloatField(allow_null=True)
 
 
 class PostingFilterSerializer(serializers.Serializer):
