@@ -7,6 +7,7 @@ executor hands it over as the `scheduled_for` keyword.
 from __future__ import annotations
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from django.db import close_old_connections
 
 
 class _SlotJob:
@@ -29,3 +30,17 @@ class SlotThreadPoolExecutor(ThreadPoolExecutor):
             # coalesce=True: APScheduler hands one run time, the latest due slot.
             job = _SlotJob(job, run_times[-1])
         return super()._do_submit_job(job, run_times)
+
+    # The result listeners (ours and django-apscheduler's) run in the pool thread after the job: close what they
+    # opened, so no idle connection outlives a database restart or a test database.
+    def _run_job_success(self, job_id, events):
+        try:
+            super()._run_job_success(job_id, events)
+        finally:
+            close_old_connections()
+
+    def _run_job_error(self, job_id, exc, traceback=None):
+        try:
+            super()._run_job_error(job_id, exc, traceback)
+        finally:
+            close_old_connections()

@@ -20,7 +20,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 from django_apscheduler.jobstores import DjangoJobStore
 
@@ -34,10 +34,28 @@ from scheduler_app.scheduler.fire import job_fire
 logger = logging.getLogger("scheduler_app")
 
 
+class _ClosingMixin:
+    """The scheduler's own thread closes its database connections when its loop ends."""
+
+    def _main_loop(self):
+        try:
+            super()._main_loop()
+        finally:
+            connections.close_all()
+
+
+class _BlockingScheduler(_ClosingMixin, BlockingScheduler):
+    pass
+
+
+class _BackgroundScheduler(_ClosingMixin, BackgroundScheduler):
+    pass
+
+
 class SchedulerProcess:
     def __init__(self, *, blocking: bool = True, max_workers: int = 10):
         self.jobstore = DjangoJobStore()
-        scheduler_class = BlockingScheduler if blocking else BackgroundScheduler
+        scheduler_class = _BlockingScheduler if blocking else _BackgroundScheduler
         self.scheduler = scheduler_class(
             jobstores={"default": self.jobstore},
             executors={"default": SlotThreadPoolExecutor(max_workers=max_workers)},
