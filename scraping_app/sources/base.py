@@ -94,14 +94,19 @@ class Source:
 
     def select(self, items: Iterable[dict], parse: Callable[[dict], PostingData | None], query: SearchQuery,
                kept: list[PostingData]) -> int:
-        """Parse items, keep the ones matching the query until `limit`; returns how many were dropped."""
+        """Parse items, keep the ones matching the query until `limit`; returns how many were dropped.
+
+        An item already kept (pages shift while new jobs are posted, so page 2 can repeat page 1) is dropped."""
         dropped = 0
+        kept_ids = {posting.source_job_id for posting in kept}
         for item in items:
             posting = parse(item) if isinstance(item, dict) else None
-            if posting is None or len(kept) >= query.limit or not posting_matches(posting, query):
+            if (posting is None or len(kept) >= query.limit or posting.source_job_id in kept_ids
+                    or not posting_matches(posting, query)):
                 dropped += 1
                 continue
             kept.append(posting)
+            kept_ids.add(posting.source_job_id)
         return dropped
 
 

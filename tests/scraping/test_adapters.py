@@ -169,3 +169,31 @@ def test_sample_source_pages_with_delay_and_stops_at_the_limit():
     assert all(p.is_remote and "python" in (p.title + " ".join(p.tags)).lower() for p in result.postings)
     assert result.seen < 120  # stopped paging once it had 5
     assert (datetime.now() - started).total_seconds() >= 0.05
+
+
+@pytest.mark.parametrize("fixture, kind, envelope", [
+    ("remotive-2.json", "remotive", lambda jobs: {"job-count": len(jobs), "jobs": jobs}),
+    ("arbeitnow-1.json", "arbeitnow", None),
+    ("arbeitnow-2.json", "arbeitnow", None),
+    ("arbeitnow-3.json", "arbeitnow", None),  # a bare array, as some recordings have it
+    ("remoteok-2.json", "remoteok", lambda jobs: [{"legal": "Terms"}, *jobs]),
+    ("greenhouse-1.json", "greenhouse", None),
+    ("greenhouse-3.json", "greenhouse", None),
+    ("lever-2.json", "lever", None),
+    ("ashby-2.json", "ashby", None),
+    ("himalayas-2.json", "himalayas", None),
+    ("himalayas-3.json", "himalayas", None),
+])
+def test_every_recorded_response_parses_into_complete_postings(board, fixture, kind, envelope):
+    data = fixture_json(fixture)
+    body = envelope(data) if envelope else data
+    url = board.add("/board", Reply(body))
+    result, _ = fetch(kind, url)
+    items = data if isinstance(data, list) else next(v for v in data.values() if isinstance(v, list))
+    titled = [item for item in items if (item.get("title") or item.get("position") or item.get("text") or "").strip()]
+    assert len(result.postings) == len(titled) > 0
+    for posting in result.postings:
+        assert posting.source_job_id and posting.title == posting.title.strip()
+        assert posting.posted_at is not None and posting.posted_at.tzinfo is not None
+        assert posting.url.startswith("https://")
+        assert "<" not in posting.description_text
