@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -12,8 +14,9 @@ from logs_app.handler import DatabaseLogHandler, database_handlers
 @pytest.fixture
 def db_handler() -> DatabaseLogHandler:
     """The handler LOGGING installed, emptied of what earlier tests logged."""
-    handlers = [h for h in database_handlers() if not h.background]
-    assert handlers, "LOGGING must install the database handler (buffer-only under pytest)"
+    handlers = [h for h in logging.getLogger("scheduler_app").handlers if isinstance(h, DatabaseLogHandler)]
+    assert handlers and not handlers[0].background, "LOGGING installs the database handler, buffer-only under pytest"
+    assert handlers[0] in database_handlers()
     handler = handlers[0]
     handler._pending.clear()
     return handler
