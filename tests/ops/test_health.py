@@ -103,9 +103,13 @@ def test_database_down_is_503(fake_redis, monkeypatch):
 
 @pytest.mark.django_db
 def test_command_shares_the_check(fake_redis, capsys):
-    call_command("healthcheck")
+    call_command("healthcheck")  # no scheduler alive: degraded, still exit 0
     body = json.loads(capsys.readouterr().out)
     assert body["database"]["status"] == "ok" and set(body) == {"status", "database", "redis", "scheduler", "locks"}
+    assert body["status"] == "degraded"
+    with pytest.raises(SystemExit) as exited:
+        call_command("healthcheck", "--strict")
+    assert exited.value.code == 1
 
 
 @pytest.mark.slow
