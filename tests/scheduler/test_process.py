@@ -161,3 +161,50 @@ def test_restart_fires_a_due_slot_once_and_skips_while_lock_held(process, fake_r
     time.sleep(0.5)
     assert JobRun.objects.filter(job_id="quick_job", scheduled_for=ran.scheduled_for).exclude(
         status="SKIPPED").count() == 1
+
+
+def test_catch_up_after_downtime_runs_once(process, fake_redis):
+    """Scenario 12: a scheduler that comes back after missing several slots runs the job once, not once per slot."""
+    _interval("quick_job", 10)
+    proc = process()
+    overdue = (timezone.now() - timedelta(seconds=35)).replace(microsecond=0)
+    proc.scheduler.modify_job("quick_job", jobstore="default", next_run_time=overdue)  # four slots behind
+    latest = overdue + timedelta(seconds=30)
+    # the catch-up fire is for the latest slot (a start-up fire of that same slot is refused as duplicate_slot)
+    wait_for(lambda: JobRun.objects.filter(job_id="quick_job", scheduled_for=latest).count() >= 1
+             and not JobRun.objects.filter(job_id="quick_job", status__in=["QUEUED", "RUNNING"]).exists(),
+             timeout=5, message="the catch-up fire")
+    import time
+
+    time.sleep(0.5)
+    behind = [overdue + timedelta(seconds=s) for s in (0, 10, 20)]
+    assert not JobRun.objects.filter(job_id="quick_job", scheduled_for__in=behind).exists()
+    assert JobRun.objects.filter(job_id="quick_job", scheduled_for=latest).exclude(status="SKIPPED").count() == 1
+    assert not JobRun.objects.filter(job_id="quick_job", status="MISSED").exists()
+
+
+def test_late_fire_of_a_slot_already_run_is_refused(fake_redis):
+    """Scenario 6: a short job and a skewed clock. The second scheduler fires the same slot after the first run
+    has finished (so the lock is free); the per-slot guard refuses it and records why."""
+    from scheduler_app.scheduler.fire import job_fire
+
+    slot = timezone.now().replace(microsecond=0)
+    first = JobRun.objects.get(pk=job_fire("quick_job", scheduled_for=slot))
+    assert first.status == "SUCCEEDED"
+    late = JobRun.objects.get(pk=job_fire("quick_job", scheduled_for=slot))
+    assert late.status == "SKIPPED" and late.skip_reason == "duplicate_slot"
+    assert JobRun.objects.filter(scheduled_for=slot).exclude(status="SKIPPED").count() == 1
+    nxt = JobRun.objects.get(pk=job_fire("quick_job", scheduled_for=slot + timedelta(seconds=1)))
+    assert nxt.status == "SUCCEEDED"
+
+
+def test_web_requests_never_start_a_scheduler(client, fake_redis, django_user_model):
+    """Scenario 1: no scheduler in web workers or AppConfig.ready(); only runscheduler starts one."""
+    import threading
+
+    user = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(user)
+    assert client.get("/api/v1/scheduler/status").json()["running"] is False
+    assert client.get("/admin/").status_code == 200
+    assert not SchedulerInstance.objects.exists()
+    assert not any(t.name.startswith(("APScheduler", "scheduler-")) for t in threading.enumerate())
