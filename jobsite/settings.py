@@ -64,7 +64,8 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------------------------
 # SQLite by default (WAL, busy timeout, IMMEDIATE transactions so concurrent writers queue instead of failing with
 # "database is locked"); PostgreSQL through DATABASE_URL for real deployments.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_SQLITE_DEFAULT = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="") or _SQLITE_DEFAULT)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {

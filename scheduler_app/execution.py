@@ -95,20 +95,23 @@ class Execution:
             return True
 
     def _finish(self, status: str, *, error: str, traceback: str, result: Any, warning: str | None) -> None:
+        log_extra = _log_extra(self.run)
         if warning:
-            logger.warning(warning)
+            logger.warning(warning, extra=log_extra)
         warnings = list(self.ctx.warnings)
         if status in (JobRun.Status.SUCCEEDED, JobRun.Status.PARTIAL, JobRun.Status.FAILED) and self.lease.lost:
             status, error = JobRun.Status.LOST_LOCK, error or "Lock lost while running."
         # The row is finished before the lock is released, so a woken waiter passes the database guard.
         recorded = runs.run_finish(self.run, status=status, error=error, traceback=traceback, result=result,
                                    warnings=warnings)
-        logger.info("Releasing lock for job: %s", self.lease.key)
+        logger.info("Releasing lock for job: %s", self.lease.key, extra=log_extra)
         released = self.lease.release()
         if released is False and not self.lease.lost and status != JobRun.Status.TIMED_OUT:
-            if locks.current_fencing_token(self.lease.key) != self.lease.fence:
+            current = locks.current_fencing_token(self.lease.key)
+            if current is not None and current != self.lease.fence:
                 # A late finisher: the lease lapsed and a newer holder took the key. Nothing of theirs is touched.
-                logger.error("Lock for job: %s was no longer ours at release (late finisher)", self.lease.key)
+                logger.error("Lock for job: %s was no longer ours at release (late finisher)", self.lease.key,
+                             extra=log_extra)
                 JobRun.objects.filter(pk=self.run.pk).update(
                     status=JobRun.Status.LOST_LOCK, error="Lock lost: lease lapsed before the job finished.")
                 self.run.status = JobRun.Status.LOST_LOCK
@@ -165,7 +168,7 @@ def start(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict | N
     if run.status == JobRun.Status.SKIPPED:
         signals.lock_attempted.send(sender=JobRun, job_id=spec.job_id, result="blocked", wait_seconds=0.0)
         return run, None, kwargs
-    logger.info("Acquiring lock for job: %s", key)
+    logger.info("Acquiring lock for job: %s", key, extra=_log_extra(run))
     t0 = time.monotonic()
     try:
         lease = locks.acquire(key, ttl_seconds=ttl_seconds, wait_seconds=wait, run_id=run.pk)
@@ -191,7 +194,7 @@ def start(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict | N
         signals.lock_attempted.send(sender=JobRun, job_id=spec.job_id, result="blocked",
                                     wait_seconds=time.monotonic() - t0)
         return run, None, kwargs
-    logger.info("Lock acquired for job: %s", key)
+    logger.info("Lock acquired for job: %s", key, extra=_log_extra(run))
     signals.lock_attempted.send(sender=JobRun, job_id=spec.job_id,
                                 result="acquired" if lease.backend_name == "redis" else "fallback",
                                 wait_seconds=lease.wait_ms / 1000)
@@ -202,10 +205,15 @@ def start(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict | N
 
 
 def _refused(run: JobRun, key: str, blocked_by: dict) -> None:
-    logger.warning("Failed to acquire lock for job: %s (already running)", key)
-    logger.error("Job execution blocked by existing lock")
+    logger.warning("Failed to acquire lock for job: %s (already running)", key, extra=_log_extra(run))
+    logger.error("Job execution blocked by existing lock", extra=_log_extra(run))
     runs.run_mark_skipped(run, reason=JobRun.SkipReason.LOCK_HELD, blocked_by=blocked_by,
                           error="Job is already running")
+
+
+def _log_extra(run: JobRun) -> dict:
+    """Run context for lines logged outside the job's own context (before it starts, or by the watchdog)."""
+    return {"job_id": run.job_id, "run_id": run.pk, "team_id": run.team_id}
 
 
 def _fence_current(run: JobRun, lease: Lease) -> bool:
@@ -213,10 +221,13 @@ def _fence_current(run: JobRun, lease: Lease) -> bool:
     if lease.lost or lease.released:
         return False
     try:
-        backend = lease.backend
-        return backend.current_fence(lease.key) == lease.fence
+        current = lease.backend.current_fence(lease.key)
     except locks.base.BackendUnavailable:
+        current = None
+    if current is None:
+        # Redis unreachable, or restarted empty and not yet restored by renewal: our live row decides.
         return JobRun.objects.filter(pk=run.pk, status=JobRun.Status.RUNNING).exists()
+    return current == lease.fence
 
 
 def execute(spec: JobSpec, **options) -> Outcome:

@@ -22,7 +22,9 @@ DEMO_SOURCES = [
 
 
 def demo_domain_seed(*, members: list) -> Team:
-    team, _ = Team.objects.get_or_create(pk=1, defaults={"name": "Demo team"})
+    team, created = Team.objects.get_or_create(pk=1, defaults={"name": "Demo team"})
+    if created:
+        _sequence_reset(Team)  # an explicit pk leaves PostgreSQL's sequence behind: the next team would clash
     team.members.add(*members)
     for kind, name, url, params, enabled in DEMO_SOURCES:
         adapter = source_class(kind)
@@ -35,3 +37,13 @@ def demo_domain_seed(*, members: list) -> Team:
         include_keywords=["python", "django"], exclude_keywords=["senior staff"], locations=["remote"],
         remote_only=True, auto_shortlist=True, follow_up_days=3))
     return team
+
+
+def _sequence_reset(model) -> None:
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    statements = connection.ops.sequence_reset_sql(no_style(), [model])
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)

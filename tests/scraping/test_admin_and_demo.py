@@ -75,3 +75,8 @@ def test_cli_strings_are_coerced():
     assert scrape_params_validate({"keyword": " python ", "location": "remote", "limit": "25"}) == {
         "keyword": "python", "location": "remote", "limit": 25}
     assert scrape_params_validate({}) == {"limit": 25}
+
+
+def test_demo_team_one_does_not_block_the_next_team():
+    demo_domain_seed(members=[])
+    assert Team.objects.create(name="Another team").pk != 1
