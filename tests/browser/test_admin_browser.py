@@ -31,6 +31,11 @@ def browser_page():
             yield page
         finally:
             browser.close()
+            # Database work done while Playwright's event loop ran used a connection of that context: close it,
+            # or PostgreSQL cannot drop the test database.
+            from django.db import connections
+
+            connections.close_all()
 
 
 @pytest.mark.browser
