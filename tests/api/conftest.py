@@ -47,7 +47,7 @@ def member_api(users):
     return bearer(users["member"])
 
 
-def wait_finished(run_id: int, timeout: float = 10.0) -> JobRun:
+def wait_finished(run_id: int, timeout: float = 30.0) -> JobRun:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = JobRun.objects.get(pk=run_id)
