@@ -177,22 +177,40 @@ def acquire(key: str, *, ttl_seconds: float, wait_seconds: float = 0, run_id: in
     holder = Holder.new(run_id=run_id)
     started = time.monotonic()
     give_up = started + max(0.0, wait_seconds)
-    while True:
-        backend, ok, current, ttl = _try_once(key, holder, lease_seconds)
-        if ok:
-            lease = Lease(key=key, holder=holder, backend=backend, lease_seconds=lease_seconds,
-                          ttl_seconds=ttl_seconds, wait_ms=(time.monotonic() - started) * 1000)
-            renewer.add(lease)
-            return lease
-        remaining = give_up - time.monotonic()
-        if remaining <= 0:
-            raise LockNotAcquired(key, current, ttl)
-        # Sleep until the holder releases (BLPOP on the signal list) or its lease could have lapsed.
-        nap = remaining if ttl is None else min(remaining, ttl + 0.01)
-        try:
-            backend.wait_for_release(key, nap)
-        except BackendUnavailable:
-            time.sleep(min(nap, 0.05))
+    listener = listener_backend = None
+    try:
+        while True:
+            backend, ok, current, ttl = _try_once(key, holder, lease_seconds)
+            if ok:
+                lease = Lease(key=key, holder=holder, backend=backend, lease_seconds=lease_seconds,
+                              ttl_seconds=ttl_seconds, wait_ms=(time.monotonic() - started) * 1000)
+                renewer.add(lease)
+                return lease
+            remaining = give_up - time.monotonic()
+            if remaining <= 0:
+                raise LockNotAcquired(key, current, ttl)
+            if listener is None or listener_backend is not backend:
+                if listener is not None:
+                    listener.close()
+                listener, listener_backend = _listen(backend, key), backend
+                continue  # subscribed: try once more, so a release in between is not missed
+            # Sleep until the holder releases, or until its lease could have lapsed (a dead holder).
+            try:
+                listener.wait(remaining if ttl is None else min(remaining, ttl + 0.01))
+            except BackendUnavailable:
+                listener.close()
+                listener = None
+                time.sleep(0.05)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+def _listen(backend, key: str):
+    try:
+        return backend.release_listener(key)
+    except BackendUnavailable:
+        return _database_backend.release_listener(key)
 
 
 @contextmanager

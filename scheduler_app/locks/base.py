@@ -149,7 +149,7 @@ class LockBackend(Protocol):
 
     def force_release(self, key: str) -> bool: ...
 
-    def wait_for_release(self, key: str, timeout: float) -> None:
-        """Block until the key's holder releases (or `timeout` passes)."""
+    def release_listener(self, key: str):
+        """Something whose `wait(timeout)` returns when the key's holder releases; `close()` it after."""
 
     def current_fence(self, key: str) -> int | None: ...

@@ -105,8 +105,8 @@ class DatabaseLockBackend:
             return False
         return self.release(state.key, state.holder)
 
-    def wait_for_release(self, key: str, timeout: float) -> None:
-        time.sleep(max(0.0, min(timeout, self.poll_seconds)))
+    def release_listener(self, key: str) -> PollingListener:
+        return PollingListener(self.poll_seconds)
 
     def current_fence(self, key: str) -> int | None:
         DatabaseLock, _ = _models()
@@ -118,3 +118,16 @@ def holder_of_run(run) -> Holder:
         token=run.lock_token, run_id=run.pk, host=run.host, pid=run.pid or 0,
         acquired_at=run.started_at.timestamp() if run.started_at else 0, fence=run.fencing_token,
     )
+
+
+class PollingListener:
+    """Fallback mode only: the database has no wake-up, so a waiter looks again every `poll_seconds`."""
+
+    def __init__(self, poll_seconds: float) -> None:
+        self.poll_seconds = poll_seconds
+
+    def wait(self, timeout: float) -> None:
+        time.sleep(max(0.0, min(timeout, self.poll_seconds)))
+
+    def close(self) -> None:
+        pass

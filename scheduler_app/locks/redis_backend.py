@@ -23,15 +23,15 @@ redis.call('SET', KEYS[1], ARGV[1] .. f .. '}', 'PX', ARGV[2])
 return {1, f}
 """
 
-# Compare-and-delete on the token, then wake one waiter. 1 released, 0 absent, -1 someone else's.
+# Compare-and-delete on the token, then wake the waiters. 1 released, 0 absent, -1 someone else's.
+# The wake-up is a PUBLISH on job_signal:<key>: free when nobody waits, and it leaves no key behind.
 RELEASE = """
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local p = '{"token":"' .. ARGV[1] .. '"'
 if string.sub(v, 1, #p) ~= p then return -1 end
 redis.call('DEL', KEYS[1])
-redis.call('RPUSH', KEYS[2], '1')
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PUBLISH', KEYS[2], '1')
 return 1
 """
 
@@ -59,8 +59,7 @@ return 2
 DELETE_IF_UNCHANGED = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('RPUSH', KEYS[2], '1')
-  redis.call('PEXPIRE', KEYS[2], 5000)
+  redis.call('PUBLISH', KEYS[2], '1')
   return 1
 end
 return 0
@@ -100,9 +99,7 @@ class RedisLockBackend:
         return False, Holder.parse(reply[1]), (None if pttl < 0 else pttl / 1000)
 
     def release(self, key: str, holder: Holder) -> bool:
-        reply = self._call(
-            self._release, keys=[KEY_PREFIX + key, SIGNAL_PREFIX + key], args=[holder.token, 5000]
-        )
+        reply = self._call(self._release, keys=[KEY_PREFIX + key, SIGNAL_PREFIX + key], args=[holder.token])
         return int(reply) == 1
 
     def extend(self, key: str, holder: Holder, lease_seconds: float) -> str:
@@ -147,9 +144,8 @@ class RedisLockBackend:
     def force_release(self, key: str) -> bool:
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(KEY_PREFIX + key)
-        pipe.rpush(SIGNAL_PREFIX + key, "1")
-        pipe.pexpire(SIGNAL_PREFIX + key, 5000)
-        deleted, *_ = self._call(pipe.execute)
+        pipe.publish(SIGNAL_PREFIX + key, "1")
+        deleted, _ = self._call(pipe.execute)
         return bool(deleted)
 
     def release_if_unchanged(self, state: LockState) -> bool:
@@ -157,10 +153,15 @@ class RedisLockBackend:
         return bool(self._call(self._delete_if_unchanged, keys=[KEY_PREFIX + state.key, SIGNAL_PREFIX + state.key],
                                args=[state.raw]))
 
-    def wait_for_release(self, key: str, timeout: float) -> None:
-        if timeout <= 0:
-            return
-        self._call(self.client.blpop, [SIGNAL_PREFIX + key], timeout=min(timeout, self.blocking_chunk_seconds))
+    def release_listener(self, key: str) -> ReleaseListener:
+        """Subscribe to the key's wake-ups. The caller tries once more after subscribing, so no release is missed."""
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        try:
+            self._call(pubsub.subscribe, SIGNAL_PREFIX + key)
+        except BackendUnavailable:
+            pubsub.close()
+            raise
+        return ReleaseListener(self, pubsub)
 
     def current_fence(self, key: str) -> int | None:
         raw = self._call(self.client.get, FENCE_PREFIX + key)
@@ -168,3 +169,21 @@ class RedisLockBackend:
 
     def ping(self) -> bool:
         return bool(self._call(self.client.ping))
+
+
+class ReleaseListener:
+    """A waiter's subscription to `job_signal:<key>`: `wait` returns when the holder releases (or at the timeout)."""
+
+    def __init__(self, backend: RedisLockBackend, pubsub) -> None:
+        self.backend = backend
+        self.pubsub = pubsub
+
+    def wait(self, timeout: float) -> None:
+        if timeout > 0:
+            self.backend._call(self.pubsub.get_message, timeout=min(timeout, self.backend.blocking_chunk_seconds))
+
+    def close(self) -> None:
+        try:
+            self.pubsub.close()
+        except REDIS_ERRORS:
+            pass
