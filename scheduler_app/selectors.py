@@ -106,6 +106,7 @@ def scheduler_status() -> dict:
     `next_run` comes from the job store while a scheduler runs and from the trigger otherwise. A job is `running`
     when a RUNNING run has a fresh heartbeat (`running_run`) or its lock key is held (`lock`).
     """
+    from types import SimpleNamespace
     from zoneinfo import ZoneInfo
 
     from django.db.models import Max, OuterRef, Q, Subquery
@@ -119,9 +120,12 @@ def scheduler_status() -> dict:
     now = timezone.now()
     fresh_after = stale_before()
     instances = scheduler_instances_alive()
-    definitions = list(JobDefinition.objects.defer("updated_at").annotate(
+    # Plain rows, not model instances: this runs for every job on every status call.
+    definitions = [SimpleNamespace(**row) for row in JobDefinition.objects.annotate(
         store_next=Subquery(DjangoJob.objects.filter(id=OuterRef("job_id")).values("next_run_time")[:1]),
-        in_store=Subquery(DjangoJob.objects.filter(id=OuterRef("job_id")).values("id")[:1])))
+        in_store=Subquery(DjangoJob.objects.filter(id=OuterRef("job_id")).values("id")[:1])).values(
+        "job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled", "lock_scope",
+        "wait_seconds", "store_next", "in_store")]
     lock_list, redis_ok = locks.list_locks()
     job_locks: dict[str, LockState] = {}
     for state in lock_list:
