@@ -64,6 +64,22 @@ def timed(fn, iterations: int, warmup: int = 200) -> list[float]:
     return samples
 
 
+def interleaved(contenders: dict, iterations: int, warmup: int = 200) -> dict[str, list[float]]:
+    """Time the contenders in turn, one operation each per round, so load on a shared machine hits all alike."""
+    for fn in contenders.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    clock = time.perf_counter
+    items = list(contenders.items())
+    for i in range(iterations):
+        for name, fn in items[i % len(items):] + items[: i % len(items)]:  # rotate who goes first
+            t0 = clock()
+            fn()
+            samples[name].append(clock() - t0)
+    return samples
+
+
 def bench_acquire_release(iterations: int) -> dict[str, list[float]]:
     import redis
     import redis_lock
@@ -90,13 +106,8 @@ def bench_acquire_release(iterations: int) -> dict[str, list[float]]:
         prl.acquire(blocking=False)
         prl.release()
 
-    results: dict[str, list[float]] = {"jobsite execution_lock": [], "redis-py Lock": [], "python-redis-lock": []}
-    rounds = 10  # interleaved, so drift on a shared machine hits every contender alike
-    for _ in range(rounds):
-        results["jobsite execution_lock"] += timed(ours, iterations // rounds, warmup=50)
-        results["redis-py Lock"] += timed(redis_py, iterations // rounds, warmup=50)
-        results["python-redis-lock"] += timed(python_redis_lock, iterations // rounds, warmup=50)
-    return results
+    return interleaved({"jobsite execution_lock": ours, "redis-py Lock": redis_py,
+                        "python-redis-lock": python_redis_lock}, iterations)
 
 
 def bench_fail_fast(iterations: int) -> dict[str, list[float]]:
@@ -122,7 +133,7 @@ def bench_fail_fast(iterations: int) -> dict[str, list[float]]:
     def redis_py():
         assert not contender.acquire(blocking=False)
 
-    results = {"jobsite execution_lock": timed(ours, iterations), "redis-py Lock": timed(redis_py, iterations)}
+    results = interleaved({"jobsite execution_lock": ours, "redis-py Lock": redis_py}, iterations)
     held.release()
     other.release()
     return results

@@ -172,3 +172,12 @@ def test_renewal_thread_survives_failures_and_is_restarted(lock_redis, fast_leas
         time.sleep(1.5)
         assert calls["n"] >= 2 and not lease.lost
         assert lock_redis.exists("job_lock:job_a")
+
+
+def test_scripts_reload_after_a_script_flush(lock_redis):
+    """A restarted Redis has no scripts: EVALSHA's NOSCRIPT loads them again, transparently."""
+    lock_redis.script_flush()
+    with locks.execution_lock("job_a", ttl_seconds=60) as lease:
+        assert lock_redis.exists("job_lock:job_a")
+        lock_redis.script_flush()
+    assert not lock_redis.exists("job_lock:job_a") and not lease.lost
