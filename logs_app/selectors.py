@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -174,33 +173,11 @@ def redis_ping(*, timeout: float = REDIS_PING_TIMEOUT_SECONDS) -> bool:
 
 
 def lock_overview(*, redis_ok: bool) -> list:
-    """Held locks with `stuck` in `extra`. With Redis up: the scheduler's `lock_states()`. With Redis down only
-    database leases can be held; list those without asking Redis again, and mark stuck by the same rule
-    (holder's run finished, no expiry, or held longer than the job's timeout plus the lease)."""
-    from django.conf import settings
-
-    from scheduler_app import locks
-    from scheduler_app.models import JobDefinition, JobRun
+    """Held locks with `stuck` in `extra` (the scheduler's rule). With Redis down only database leases can be
+    held, so Redis is not asked again."""
     from scheduler_app.selectors import lock_states
 
-    if redis_ok:
-        return lock_states()
-    states = locks.database_backend().list()
-    run_ids = [s.holder.run_id for s in states if s.holder and s.holder.run_id]
-    run_status = dict(JobRun.objects.filter(pk__in=run_ids).values_list("pk", "status"))
-    timeouts = dict(JobDefinition.objects.values_list("job_id", "timeout_minutes"))
-    now = time.time()
-    for state in states:
-        holder = state.holder
-        status = run_status.get(holder.run_id) if holder and holder.run_id else None
-        finished = status is not None and status not in (JobRun.Status.RUNNING, JobRun.Status.QUEUED)
-        held = now - holder.acquired_at if holder and holder.acquired_at else None
-        limit = timeouts.get(state.job_id, 0) * 60 + settings.LOCK_LEASE_SECONDS
-        state.extra.update(run_status=status, stale=finished or state.ttl_seconds is None,
-                           stale_reason=f"holder's run is {status}" if finished else "",
-                           held_seconds=None if held is None else round(held, 3),
-                           stuck=finished or state.ttl_seconds is None or (held is not None and held > limit))
-    return states
+    return lock_states(include_redis=redis_ok)
 
 
 # -- health ---------------------------------------------------------------------------------------------------------

@@ -11,13 +11,17 @@ from scheduler_app.locks import LockState
 from scheduler_app.models import JobDefinition, JobRun
 
 
-def lock_states() -> list[LockState]:
+def lock_states(*, include_redis: bool = True) -> list[LockState]:
     """Every held lock with `stale`, `stale_reason`, `stuck` and the holder's run status in `extra`.
 
     Stale: the holder's run has finished or been abandoned, or the key has no TTL. A live holder is never stale.
     Stuck (alerts, /healthz): held longer than the job's timeout plus the lease.
+    `include_redis=False` lists the database leases only (a caller that already knows Redis is down).
     """
-    states, _redis_ok = locks.list_locks()
+    if include_redis:
+        states, _redis_ok = locks.list_locks()
+    else:
+        states = locks.database_backend().list()
     run_ids = [s.holder.run_id for s in states if s.holder and s.holder.run_id]
     run_status = dict(JobRun.objects.filter(pk__in=run_ids).values_list("pk", "status"))
     timeouts = dict(JobDefinition.objects.values_list("job_id", "timeout_minutes"))
