@@ -36,6 +36,27 @@ class JobDefinition(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.job_id})"
 
+    def clean(self) -> None:
+        """A definition must name a registered job and carry a schedule its trigger type can use."""
+        from django.core.exceptions import ValidationError
+
+        from scheduler_app import registry
+
+        errors = {}
+        if self.job_id and self.job_id not in {spec.job_id for spec in registry.all_specs()}:
+            errors["job_id"] = "No registered job has this id."
+        if self.trigger_type == self.TriggerType.CRON and self.cron:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as exc:
+                errors["cron"] = f"Not a valid five-field crontab: {exc}"
+        if self.trigger_type == self.TriggerType.INTERVAL and not self.interval_seconds:
+            errors["interval_seconds"] = "An interval trigger needs interval_seconds (1 or more)."
+        if errors:
+            raise ValidationError(errors)
+
 
 class JobRun(models.Model):
     """One trigger of one job. Every trigger leaves a row, blocked ones too (SKIPPED)."""
@@ -111,6 +132,7 @@ class JobRun(models.Model):
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["job_id", "status"]),
+            models.Index(fields=["job_id", "id"], name="jobrun_job_latest"),  # last run per job (status page)
             models.Index(fields=["lock_key", "status"]),
         ]
         constraints = [

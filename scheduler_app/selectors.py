@@ -263,3 +263,7 @@ def scheduler_dashboard() -> dict:
         "stale_locks": [lock for lock in lock_dicts if lock.get("stale")],
         "recent_runs": job_runs_recent_per_job(limit=50),
     }
+
+
+def job_definition_get(*, job_id: str) -> JobDefinition | None:
+    return JobDefinition.objects.filter(job_id=job_id).first()

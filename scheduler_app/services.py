@@ -170,3 +170,13 @@ def scheduler_instance_stop(*, instance_id: int) -> None:
     from scheduler_app.models import SchedulerInstance
 
     SchedulerInstance.objects.filter(pk=instance_id).update(stopped_at=timezone.now())
+
+
+def job_definition_update(*, definition: JobDefinition, data: dict) -> JobDefinition:
+    """Edit a job's schedule and policy (validated like the admin form), then ask every scheduler to reload."""
+    for name, value in data.items():
+        setattr(definition, name, value)
+    definition.full_clean()
+    definition.save()
+    scheduler_reload_request()
+    return definition

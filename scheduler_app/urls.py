@@ -6,6 +6,7 @@ urlpatterns = [
     path("scheduler/status", views.SchedulerStatusView.as_view(), name="scheduler-status"),
     path("scheduler/restart", views.SchedulerRestartView.as_view(), name="scheduler-restart"),
     path("scheduler/job", views.SchedulerJobView.as_view(), name="scheduler-job"),
+    path("scheduler/jobs/<str:job_id>", views.JobDefinitionDetailView.as_view(), name="scheduler-job-definition"),
     path("scheduler/runs", views.RunListView.as_view(), name="scheduler-run-list"),
     path("scheduler/runs/<int:pk>", views.RunDetailView.as_view(), name="scheduler-run-detail"),
     path("scheduler/locks", views.LockListView.as_view(), name="scheduler-lock-list"),

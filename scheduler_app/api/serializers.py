@@ -125,3 +125,26 @@ class JobRunOutput(serializers.ModelSerializer):
 
     def get_user(self, run: JobRun) -> str | None:
         return run.user.get_username() if run.user_id else None
+
+
+class JobDefinitionOutput(serializers.ModelSerializer):
+    class Meta:
+        from scheduler_app.models import JobDefinition
+
+        model = JobDefinition
+        fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
+                  "lock_scope", "wait_seconds", "updated_at"]
+        read_only_fields = fields
+
+
+class JobDefinitionUpdateInput(StrictSerializer):
+    """PATCH body for a job definition: every field optional; the model's own validation runs after."""
+
+    name = StrictCharField(max_length=200, required=False)
+    trigger_type = serializers.ChoiceField(choices=["cron", "interval"], required=False)
+    cron = StrictCharField(max_length=100, required=False, allow_blank=True)
+    interval_seconds = StrictIntegerField(min_value=1, required=False, allow_null=True)
+    timeout_minutes = StrictFloatField(min_value=0.01, max_value=24 * 60, required=False)
+    enabled = serializers.BooleanField(required=False)
+    lock_scope = serializers.ChoiceField(choices=["job", "team"], required=False)
+    wait_seconds = StrictFloatField(min_value=0, max_value=600, required=False)

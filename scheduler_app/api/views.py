@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -13,6 +14,8 @@ from rest_framework.views import APIView
 from scheduler_app import registry, selectors, services
 from scheduler_app.api.permissions import IsStaff
 from scheduler_app.api.serializers import (
+    JobDefinitionOutput,
+    JobDefinitionUpdateInput,
     JobIdField,
     JobRunOutput,
     JobTriggerInput,
@@ -20,7 +23,7 @@ from scheduler_app.api.serializers import (
     RunFilterInput,
 )
 from scheduler_app.api_responses import refusal_response
-from scheduler_app.models import JobRun
+from scheduler_app.models import JobDefinition, JobRun
 
 _any = inline_serializer("SchedulerAny", fields={"detail": serializers.CharField(required=False)})
 
@@ -134,3 +137,30 @@ class LockCleanupView(APIView):
         cleared = services.locks_clear_stale()
         return Response({"cleared": [{**state.as_dict(), "stale_reason": state.extra.get("stale_reason")}
                                      for state in cleared]})
+
+
+class JobDefinitionDetailView(APIView):
+    """A job's schedule and policy: the same fields the admin edits (timeout, schedule, enabled, scope, wait)."""
+
+    permission_classes = [IsStaff]
+
+    def _definition(self, job_id: str) -> JobDefinition:
+        definition = selectors.job_definition_get(job_id=job_id)
+        if definition is None:
+            raise NotFound(f"Unknown job: {job_id}")
+        return definition
+
+    @extend_schema(responses={200: JobDefinitionOutput, 404: _any}, summary="A job definition")
+    def get(self, request, job_id: str):
+        return Response(JobDefinitionOutput(self._definition(job_id)).data)
+
+    @extend_schema(request=JobDefinitionUpdateInput, responses={200: JobDefinitionOutput, 400: _any, 404: _any},
+                   summary="Edit a job definition (schedulers reload)")
+    def patch(self, request, job_id: str):
+        definition = self._definition(job_id)
+        data = _parse(JobDefinitionUpdateInput, request.data)
+        try:
+            definition = services.job_definition_update(definition=definition, data=data)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(JobDefinitionOutput(definition).data)

@@ -44,11 +44,15 @@ class ControlListener(threading.Thread):
         self.stopping.set()
 
     def run(self) -> None:
+        backoff = 2.0  # doubles while Redis stays down (to 60 s), so an outage is one warning, not a flood
         while not self.stopping.is_set():
             pubsub = None
             try:
                 pubsub = _client().pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
+                if backoff > 2.0:
+                    logger.info("Scheduler control channel back")
+                backoff = 2.0
                 self.subscribed.set()
                 while not self.stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
@@ -56,8 +60,11 @@ class ControlListener(threading.Thread):
                         self.on_reload()
             except Exception as exc:  # noqa: BLE001 - Redis down: the database poll covers it; retry later
                 self.subscribed.clear()
-                logger.warning("Scheduler control channel unavailable (%s); retrying", exc)
-                self.stopping.wait(2.0)
+                if backoff == 2.0:
+                    logger.warning("Scheduler control channel unavailable (%s); reloads come from the database "
+                                   "poll until Redis is back", exc)
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 60.0)
             finally:
                 if pubsub is not None:
                     try:
