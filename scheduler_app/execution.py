@@ -40,14 +40,25 @@ def lock_key_for(*, job_id: str, scope: str, team) -> str:
     return job_id
 
 
-def definition_for(spec: JobSpec) -> JobDefinition:
-    definition = JobDefinition.objects.filter(job_id=spec.job_id).first()
-    if definition is None:
+@dataclass(frozen=True)
+class Policy:
+    """What a run needs of its job's definition (read on every run: an edit applies to the next run)."""
+
+    lock_scope: str
+    wait_seconds: float
+    timeout_minutes: float
+
+
+def definition_for(spec: JobSpec) -> Policy:
+    # values_list and no ORDER BY: this read is on every run's path, a model instance is not needed
+    fields = ("lock_scope", "wait_seconds", "timeout_minutes")
+    row = next(iter(JobDefinition.objects.filter(job_id=spec.job_id).values_list(*fields)[:1]), None)
+    if row is None:
         from scheduler_app.services import job_definitions_sync
 
         job_definitions_sync()
-        definition = JobDefinition.objects.get(job_id=spec.job_id)
-    return definition
+        row = JobDefinition.objects.filter(job_id=spec.job_id).values_list(*fields).get()
+    return Policy(*row)
 
 
 class Execution:
@@ -164,7 +175,7 @@ def start(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict | N
     wait = definition.wait_seconds if wait_seconds is None else wait_seconds
     ttl_seconds = definition.timeout_minutes * 60
     run = runs.run_create(job_id=spec.job_id, lock_key=key, trigger=trigger, user=user, team=team, params=params,
-                          scheduled_for=scheduled_for, timeout_seconds=ttl_seconds)
+                          scheduled_for=scheduled_for, timeout_seconds=ttl_seconds, defer=wait <= 0)
     if run.status == JobRun.Status.SKIPPED:
         signals.lock_attempted.send(sender=JobRun, job_id=spec.job_id, result="blocked", wait_seconds=0.0)
         return run, None, kwargs

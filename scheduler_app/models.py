@@ -98,7 +98,7 @@ class JobRun(models.Model):
         Status.MISSED,
     )
 
-    job_id = models.CharField(max_length=64, db_index=True)
+    job_id = models.CharField(max_length=64)  # indexed by the (job_id, status) and (job_id, id) composites
     lock_key = models.CharField(max_length=128)
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
