@@ -258,8 +258,9 @@ def ensure_pg_database(url: str) -> bool:
         import psycopg
 
         with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
+            # A scratch database made anew each run, so an older schema never gets in the way.
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
         return True
     except Exception as exc:  # noqa: BLE001
         print(f"(PostgreSQL unavailable: {exc})", file=sys.stderr)
