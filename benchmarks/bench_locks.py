@@ -43,6 +43,7 @@ def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["REDIS_URL"] = REDIS_URL
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
+    os.environ.setdefault("DEBUG", "false")  # as in production: no per-query debug recording
     os.environ["LOG_LEVEL"] = "WARNING"  # measure the lock, not the console
     import django
 

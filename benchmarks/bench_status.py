@@ -45,6 +45,7 @@ def setup_django(database_url: str | None, tmp: str) -> None:
         pg_recreate(database_url)
     os.environ["DATABASE_URL"] = database_url or f"sqlite:///{tmp}/bench_status.sqlite3"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
+    os.environ.setdefault("DEBUG", "false")  # as in production: no per-query debug recording
     os.environ.setdefault("LOG_DIR", tmp)
     os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
     import django
