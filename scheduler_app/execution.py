@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
+from django.db.models.expressions import RawSQL
 
 from scheduler_app import locks, runs, signals
 from scheduler_app.context import JobCancelled, JobContext, job_context_active
@@ -47,17 +48,24 @@ class Policy:
     lock_scope: str
     wait_seconds: float
     timeout_minutes: float
+    reserved_run_id: int | None = None  # PostgreSQL: the run's id, taken from the sequence in the same query
 
 
 def definition_for(spec: JobSpec) -> Policy:
-    # values_list and no ORDER BY: this read is on every run's path, a model instance is not needed
-    fields = ("lock_scope", "wait_seconds", "timeout_minutes")
-    row = next(iter(JobDefinition.objects.filter(job_id=spec.job_id).values_list(*fields)[:1]), None)
+    # Plain values, no ORDER BY: this read is on every run's path. On PostgreSQL the same round trip reserves the
+    # run's id, so a fail-fast run is written once (runs.run_create(defer=True)).
+    fields = ["lock_scope", "wait_seconds", "timeout_minutes"]
+    rows = JobDefinition.objects.filter(job_id=spec.job_id)
+    if connection.vendor == "postgresql":
+        rows = rows.annotate(reserved_run_id=RawSQL("nextval(pg_get_serial_sequence(%s, 'id'))",
+                                                    [JobRun._meta.db_table]))
+        fields.append("reserved_run_id")
+    row = next(iter(rows.values_list(*fields)[:1]), None)
     if row is None:
         from scheduler_app.services import job_definitions_sync
 
         job_definitions_sync()
-        row = JobDefinition.objects.filter(job_id=spec.job_id).values_list(*fields).get()
+        row = rows.values_list(*fields).get()
     return Policy(*row)
 
 
@@ -175,7 +183,8 @@ def start(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict | N
     wait = definition.wait_seconds if wait_seconds is None else wait_seconds
     ttl_seconds = definition.timeout_minutes * 60
     run = runs.run_create(job_id=spec.job_id, lock_key=key, trigger=trigger, user=user, team=team, params=params,
-                          scheduled_for=scheduled_for, timeout_seconds=ttl_seconds, defer=wait <= 0)
+                          scheduled_for=scheduled_for, timeout_seconds=ttl_seconds, defer=wait <= 0,
+                          reserved_id=definition.reserved_run_id)
     if run.status == JobRun.Status.SKIPPED:
         signals.lock_attempted.send(sender=JobRun, job_id=spec.job_id, result="blocked", wait_seconds=0.0)
         return run, None, kwargs

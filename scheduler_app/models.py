@@ -98,7 +98,9 @@ class JobRun(models.Model):
         Status.MISSED,
     )
 
-    job_id = models.CharField(max_length=64)  # indexed by the (job_id, status) and (job_id, id) composites
+    # job_id is indexed by the (job_id, status) and (job_id, id) composites; lock_key lookups are for RUNNING
+    # runs, which the partial unique index serves.
+    job_id = models.CharField(max_length=64)
     lock_key = models.CharField(max_length=128)
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -133,7 +135,6 @@ class JobRun(models.Model):
         indexes = [
             models.Index(fields=["job_id", "status"]),
             models.Index(fields=["job_id", "id"], name="jobrun_job_latest"),  # last run per job (status page)
-            models.Index(fields=["lock_key", "status"]),
         ]
         constraints = [
             # Invariant 1 enforced by the database itself: one RUNNING run per lock key, whichever lock backend

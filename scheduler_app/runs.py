@@ -30,7 +30,8 @@ def stale_before() -> datetime:
 
 
 def run_create(*, job_id: str, lock_key: str, trigger: str, user=None, team=None, params: dict | None = None,
-               scheduled_for: datetime | None = None, timeout_seconds: float, defer: bool = False) -> JobRun:
+               scheduled_for: datetime | None = None, timeout_seconds: float, defer: bool = False,
+               reserved_id: int | None = None) -> JobRun:
     """A QUEUED row. A second row for the same scheduled slot is recorded SKIPPED (duplicate_slot) instead.
 
     `defer` (a fail-fast trigger on PostgreSQL): only the id is taken now, from the table's sequence, so the lock's
@@ -42,7 +43,7 @@ def run_create(*, job_id: str, lock_key: str, trigger: str, user=None, team=None
                                   timeout_seconds=timeout_seconds)
     if defer and scheduled_for is None and connection.vendor == "postgresql":
         run = JobRun(**fields)
-        run.pk = _next_run_id()
+        run.pk = reserved_id or _next_run_id()
         run.deferred_insert = True
         return run
     if scheduled_for is None:
