@@ -106,6 +106,35 @@ def test_status_running_from_lock_and_from_fresh_run(staff_api, fake_redis):
 
 
 @pytest.mark.django_db
+def test_status_last_run_is_newest_and_one_entry_per_job_with_several_live_runs(staff_api, fake_redis, settings):
+    now = timezone.now()
+    stale = now - timedelta(seconds=2 * settings.LOCK_LEASE_SECONDS + 5)
+    older = JobRun.objects.create(job_id="team_job", lock_key="team_job:team:1", trigger="api", status="RUNNING",
+                                  started_at=now, heartbeat_at=now)
+    newer = JobRun.objects.create(job_id="team_job", lock_key="team_job:team:2", trigger="api", status="RUNNING",
+                                  started_at=now, heartbeat_at=now)
+    JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="api", status="SUCCEEDED",
+                          started_at=now - timedelta(minutes=5), finished_at=now - timedelta(minutes=4))
+    last = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="scheduled", status="FAILED",
+                                 scheduled_for=now, started_at=now, finished_at=now, duration_ms=12)
+    dead = JobRun.objects.create(job_id="blocking_job", lock_key="blocking_job", trigger="api", status="RUNNING",
+                                 started_at=stale, heartbeat_at=stale)
+
+    body = staff_api.get("/api/v1/scheduler/status").json()
+    assert len(body["jobs"]) == len({job["id"] for job in body["jobs"]}) == JobDefinition.objects.count()
+    jobs = {job["id"]: job for job in body["jobs"]}
+    assert jobs["team_job"]["running_run"]["id"] == newer.pk != older.pk
+    assert jobs["team_job"]["last_run"]["id"] == newer.pk
+    quick = jobs["quick_job"]["last_run"]
+    assert quick["id"] == last.pk and quick["status"] == "FAILED" and quick["duration_ms"] == 12
+    assert datetime.fromisoformat(quick["scheduled_for"]) == now
+    assert datetime.fromisoformat(quick["finished_at"]).utcoffset() is not None
+    # a RUNNING row whose heartbeat is stale is the last run, but not a live one
+    assert jobs["blocking_job"]["running"] is False and jobs["blocking_job"]["running_run"] is None
+    assert jobs["blocking_job"]["last_run"]["id"] == dead.pk
+
+
+@pytest.mark.django_db
 def test_status_queries_constant_however_many_jobs(staff_api, fake_redis, django_assert_max_num_queries):
     staff_api.get("/api/v1/scheduler/status")  # warm the token/session path
 
@@ -117,7 +146,7 @@ def test_status_queries_constant_however_many_jobs(staff_api, fake_redis, django
             JobRun.objects.create(job_id=f"extra_{i}", lock_key=f"extra_{i}", trigger="api", status="SUCCEEDED")
 
     add_definitions(3, 0)
-    # at most 5 queries: 4 for the status + 1 for the token
+    # at most 5 queries: 3 for the status + 1 for the token, whatever the number of jobs and runs
     with django_assert_max_num_queries(5) as few:
         assert staff_api.get("/api/v1/scheduler/status").status_code == 200
     add_definitions(60, 100)
