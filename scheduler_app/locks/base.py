@@ -6,7 +6,7 @@ import json
 import os
 import socket
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 KEY_PREFIX = "job_lock:"
@@ -70,7 +70,9 @@ class Holder:
         return cls(**{k: data.get(k) for k in ("token", "run_id", "host", "pid", "acquired_at", "fence")})
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # by hand: dataclasses.asdict deep-copies every field, a cost the status page pays per held lock
+        return {"token": self.token, "run_id": self.run_id, "host": self.host, "pid": self.pid,
+                "acquired_at": self.acquired_at, "fence": self.fence}
 
 
 @dataclass

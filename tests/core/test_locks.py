@@ -181,3 +181,12 @@ def test_scripts_reload_after_a_script_flush(lock_redis):
         assert lock_redis.exists("job_lock:job_a")
         lock_redis.script_flush()
     assert not lock_redis.exists("job_lock:job_a") and not lease.lost
+
+
+def test_holder_as_dict_has_every_field():
+    from dataclasses import asdict
+
+    from scheduler_app.locks.base import Holder
+
+    holder = Holder(token="t", run_id=7, host="h", pid=3, acquired_at=1.5, fence=9)
+    assert holder.as_dict() == asdict(holder)
