@@ -236,12 +236,29 @@ def job_runs_list(*, user, job_id: str | None = None, status: str | None = None,
 
 
 def job_runs_recent_per_job(*, limit: int = 50) -> dict[str, list[dict]]:
-    """The last `limit` runs of every job, oldest first, in one query (a window function)."""
+    """The last `limit` runs of every job, oldest first, in one query.
+
+    On PostgreSQL a LATERAL join reads `limit` entries of the (job_id, id) index per job, so the cost does not
+    grow with the run history; elsewhere a window function numbers every run.
+    """
+    from django.db import connection
     from django.db.models import F, Window
     from django.db.models.functions import RowNumber
 
-    rows = (JobRun.objects.annotate(rn=Window(RowNumber(), partition_by=[F("job_id")], order_by=F("id").desc()))
-            .filter(rn__lte=limit).values("id", "job_id", "status", "duration_ms", "trigger", "created_at"))
+    fields = ("id", "job_id", "status", "duration_ms", "trigger", "created_at")
+    if connection.vendor == "postgresql":
+        qn = connection.ops.quote_name
+        runs, job_id = qn(JobRun._meta.db_table), qn("job_id")
+        sql = (f"SELECT {', '.join(f'r.{qn(name)}' for name in fields)} "
+               f"FROM (SELECT DISTINCT {job_id} FROM {qn(JobDefinition._meta.db_table)}) d "
+               f"CROSS JOIN LATERAL (SELECT * FROM {runs} l WHERE l.{job_id} = d.{job_id} "
+               f"ORDER BY l.{qn('id')} DESC LIMIT %s) r")
+        with fast_reads.cursor() as cursor:
+            cursor.execute(sql, [limit])
+            rows = [dict(zip(fields, row, strict=True)) for row in cursor.fetchall()]
+    else:
+        rows = (JobRun.objects.annotate(rn=Window(RowNumber(), partition_by=[F("job_id")], order_by=F("id").desc()))
+                .filter(rn__lte=limit).values(*fields))
     out: dict[str, list[dict]] = {}
     for row in rows:
         out.setdefault(row["job_id"], []).append(row)

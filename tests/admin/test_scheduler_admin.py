@@ -190,3 +190,15 @@ def test_non_staff_cannot_reach_the_dashboard(client, django_user_model):
     client.force_login(user)
     response = client.get("/admin/scheduler_app/schedulerinstance/dashboard/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_recent_runs_per_job_are_the_newest_oldest_first():
+    from scheduler_app import selectors
+
+    made = [JobRun.objects.create(job_id=job_id, lock_key=job_id, trigger="api", status="SUCCEEDED").pk
+            for _ in range(7) for job_id in ("quick_job", "hold_job")]
+    recent = selectors.job_runs_recent_per_job(limit=5)
+    quick = [pk for pk in made if JobRun.objects.get(pk=pk).job_id == "quick_job"]
+    assert [run["id"] for run in recent["quick_job"]] == quick[-5:]
+    assert len(recent["hold_job"]) == 5 and "blocking_job" not in recent
