@@ -69,7 +69,7 @@ DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="") or
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
-            "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20),
+            "timeout": env.float("SQLITE_BUSY_TIMEOUT_SECONDS", default=20.0),
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
@@ -115,6 +115,8 @@ SCHEDULER_HEARTBEAT_SECONDS = env.float("SCHEDULER_HEARTBEAT_SECONDS", default=5
 SCHEDULER_STALE_SECONDS = env.float("SCHEDULER_STALE_SECONDS", default=15.0)
 SCHEDULER_MISFIRE_GRACE_SECONDS = env.int("SCHEDULER_MISFIRE_GRACE_SECONDS", default=60)
 SCHEDULER_REAPER_SECONDS = env.float("SCHEDULER_REAPER_SECONDS", default=60.0)
+# how soon the scheduler loop tries the job store again after a database error
+SCHEDULER_JOBSTORE_RETRY_SECONDS = env.float("SCHEDULER_JOBSTORE_RETRY_SECONDS", default=5.0)
 APSCHEDULER_DATETIME_FORMAT = "N j, Y, f:s a"
 APSCHEDULER_RUN_NOW_TIMEOUT = 25
 

@@ -20,7 +20,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 from django_apscheduler.jobstores import DjangoJobStore
 
@@ -35,7 +35,19 @@ logger = logging.getLogger("scheduler_app")
 
 
 class _ClosingMixin:
-    """The scheduler's own thread closes its database connections when its loop ends."""
+    """The scheduler's loop survives database outages and closes its connections when it ends."""
+
+    def _process_jobs(self):
+        # APScheduler retries a failing get_due_jobs, but a failing update_job or get_next_run_time would end the
+        # loop, and the process with it. Wait and go again instead: a job whose new next run time was not stored
+        # comes up due again, and the per-slot guard keeps its slot from running twice.
+        try:
+            return super()._process_jobs()
+        except DatabaseError:
+            logger.exception("Scheduler job store unavailable; retrying in %s s",
+                             settings.SCHEDULER_JOBSTORE_RETRY_SECONDS)
+            close_old_connections()
+            return settings.SCHEDULER_JOBSTORE_RETRY_SECONDS
 
     def _main_loop(self):
         try:
@@ -62,6 +74,7 @@ class SchedulerProcess:
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": settings.SCHEDULER_MISFIRE_GRACE_SECONDS},
             timezone=triggers.tz(),
+            jobstore_retry_interval=settings.SCHEDULER_JOBSTORE_RETRY_SECONDS,
         )
         self.scheduler.add_listener(self.on_missed, EVENT_JOB_MISSED)
         self.scheduler.add_listener(self.on_max_instances, EVENT_JOB_MAX_INSTANCES)

@@ -1,11 +1,13 @@
 """`manage.py runscheduler`: exactly one scheduler in this process (never in web workers or AppConfig.ready()).
 
 Several processes on several hosts are safe: the execution lock and the per-(job, slot) guard make each scheduled
-slot run once. SIGTERM / SIGINT stop it cleanly (running jobs finish; the instance is marked stopped).
+slot run once. SIGTERM / SIGINT stop it cleanly (running jobs finish; the instance is marked stopped). SIGUSR1
+prints every thread's stack to stderr, for a scheduler that looks stuck.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import threading
 
@@ -27,6 +29,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack, to stderr
         self.stdout.write("Starting scheduler")
         process.start()
         self.stdout.write("Scheduler stopped")
