@@ -398,3 +398,18 @@ def test_schema_lists_scheduler_endpoints(staff_api):
     schema = staff_api.get("/api/schema/?format=json").json()
     for path in ("/api/v1/scheduler/status", "/api/v1/scheduler/job", "/api/v1/scheduler/runs/{id}"):
         assert path in schema["paths"]
+
+
+@pytest.mark.django_db
+def test_swagger_ui_works_offline(staff_api):
+    """/api/docs/ loads Swagger UI from this server (drf-spectacular-sidecar through WhiteNoise), never a CDN."""
+    import re
+
+    html = staff_api.get("/api/docs/").content.decode()
+    assert "cdn.jsdelivr" not in html and "unpkg.com" not in html
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert any(asset.endswith("swagger-ui-bundle.js") for asset in assets)
+    for asset in assets:
+        response = staff_api.get(asset)
+        assert response.status_code == 200, asset
+        assert b"".join(response.streaming_content if response.streaming else [response.content])
