@@ -109,8 +109,10 @@ class JobDefinitionAdmin(admin.ModelAdmin):
     @admin.action(description="Clear lock")
     def clear_lock(self, request, queryset):
         for definition in queryset:
-            if services.lock_force_release(key=definition.job_id):
-                self.message_user(request, f"{definition.job_id}: lock cleared.", messages.WARNING)
+            cleared = services.job_locks_force_release(job_id=definition.job_id)
+            if cleared:
+                self.message_user(request, f"{definition.job_id}: lock cleared ({', '.join(cleared)}).",
+                                  messages.WARNING)
             else:
                 self.message_user(request, f"{definition.job_id}: no lock was held.", messages.INFO)
 

@@ -66,6 +66,13 @@ def lock_force_release(*, key: str) -> bool:
     return released
 
 
+def job_locks_force_release(*, job_id: str) -> list[str]:
+    """Force-release every lock of a job: its own key and, for a team-scoped job, each team's key. Logged."""
+    states, _redis_ok = locks.list_locks()
+    keys = sorted({state.key for state in states if state.job_id == job_id} | {job_id})
+    return [key for key in keys if lock_force_release(key=key)]
+
+
 def runs_reap_abandoned() -> int:
     return runs.runs_reap_abandoned()
 

@@ -97,15 +97,40 @@ def test_clear_lock_action(admin_client_, lock_redis):
 
 
 @pytest.mark.django_db
-def test_saving_a_definition_requests_a_reload(admin_client_, fake_redis):
-    from scheduler_app import selectors
+def test_clear_lock_action_clears_every_team_key_of_a_team_scoped_job(admin_client_, lock_redis):
+    first, second = locks.acquire("team_job:team:1", ttl_seconds=60), locks.acquire("team_job:team:2", ttl_seconds=60)
+    other = locks.acquire("quick_job", ttl_seconds=60)
+    try:
+        response = _action(admin_client_, "clear_lock", "team_job")
+        assert any("lock cleared (team_job:team:1, team_job:team:2)" in m for m in _messages(response))
+        assert locks.inspect("team_job:team:1") is None and locks.inspect("team_job:team:2") is None
+        assert locks.inspect("quick_job") is not None  # another job's lock stays
+    finally:
+        for lease in (first, second, other):
+            lease.release()
 
+
+@pytest.mark.django_db
+def test_saving_a_definition_requests_a_reload(admin_client_, real_redis, settings):
+    import redis
+
+    from scheduler_app import selectors
+    from scheduler_app.scheduler import control
+
+    subscriber = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    subscriber.subscribe(control.CHANNEL)
+    subscriber.get_message(timeout=1)
     definition = JobDefinition.objects.get(job_id="scrape_jobs_task")
     before = selectors.job_definitions_version()
     url = f"{CHANGELIST}{definition.pk}/change/"
     form = {"name": "Job Scraping", "trigger_type": "cron", "cron": "*/15 * * * *", "interval_seconds": "",
             "timeout_minutes": "12", "enabled": "on", "lock_scope": "team", "wait_seconds": "5"}
-    response = admin_client_.post(url, form, follow=True)
+    try:
+        response = admin_client_.post(url, form, follow=True)
+        message = subscriber.get_message(timeout=2)  # every live scheduler hears it
+    finally:
+        subscriber.close()
+    assert message and message["data"] == b"reload"
     assert response.status_code == 200
     assert any("reload" in m for m in _messages(response))
     definition.refresh_from_db()
@@ -159,9 +184,23 @@ def test_dashboard_linked_from_index_and_shows_everything(admin_client_, fake_re
     response = admin_client_.get("/admin/scheduler_app/schedulerinstance/dashboard/")
     html = response.content.decode()
     assert response.status_code == 200
-    assert "sched-host-1" in html and "4242" in html and "running" in html
-    assert "Job Scraping" in html and "scrape_jobs_task" in html
-    assert "job_lock:quick_job" in html and "stale" in html
+    def section(table_id: str) -> str:
+        return html.split(f'id="{table_id}"')[1].split("</table>")[0]
+
+    assert '<span style="color:#2e7d32">running</span>' in html  # a fresh heartbeat: the scheduler is running
+    instances = section("scheduler-instances")
+    assert "<td>sched-host-1</td><td>4242</td>" in instances
+    jobs = section("scheduler-jobs")
+    assert "Job Scraping <code>scrape_jobs_task</code>" in jobs
+    scrape_row = jobs.split("<code>scrape_jobs_task</code>")[1].split("</tr>")[0]
+    assert "+00:00" in scrape_row  # its next run
+    quick_row = jobs.split("<code>quick_job</code>")[1].split("</tr>")[0]
+    assert f"h:1 run #{finished.pk}, TTL" in quick_row  # the lock state, with holder and TTL
+    lock_rows = section("scheduler-locks")
+    assert "job_lock:quick_job" in lock_rows
+    assert f"<strong>stale</strong>: holder&#x27;s run is {finished.status}" in lock_rows
+    cleanup = html.split('id="scheduler-locks"')[1].split("</form>")[0]
+    assert 'value="Clean up stale locks" >' in cleanup or 'value="Clean up stale locks">' in cleanup  # enabled
     chart = html.split('aria-label="runs of quick_job"')[1].split("</svg>")[0]
     assert chart.count("<rect") == 50  # the last 50 of 60 runs
     assert "#c62828" in chart and "#2e7d32" in chart  # outcomes by colour
