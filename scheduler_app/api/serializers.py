@@ -6,7 +6,12 @@ from rest_framework import serializers
 
 from scheduler_app.models import JobRun
 
-JOB_ID_PATTERN = r"^[a-z0-9_]{1,64}$"
+JOB_ID_PATTERN = r"\A[a-z0-9_]{1,64}\Z"  # \Z: "$" would also accept a trailing newline
+
+
+def _typed_input(field) -> bool:
+    """Whether the field's data came typed (a JSON body), not as text (a query string or a form)."""
+    return getattr(field.parent, "typed_input", False)
 
 
 class StrictCharField(serializers.CharField):
@@ -19,24 +24,27 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictIntegerField(serializers.IntegerField):
-    """An IntegerField that refuses booleans and fractions (JSON true is not team 1, 1.5 is not 1)."""
+    """An IntegerField that refuses booleans and fractions (JSON true is not team 1, 1.5 is not 1), and text in a
+    JSON body ("1" is a string there; a query string has nothing but text)."""
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or (isinstance(data, float) and not data.is_integer()):
+            self.fail("invalid")
+        if isinstance(data, str) and _typed_input(self):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
 class StrictFloatField(serializers.FloatField):
     def to_internal_value(self, data):
-        if isinstance(data, bool):
+        if isinstance(data, bool) or (isinstance(data, str) and _typed_input(self)):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
 class JobIdField(StrictCharField):
     def __init__(self, **kwargs):
-        super().__init__(max_length=64, **kwargs)
+        super().__init__(max_length=64, trim_whitespace=False, **kwargs)
         from django.core.validators import RegexValidator
 
         self.validators.append(RegexValidator(JOB_ID_PATTERN, "Job ids are 1-64 characters of a-z, 0-9 and _."))
@@ -48,6 +56,9 @@ class StrictSerializer(serializers.Serializer):
     ignored: set[str] = set()
 
     def to_internal_value(self, data):
+        from django.http import QueryDict
+
+        self.typed_input = not isinstance(data, QueryDict)
         if hasattr(data, "keys"):
             unknown = sorted(set(data.keys()) - set(self.fields) - self.ignored)
             if unknown:
@@ -83,12 +94,13 @@ class JobTriggerInput(StrictSerializer):
 
 
 class RunFilterInput(StrictSerializer):
-    ignored = {"format", "page"}
+    ignored = {"format"}
 
     job_id = JobIdField(required=False)
     status = serializers.ChoiceField(choices=JobRun.Status.choices, required=False)
     trigger = serializers.ChoiceField(choices=JobRun.Trigger.choices, required=False)
     team_id = StrictIntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    page = StrictIntegerField(required=False, min_value=1)  # the paginator reads it; a bad one is 400, not 404
     page_size = StrictIntegerField(required=False, min_value=1, max_value=500)
 
     def validate_team_id(self, value: int) -> int:

@@ -28,6 +28,14 @@ from scheduler_app.models import JobDefinition, JobRun
 _any = inline_serializer("SchedulerAny", fields={"detail": serializers.CharField(required=False)})
 
 
+def _job_id_from_path(job_id: str) -> str:
+    """A job id from the URL: malformed is 400 (bad input), well-formed but unknown is the caller's 404."""
+    try:
+        return JobIdField().run_validation(job_id)
+    except serializers.ValidationError as exc:
+        raise ValidationError({"job_id": exc.detail}) from None
+
+
 def _parse(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
@@ -91,7 +99,8 @@ class RunListView(generics.ListAPIView):
 
     def get_queryset(self):
         filters = _parse(RunFilterInput, self.request.query_params)
-        filters.pop("page_size", None)  # the paginator reads it
+        filters.pop("page", None)  # the paginator reads these two
+        filters.pop("page_size", None)
         return selectors.job_runs_list(user=self.request.user, **filters)
 
 
@@ -116,10 +125,7 @@ class LockDetailView(APIView):
     @extend_schema(parameters=[OpenApiParameter("team_id", int)], responses={200: _any, 400: _any, 404: _any},
                    summary="Force-release a job's lock (an operator's decision)")
     def delete(self, request, job_id: str):
-        try:
-            JobIdField().run_validation(job_id)
-        except serializers.ValidationError as exc:
-            raise ValidationError({"job_id": exc.detail}) from None
+        _job_id_from_path(job_id)
         team = _parse(LockReleaseInput, request.query_params).get("team_id")
         try:
             registry.get(job_id)
@@ -145,7 +151,7 @@ class JobDefinitionDetailView(APIView):
     permission_classes = [IsStaff]
 
     def _definition(self, job_id: str) -> JobDefinition:
-        definition = selectors.job_definition_get(job_id=job_id)
+        definition = selectors.job_definition_get(job_id=_job_id_from_path(job_id))
         if definition is None:
             raise NotFound(f"Unknown job: {job_id}")
         return definition

@@ -241,7 +241,10 @@ def test_job_404_unknown_job(staff_api, fake_redis):
     ({"job_id": "Bad-Id"}, "job_id"),
     ({"job_id": "a" * 65}, "job_id"),
     ({"job_id": ""}, "job_id"),
+    ({"job_id": " quick_job "}, "job_id"),
+    ({"job_id": "quick_job\n"}, "job_id"),
     ({"job_id": "quick_job", "team_id": "abc"}, "team_id"),
+    ({"job_id": "quick_job", "team_id": "1"}, "team_id"),  # a string is not a number in JSON
     ({"job_id": "quick_job", "team_id": True}, "team_id"),
     ({"job_id": "quick_job", "team_id": 1.5}, "team_id"),
     ({"job_id": "quick_job", "team_id": 0}, "team_id"),
@@ -250,6 +253,7 @@ def test_job_404_unknown_job(staff_api, fake_redis):
     ({"job_id": "quick_job", "wait_seconds": -1}, "wait_seconds"),
     ({"job_id": "quick_job", "wait_seconds": 601}, "wait_seconds"),
     ({"job_id": "quick_job", "wait_seconds": "soon"}, "wait_seconds"),
+    ({"job_id": "quick_job", "wait_seconds": "5"}, "wait_seconds"),
     ({"job_id": "quick_job", "params": [1]}, "params"),
     ({"job_id": "quick_job", "params": {"nope": 1}}, "params"),
     ({"job_id": "scrape_jobs_task", "params": {"limit": 0}}, "params"),
@@ -305,11 +309,23 @@ def test_runs_list_filters_and_pagination(staff_api, some_runs):
 @pytest.mark.parametrize("query,field", [
     ("status=BOGUS", "status"), ("trigger=cron", "trigger"), ("team_id=abc", "team_id"),
     ("team_id=999", "team_id"), ("team_id=-1", "team_id"), ("job_id=Bad-Id", "job_id"), ("color=red", "color"),
-    ("page_size=abc", "page_size"),
+    ("page_size=abc", "page_size"), ("page=abc", "page"), ("page=0", "page"), ("job_id=quick_job%0A", "job_id"),
 ])
 def test_runs_list_400_bad_filters(staff_api, some_runs, query, field):
     response = staff_api.get(f"/api/v1/scheduler/runs?{query}")
     assert response.status_code == 400 and field in response.json()
+
+
+@pytest.mark.django_db
+def test_runs_list_page_past_the_end_is_404(staff_api, some_runs):
+    assert staff_api.get("/api/v1/scheduler/runs?page=2").status_code == 404  # well-formed: no such page
+
+
+@pytest.mark.django_db
+def test_job_definition_detail_400_malformed_404_unknown(staff_api):
+    assert staff_api.get("/api/v1/scheduler/jobs/Bad-Id").status_code == 400
+    assert staff_api.get("/api/v1/scheduler/jobs/no_such_job").status_code == 404
+    assert staff_api.get("/api/v1/scheduler/jobs/quick_job").status_code == 200
 
 
 @pytest.mark.django_db
