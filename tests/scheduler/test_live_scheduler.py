@@ -3,6 +3,7 @@ and 8, several schedulers (one run per slot), clean shutdown, and surviving a da
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -13,7 +14,6 @@ from django_apscheduler.models import DjangoJob
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from scheduler_app import locks
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
 from tests.scheduler.conftest import fresh_instances, wait_for
 
@@ -65,14 +65,33 @@ def test_guide_test7_status_of_live_scheduler_and_clean_stop(scheduler_process, 
 
 
 def test_guide_test3_restart_while_manual_run_holds_the_lock(scheduler_process, admin_api, real_redis):
-    """A manual trigger holds the lock; POST scheduler/restart makes the due scheduled job fire at once, and it
-    is SKIPPED (lock_held, with the holder) instead of running concurrently."""
+    """Test 3 as the guide runs it: a manual scrape (GET /api/v1/jobs/scrape) holds the lock; the scheduled scrape
+    due at start and the one POST scheduler/restart fires are SKIPPED (lock_held, with the holder), never run
+    concurrently, and the scheduler's log shows the conflict."""
+    from scraping_app.models import JobSource
+
+    JobSource.objects.create(kind="sample", name="Slow sample", enabled=True,
+                             params={"page_size": 120, "delay_seconds": 10})  # one page, 10 s
     JobDefinition.objects.filter(job_id="scrape_jobs_task").update(cron="* * * * *")
-    manual = JobRun.objects.create(job_id="scrape_jobs_task", lock_key="scrape_jobs_task", trigger="api",
-                                   status="RUNNING")
-    lease = locks.acquire("scrape_jobs_task", ttl_seconds=120, run_id=manual.pk)
+    manual_api = APIClient()
+    manual_api.credentials(HTTP_AUTHORIZATION=admin_api._credentials["HTTP_AUTHORIZATION"])
+    answer = {}
+
+    def manual_scrape() -> None:
+        try:
+            answer["response"] = manual_api.get("/api/v1/jobs/scrape?keyword=python&location=remote&limit=25")
+        finally:
+            connection.close()  # this thread's own connection
+
+    caller = threading.Thread(target=manual_scrape)
+    caller.start()
     try:
-        scheduler_process()
+        # the run, or the response if the scrape ended before it could be seen running
+        manual = wait_for(lambda: JobRun.objects.filter(job_id="scrape_jobs_task", trigger="api",
+                                                        status="RUNNING").first() or answer, timeout=10,
+                          message="manual run")
+        assert isinstance(manual, JobRun), answer["response"].content[:500]
+        proc = scheduler_process()
         scheduled = JobRun.objects.filter(job_id="scrape_jobs_task", trigger="scheduled")
         settled = scheduled.exclude(status="QUEUED")
         before = wait_for(lambda: settled.count(), timeout=10, message="the due slot fired at start")
@@ -80,6 +99,7 @@ def test_guide_test3_restart_while_manual_run_holds_the_lock(scheduler_process, 
         assert response.status_code == 202
         wait_for(lambda: settled.count() > before, timeout=5, message="a fire after the restart")
         wait_for(lambda: not scheduled.filter(status="QUEUED").exists(), timeout=5, message="fires settled")
+        assert JobRun.objects.get(pk=manual.pk).status == "RUNNING"  # the manual scrape still holds the lock
         for run in scheduled:
             assert run.status == "SKIPPED" and run.skip_reason == "lock_held"
             assert run.blocked_by["holder"]["run_id"] == manual.pk
@@ -88,7 +108,14 @@ def test_guide_test3_restart_while_manual_run_holds_the_lock(scheduler_process, 
         assert jobs["scrape_jobs_task"]["running"] is True
         assert jobs["scrape_jobs_task"]["lock"]["holder"]["run_id"] == manual.pk
     finally:
-        lease.release()
+        caller.join(timeout=60)
+    assert answer["response"].status_code == 200, answer["response"].content
+    assert answer["response"].json()["run_id"] == manual.pk
+    assert JobRun.objects.filter(job_id="scrape_jobs_task", status="SUCCEEDED").count() == 1  # no concurrent run
+    code, output = scheduler_process.stop(proc)
+    assert code == 0
+    assert "Failed to acquire lock for job: scrape_jobs_task (already running)" in output  # logs show the conflict
+    assert "Job execution blocked by existing lock" in output
 
 
 @pytest.mark.django_db(transaction=True)
