@@ -86,6 +86,7 @@ class JobRun(models.Model):
         MISFIRE = "misfire", "misfired"
         MAX_INSTANCES = "max_instances", "max instances reached"
         DUPLICATE_SLOT = "duplicate_slot", "slot already run"
+        COALESCED = "coalesced", "coalesced into a later run"
 
     FINISHED = (
         Status.SUCCEEDED,

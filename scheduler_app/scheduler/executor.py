@@ -1,13 +1,22 @@
-"""A thread pool executor that tells each fire which schedule slot it is for.
+"""A thread pool executor that tells each fire which schedule slot it is for, and reports coalesced slots.
 
 APScheduler 3 does not pass the scheduled run time to the job function; the per-(job, slot) guard needs it, so the
-executor hands it over as the `scheduled_for` keyword.
+executor hands it over as the `scheduled_for` keyword. With coalesce=True APScheduler also drops every due slot
+but the latest without a word (after downtime, say); the executor sees them and reports them, so they leave a row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from apscheduler.executors.pool import ThreadPoolExecutor
 from django.db import close_old_connections
+
+from scheduler_app.scheduler import triggers
+
+# Counting dropped slots walks the trigger in the scheduler's loop: a 1 s job down for a day has 86,400 of them.
+COALESCED_COUNT_LIMIT = 1000
 
 
 class _SlotJob:
@@ -25,7 +34,18 @@ class _SlotJob:
 
 
 class SlotThreadPoolExecutor(ThreadPoolExecutor):
+    def __init__(self, *args, on_coalesced: Callable[[str, list[datetime], datetime], None] | None = None,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.on_coalesced = on_coalesced
+
     def _do_submit_job(self, job, run_times):
+        # The job's next_run_time is still the earliest due slot here; APScheduler moves it on after submitting.
+        if run_times and self.on_coalesced is not None and job.next_run_time is not None:
+            dropped = triggers.slots_between(job.trigger, job.next_run_time, run_times[-1],
+                                             limit=COALESCED_COUNT_LIMIT)
+            if dropped:
+                self.on_coalesced(job.id, dropped, run_times[-1])
         if getattr(job.func, "wants_slot", False) and run_times:
             # coalesce=True: APScheduler hands one run time, the latest due slot.
             job = _SlotJob(job, run_times[-1])

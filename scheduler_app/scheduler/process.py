@@ -2,7 +2,8 @@
 
 - Jobs come from enabled JobDefinition rows; each fire calls `services.job_run(trigger="scheduled",
   scheduled_for=<slot>)`, so the lock and the per-(job, slot) guard apply whichever scheduler fires it.
-- Misfires and max-instances skips become JobRun rows (MISSED / SKIPPED) through APScheduler event listeners.
+- Misfires and max-instances skips become JobRun rows (MISSED / SKIPPED) through APScheduler event listeners, and
+  slots folded away by coalescing become one MISSED row through the executor.
 - The housekeeping thread beats the SchedulerInstance row, polls the definitions version (the database fallback
   for reload messages) and runs the reaper. It survives database outages: every pass closes stale connections.
 """
@@ -70,7 +71,7 @@ class SchedulerProcess:
         scheduler_class = _BlockingScheduler if blocking else _BackgroundScheduler
         self.scheduler = scheduler_class(
             jobstores={"default": self.jobstore},
-            executors={"default": SlotThreadPoolExecutor(max_workers=max_workers)},
+            executors={"default": SlotThreadPoolExecutor(max_workers=max_workers, on_coalesced=self.on_coalesced)},
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": settings.SCHEDULER_MISFIRE_GRACE_SECONDS},
             timezone=triggers.tz(),
@@ -159,6 +160,16 @@ class SchedulerProcess:
         for run_time in event.scheduled_run_times[-1:]:
             self._record(event.job_id, run_time, JobRun.Status.SKIPPED, JobRun.SkipReason.MAX_INSTANCES,
                          "The previous run of this job is still running (max instances reached)")
+
+    def on_coalesced(self, job_id: str, dropped: list, latest) -> None:
+        """Slots coalesce=True folded into the latest one: one MISSED row, at the first of them, says how many."""
+        from scheduler_app.scheduler.executor import COALESCED_COUNT_LIMIT
+
+        count = f"{len(dropped)}+" if len(dropped) >= COALESCED_COUNT_LIMIT else str(len(dropped))
+        self._record(job_id, dropped[0], JobRun.Status.MISSED, JobRun.SkipReason.COALESCED,
+                     f"{count} scheduled run(s) from {dropped[0].isoformat()} to {dropped[-1].isoformat()} did not "
+                     f"run (no scheduler was running, or the job store was unavailable); coalesced into one run "
+                     f"for {latest.isoformat()}")
 
     def _record(self, job_id: str, scheduled_for, status: str, reason: str, error: str) -> None:
         close_old_connections()

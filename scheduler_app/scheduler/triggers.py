@@ -54,6 +54,16 @@ def recent_slot(trigger: BaseTrigger, *, now: datetime, window_seconds: float) -
     return slot
 
 
+def slots_between(trigger: BaseTrigger, start: datetime, end: datetime, *, limit: int) -> list[datetime]:
+    """The fire times in [start, end), at most `limit` of them (start is a fire time: a job's stored next run)."""
+    slots: list[datetime] = []
+    fire: datetime | None = start
+    while fire is not None and fire < end and len(slots) < limit:
+        slots.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return slots
+
+
 def schedule_text(definition: JobDefinition) -> str:
     if not has_schedule(definition):
         return "on demand"

@@ -51,6 +51,16 @@ def test_misfire_becomes_missed_row(process, fake_redis, settings):
     assert not JobRun.objects.filter(job_id="quick_job", status="SUCCEEDED").exists()
 
 
+@pytest.mark.django_db
+def test_a_missed_slot_is_recorded_once_however_many_schedulers_see_it():
+    from scheduler_app import services
+
+    slot = timezone.now().replace(microsecond=0)
+    rows = {services.job_run_record_not_started(job_id="quick_job", scheduled_for=slot, status="MISSED",
+                                                skip_reason="misfire", error="late").pk for _ in range(2)}
+    assert len(rows) == 1 and JobRun.objects.filter(status="MISSED").count() == 1
+
+
 def test_job_longer_than_interval_skips_and_records(process, fake_redis):
     """Scenarios 11 and 13: the next fire is skipped and recorded (max instances), not queued."""
     _interval("slow_tick_job", 1)
@@ -165,7 +175,8 @@ def test_restart_fires_a_due_slot_once_and_skips_while_lock_held(process, fake_r
 
 
 def test_catch_up_after_downtime_runs_once(process, fake_redis):
-    """Scenario 12: a scheduler that comes back after missing several slots runs the job once, not once per slot."""
+    """Scenario 12: a scheduler that comes back after missing several slots runs the job once, not once per slot,
+    and records the slots it folded away."""
     _interval("quick_job", 10)
     proc = process()
     # a slot due at start fires at once; let it finish first (max_instances=1 would skip the catch-up otherwise)
@@ -183,9 +194,13 @@ def test_catch_up_after_downtime_runs_once(process, fake_redis):
 
     time.sleep(0.5)
     behind = [overdue + timedelta(seconds=s) for s in (0, 10, 20)]
-    assert not JobRun.objects.filter(job_id="quick_job", scheduled_for__in=behind).exists()
     assert JobRun.objects.filter(job_id="quick_job", scheduled_for=latest).exclude(status="SKIPPED").count() == 1
-    assert not JobRun.objects.filter(job_id="quick_job", status="MISSED").exists()
+    # the three slots folded into it did not run, and are not silent: one MISSED row, at the first, says so
+    missed = JobRun.objects.filter(job_id="quick_job", scheduled_for__in=behind).get()
+    assert missed.scheduled_for == overdue and missed.status == "MISSED" and missed.skip_reason == "coalesced"
+    assert missed.error.startswith(f"3 scheduled run(s) from {overdue.isoformat()} to {behind[-1].isoformat()}")
+    assert latest.isoformat() in missed.error
+    assert JobRun.objects.filter(job_id="quick_job", status="MISSED").count() == 1
 
 
 def test_late_fire_of_a_slot_already_run_is_refused(fake_redis):

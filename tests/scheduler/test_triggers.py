@@ -49,3 +49,14 @@ def test_bad_definitions_raise_value_error(kw):
 def test_on_demand_definitions_have_no_schedule():
     assert not triggers.has_schedule(_definition(cron=""))
     assert triggers.schedule_text(_definition(cron="")) == "on demand"
+
+
+def test_slots_between_lists_the_slots_a_coalesced_fire_folds_away(settings):
+    settings.TIME_ZONE = "UTC"
+    trigger = triggers.trigger_build(_definition(cron="*/10 * * * *"))
+    start = datetime(2026, 2, 8, 23, 0, tzinfo=UTC)
+    latest = datetime(2026, 2, 8, 23, 40, tzinfo=UTC)
+    assert triggers.slots_between(trigger, start, latest, limit=100) == [start + timedelta(minutes=m)
+                                                                          for m in (0, 10, 20, 30)]
+    assert triggers.slots_between(trigger, latest, latest, limit=100) == []  # nothing folded: the usual fire
+    assert len(triggers.slots_between(trigger, start, start + timedelta(days=30), limit=50)) == 50
