@@ -236,32 +236,36 @@ def job_runs_list(*, user, job_id: str | None = None, status: str | None = None,
 
 
 def job_runs_recent_per_job(*, limit: int = 50) -> dict[str, list[dict]]:
-    """The last `limit` runs of every job, oldest first, in one query.
+    """The last `limit` runs of every job, oldest first, in one query whose cost does not grow with the history.
 
-    On PostgreSQL a LATERAL join reads `limit` entries of the (job_id, id) index per job, so the cost does not
-    grow with the run history; elsewhere a window function numbers every run.
+    Each job reads `limit` entries of the (job_id, id) index: a LATERAL join on PostgreSQL; on SQLite, which has
+    no LATERAL, one probe finds the job's `limit`-th newest id and a range scan of the index reads from there.
     """
     from django.db import connection
-    from django.db.models import F, Window
-    from django.db.models.functions import RowNumber
 
     fields = ("id", "job_id", "status", "duration_ms", "trigger", "created_at")
+    qn = connection.ops.quote_name
+    runs, definitions, job_id, run_id = (qn(JobRun._meta.db_table), qn(JobDefinition._meta.db_table), qn("job_id"),
+                                         qn("id"))
+    columns = ", ".join(f"r.{qn(name)}" for name in fields)
     if connection.vendor == "postgresql":
-        qn = connection.ops.quote_name
-        runs, job_id = qn(JobRun._meta.db_table), qn("job_id")
-        sql = (f"SELECT {', '.join(f'r.{qn(name)}' for name in fields)} "
-               f"FROM (SELECT DISTINCT {job_id} FROM {qn(JobDefinition._meta.db_table)}) d "
+        sql = (f"SELECT {columns} FROM (SELECT DISTINCT {job_id} FROM {definitions}) d "
                f"CROSS JOIN LATERAL (SELECT * FROM {runs} l WHERE l.{job_id} = d.{job_id} "
-               f"ORDER BY l.{qn('id')} DESC LIMIT %s) r")
-        with fast_reads.cursor() as cursor:
-            cursor.execute(sql, [limit])
-            rows = [dict(zip(fields, row, strict=True)) for row in cursor.fetchall()]
+               f"ORDER BY l.{run_id} DESC LIMIT %s) r")
+        params = [limit]
     else:
-        rows = (JobRun.objects.annotate(rn=Window(RowNumber(), partition_by=[F("job_id")], order_by=F("id").desc()))
-                .filter(rn__lte=limit).values(*fields))
+        sql = (f"SELECT {columns} FROM {definitions} d JOIN {runs} r ON r.{job_id} = d.{job_id} "
+               f"AND r.{run_id} >= COALESCE((SELECT l.{run_id} FROM {runs} l WHERE l.{job_id} = d.{job_id} "
+               f"ORDER BY l.{run_id} DESC LIMIT 1 OFFSET %s), 0)")
+        params = [limit - 1]
+    with fast_reads.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     out: dict[str, list[dict]] = {}
     for row in rows:
-        out.setdefault(row["job_id"], []).append(row)
+        run = dict(zip(fields, row, strict=True))
+        run["created_at"] = fast_reads.aware(run["created_at"])
+        out.setdefault(run["job_id"], []).append(run)
     for job_runs in out.values():
         job_runs.sort(key=lambda r: r["id"])
     return out
