@@ -112,3 +112,20 @@ def manage(*args: str, env: dict, **kwargs) -> subprocess.Popen:
     kwargs.setdefault("stderr", subprocess.PIPE)
     return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, text=True,
                             **kwargs)
+
+
+@pytest.fixture
+def stale_and_live_locks(db):
+    """Two held locks: quick_job's, whose holder's run has finished (stale), and hold_job's, held by a live run."""
+    from django.utils import timezone
+
+    from scheduler_app.models import JobRun
+
+    finished = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="api", status="SUCCEEDED")
+    live = JobRun.objects.create(job_id="hold_job", lock_key="hold_job", trigger="api", status="RUNNING",
+                                 started_at=timezone.now(), heartbeat_at=timezone.now())
+    stale = locks.acquire("quick_job", ttl_seconds=60, run_id=finished.pk)
+    alive = locks.acquire("hold_job", ttl_seconds=60, run_id=live.pk)
+    yield
+    stale.release()
+    alive.release()

@@ -208,19 +208,10 @@ def test_dashboard_linked_from_index_and_shows_everything(admin_client_, fake_re
 
 
 @pytest.mark.django_db
-def test_dashboard_cleanup_button_clears_stale_locks_only(admin_client_, fake_redis):
-    finished = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="api", status="SUCCEEDED")
-    live = JobRun.objects.create(job_id="hold_job", lock_key="hold_job", trigger="api", status="RUNNING",
-                                 started_at=timezone.now(), heartbeat_at=timezone.now())
-    stale = locks.acquire("quick_job", ttl_seconds=60, run_id=finished.pk)
-    alive = locks.acquire("hold_job", ttl_seconds=60, run_id=live.pk)
-    try:
-        response = admin_client_.post("/admin/scheduler_app/schedulerinstance/dashboard/cleanup/", follow=True)
-        assert any("quick_job" in m for m in _messages(response))
-        assert locks.inspect("quick_job") is None and locks.inspect("hold_job") is not None
-    finally:
-        stale.release()
-        alive.release()
+def test_dashboard_cleanup_button_clears_stale_locks_only(admin_client_, fake_redis, stale_and_live_locks):
+    response = admin_client_.post("/admin/scheduler_app/schedulerinstance/dashboard/cleanup/", follow=True)
+    assert any("quick_job" in m for m in _messages(response))
+    assert locks.inspect("quick_job") is None and locks.inspect("hold_job") is not None
 
 
 @pytest.mark.django_db

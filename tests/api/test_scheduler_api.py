@@ -393,20 +393,11 @@ def test_locks_delete_bad_input(staff_api, fake_redis, url, code):
 
 
 @pytest.mark.django_db
-def test_locks_cleanup_clears_stale_only(staff_api, lock_redis):
-    finished = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="api", status="SUCCEEDED")
-    live = JobRun.objects.create(job_id="hold_job", lock_key="hold_job", trigger="api", status="RUNNING",
-                                 started_at=timezone.now(), heartbeat_at=timezone.now())
-    stale = locks.acquire("quick_job", ttl_seconds=60, run_id=finished.pk)
-    alive = locks.acquire("hold_job", ttl_seconds=60, run_id=live.pk)
-    try:
-        response = staff_api.post("/api/v1/scheduler/locks/cleanup")
-        assert response.status_code == 200
-        assert [c["key"] for c in response.json()["cleared"]] == ["quick_job"]
-        assert locks.inspect("quick_job") is None and locks.inspect("hold_job") is not None
-    finally:
-        stale.release()
-        alive.release()
+def test_locks_cleanup_clears_stale_only(staff_api, lock_redis, stale_and_live_locks):
+    response = staff_api.post("/api/v1/scheduler/locks/cleanup")
+    assert response.status_code == 200
+    assert [c["key"] for c in response.json()["cleared"]] == ["quick_job"]
+    assert locks.inspect("quick_job") is None and locks.inspect("hold_job") is not None
 
 
 @pytest.mark.django_db
