@@ -108,13 +108,13 @@ def naive_status() -> dict:
 
     from scheduler_app import locks, selectors
     from scheduler_app.models import JobDefinition, JobRun
-    from scheduler_app.runs import stale_before
+    from scheduler_app.selectors import lease_ago
 
     jobs = []
     for definition in JobDefinition.objects.all():
         last = JobRun.objects.filter(job_id=definition.job_id).order_by("-id").first()
         live = JobRun.objects.filter(job_id=definition.job_id, status="RUNNING",
-                                     heartbeat_at__gte=stale_before()).first()
+                                     heartbeat_at__gte=lease_ago()).first()
         lock = locks.inspect(definition.job_id)
         stored = DjangoJob.objects.filter(id=definition.job_id).values_list("next_run_time", flat=True).first()
         jobs.append({"id": definition.job_id, "next_run": stored or timezone.now(), "running": bool(live or lock),

@@ -92,7 +92,7 @@ class LogClearApi(APIView):
         "status": serializers.CharField(), "older_than_days": serializers.IntegerField(allow_null=True),
         "runs_deleted": serializers.IntegerField(allow_null=True), "duration_ms": serializers.FloatField()})})
     def delete(self, request):
-        from scheduler_app.api_responses import refusal_response
+        from scheduler_app.api.refusals import refusal_response
         from scheduler_app.models import JobRun
         from scheduler_app.services import job_run
 

@@ -22,16 +22,11 @@ STATUS_COLOURS = {
 }
 
 
-def _refusal_message(run: JobRun) -> str:
-    if run.skip_reason == JobRun.SkipReason.LOCK_UNAVAILABLE:
-        return f"{run.job_id}: lock service unavailable; run #{run.pk} was not started ({run.error})."
-    blocked = run.blocked_by or {}
-    holder = blocked.get("holder") or {}
-    ttl = blocked.get("ttl_seconds")
-    who = f"{holder.get('host')}:{holder.get('pid')}" if holder else "another holder"
-    held_by_run = f", run #{holder['run_id']}" if holder.get("run_id") else ""
-    ttl_text = f"; lock TTL {ttl:.0f} s" if isinstance(ttl, int | float) else ""
-    return f"{run.job_id}: Job is already running (held by {who}{held_by_run}{ttl_text}). Run #{run.pk} SKIPPED."
+def _refusal_message(refusal: selectors.Refusal) -> str:
+    if refusal.kind == selectors.Refusal.LOCK_HELD:
+        return f"{refusal.job_id}: {refusal.message}. Run #{refusal.run_id} SKIPPED."
+    started = f"run #{refusal.run_id} was not started" if refusal.run_id else "no run was started"
+    return f"{refusal.job_id}: {refusal.detail.lower()}; {started} ({refusal.error})."
 
 
 @admin.register(JobDefinition)
@@ -94,13 +89,18 @@ class JobDefinitionAdmin(admin.ModelAdmin):
     def run_now(self, request, queryset):
         for definition in queryset:
             try:
-                run = services.job_run_in_background(job_id=definition.job_id, trigger=JobRun.Trigger.ADMIN,
-                                                     user=request.user)
+                run = services.job_run(job_id=definition.job_id, trigger=JobRun.Trigger.ADMIN, user=request.user,
+                                       background=True)
             except (registry.JobNotFound, registry.InvalidJobParams) as exc:
                 self.message_user(request, f"{definition.job_id}: {exc}", messages.ERROR)
                 continue
-            if run.status == JobRun.Status.SKIPPED:
-                self.message_user(request, _refusal_message(run), messages.ERROR)
+            except services.RunNotRecorded as exc:
+                refusal = selectors.run_not_recorded_refusal(job_id=definition.job_id, error=exc)
+                self.message_user(request, _refusal_message(refusal), messages.ERROR)
+                continue
+            refusal = selectors.run_refusal(run=run)
+            if refusal is not None:
+                self.message_user(request, _refusal_message(refusal), messages.ERROR)
             else:
                 url = reverse("admin:scheduler_app_jobrun_change", args=[run.pk])
                 self.message_user(request, format_html('{}: started run <a href="{}">#{}</a> ({}).',
@@ -153,7 +153,7 @@ class JobRunAdmin(ReadOnlyAdmin):
 
 @admin.register(DatabaseLock)
 class DatabaseLockAdmin(ReadOnlyAdmin):
-    list_display = ["key", "holder", "expires_at", "fence"]
+    list_display = ["key", "holder", "expires_at"]
 
 
 @admin.register(SchedulerInstance)

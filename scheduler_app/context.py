@@ -1,8 +1,10 @@
 """The job context: what a running job sees of its run, and how it stops cooperatively.
 
 Long jobs call `ctx.check()` between units of work and write through `ctx.atomic()`, which commits only while the
-run still holds its lock and fence. A timeout or a lost lock flips the context under the same mutex that guards the
-commit, so nothing a job does after that point is committed.
+run is still its key's current holder. The fencing token is the run's database id; the check is made by the
+database inside the writer's own transaction, just before COMMIT, and holds until COMMIT (see
+`runs.run_fence_confirm`). A timeout, a lost lock or a cancellation flips the context under the same mutex that
+guards the commit, so nothing a job does after that point is committed.
 """
 
 from __future__ import annotations
@@ -25,13 +27,20 @@ class JobCancelled(Exception):
 
 
 class StaleFencingToken(JobCancelled):
+    """A write of a run that is no longer its key's holder: rolled back."""
+
     def __init__(self, mine: int | None, current: int | None):
-        super().__init__(f"stale fencing token {mine} (current {current})")
+        self.mine = mine
+        self.current = current
+        holder = f"run {current}" if current is not None else "none"
+        super().__init__(f"stale fencing token {mine} (current holder: {holder})")
+        self.reason = "lost_lock"
 
 
 class JobContext:
     def __init__(self, *, run_id: int, job_id: str, lock_key: str, fencing_token: int | None,
-                 fence_check: Callable[[], bool], team=None, user=None, trigger: str = "direct"):
+                 fence_check: Callable[[], bool], current_holder: Callable[[], int | None] | None = None,
+                 team=None, user=None, trigger: str = "direct"):
         self.run_id = run_id
         self.job_id = job_id
         self.lock_key = lock_key
@@ -43,6 +52,7 @@ class JobContext:
         self.partial = False
         self.cancel_reason: str | None = None
         self._fence_check = fence_check
+        self._current_holder = current_holder
         self._commit_mutex = threading.Lock()
         self._cancel_hooks: list[Callable[[], None]] = []
         self.progress_listener: Callable[[str, int, int | None], None] | None = None
@@ -53,7 +63,8 @@ class JobContext:
         return self.cancel_reason is not None
 
     def cancel(self, reason: str) -> None:
-        """Called by the watchdog; waits for an in-flight commit to finish, then blocks all later ones."""
+        """Called by the watchdog (timeout, lost lock) or a shutdown; waits for an in-flight commit to finish, then
+        blocks all later ones."""
         with self._commit_mutex:
             if self.cancel_reason is None:
                 self.cancel_reason = reason
@@ -68,12 +79,15 @@ class JobContext:
             raise JobCancelled(self.cancel_reason)
 
     def assert_fence_current(self) -> None:
+        """Inside the transaction: raise StaleFencingToken unless this run is still its key's holder."""
         if not self._fence_check():
-            raise StaleFencingToken(self.fencing_token, None)
+            current = self._current_holder() if self._current_holder is not None else None
+            raise StaleFencingToken(self.fencing_token, current)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        """transaction.atomic() that commits only if this run is still the lock's current holder."""
+        """transaction.atomic() that commits only if this run is still its key's current holder at COMMIT: the
+        database confirms it inside this transaction (one statement) and a take-over cannot pass until COMMIT."""
         self.check()
         block = transaction.atomic()
         block.__enter__()

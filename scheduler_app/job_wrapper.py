@@ -14,9 +14,10 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from scheduler_app import registry
+from scheduler_app import registry, selectors, services
 from scheduler_app.context import JobCancelled
-from scheduler_app.locks import LockNotAcquired, LockServiceUnavailable
+from scheduler_app.locks import Holder, LockNotAcquired, LockServiceUnavailable
+from scheduler_app.models import JobRun
 from scheduler_app.registry import JobSpec
 
 
@@ -31,23 +32,14 @@ def with_execution_lock(timeout_minutes: float, wait_seconds: float = 0, scope: 
         registry.register(spec)
 
         def run_direct(kwargs: dict[str, Any]) -> Any:
-            from scheduler_app import execution
-            from scheduler_app.models import JobRun
-
             team = kwargs.pop("team", None)
-            outcome = execution.execute(spec, trigger=JobRun.Trigger.DIRECT, team=team, params=kwargs)
-            run = outcome.run
-            if run.status == JobRun.Status.SKIPPED:
-                if run.skip_reason == JobRun.SkipReason.LOCK_UNAVAILABLE:
-                    raise LockServiceUnavailable(run.error)
-                blocked = run.blocked_by or {}
-                raise LockNotAcquired(run.lock_key, registry_holder(blocked.get("holder")),
-                                      blocked.get("ttl_seconds"))
-            if outcome.exception is not None:
-                raise outcome.exception
+            run = services.job_run(job_id=spec.job_id, trigger=JobRun.Trigger.DIRECT, team=team, params=kwargs)
+            _raise_refusal(run)
+            if run.job_exception is not None:
+                raise run.job_exception
             if run.status not in (JobRun.Status.SUCCEEDED, JobRun.Status.PARTIAL):
                 raise JobCancelled(run.status.lower())
-            return outcome.value
+            return run.job_value
 
         if spec.is_async:
             @functools.wraps(func)
@@ -68,10 +60,15 @@ def with_execution_lock(timeout_minutes: float, wait_seconds: float = 0, scope: 
     return decorate
 
 
-def registry_holder(data: dict | None):
-    from scheduler_app.locks import Holder
-
-    return Holder.parse_dict(data)
+def _raise_refusal(run: JobRun) -> None:
+    """A direct call that did not start raises: LockNotAcquired (holder, TTL) or LockServiceUnavailable."""
+    refusal = selectors.run_refusal(run=run)
+    if refusal is None:
+        return
+    if refusal.kind == selectors.Refusal.LOCK_UNAVAILABLE:
+        raise LockServiceUnavailable(refusal.error)
+    raise LockNotAcquired(run.lock_key, Holder.parse_dict(refusal.holder), refusal.ttl_seconds,
+                          message=f"{refusal.message} (lock {run.lock_key})")
 
 
 __all__ = ["JobSpec", "with_execution_lock"]

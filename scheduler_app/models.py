@@ -70,6 +70,7 @@ class JobRun(models.Model):
         TIMED_OUT = "TIMED_OUT"
         LOST_LOCK = "LOST_LOCK"
         ABANDONED = "ABANDONED"
+        CANCELLED = "CANCELLED"
         SKIPPED = "SKIPPED"
         MISSED = "MISSED"
 
@@ -95,6 +96,7 @@ class JobRun(models.Model):
         Status.TIMED_OUT,
         Status.LOST_LOCK,
         Status.ABANDONED,
+        Status.CANCELLED,
         Status.SKIPPED,
         Status.MISSED,
     )
@@ -120,7 +122,7 @@ class JobRun(models.Model):
 
     lock_backend = models.CharField(max_length=10, blank=True)
     lock_token = models.CharField(max_length=64, blank=True)
-    fencing_token = models.BigIntegerField(null=True, blank=True)
+    fencing_token = models.BigIntegerField(null=True, blank=True, help_text="The run's id, once it holds its lock.")
     host = models.CharField(max_length=255, blank=True)
     pid = models.IntegerField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -160,13 +162,13 @@ class JobRun(models.Model):
 
 
 class DatabaseLock(models.Model):
-    """The fallback lease, taken by compare-and-swap when Redis is unreachable."""
+    """The fallback lease, taken by compare-and-swap when Redis is unreachable. It issues no fence: the fencing
+    token is the run's id."""
 
     key = models.CharField(max_length=128, unique=True)
     token = models.CharField(max_length=64, blank=True)
     holder = models.JSONField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
-    fence = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return self.key

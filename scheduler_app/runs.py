@@ -1,8 +1,12 @@
-"""The run recorder: JobRun rows for every trigger, the database guard against a second run, heartbeats, reaping.
+"""Run records: every JobRun write of a trigger's life, as `run_<action>` functions.
 
-The guard is the partial unique index `one_running_run_per_lock_key`: marking a run RUNNING fails while another
-run of the same key is RUNNING. A RUNNING run whose heartbeat is older than 2 x lease is ABANDONED first (its
-holder is dead), so a crash never blocks the key for longer than that.
+The guard is the partial unique index `one_running_run_per_lock_key`: a run becomes RUNNING only while no other
+run of its key is RUNNING. The fence is the run's id: a run is its key's current holder exactly while its row is
+RUNNING, so a newer holder must first end the old row (`run_start` takes over a dead one), and `run_fence_confirm`
+checks, inside the writer's own transaction, that the row is still RUNNING and holds it so until COMMIT.
+
+Every write here that a trigger needs raises RunNotRecorded when the database cannot take it, so the trigger ends
+with a clear error instead of a traceback.
 """
 
 from __future__ import annotations
@@ -13,20 +17,35 @@ from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from scheduler_app.locks import Holder, Lease, renewer
-from scheduler_app.locks.db_backend import holder_of_run
+from scheduler_app import locks
+from scheduler_app.locks import Lease
 from scheduler_app.models import JobRun
+from scheduler_app.selectors import lease_ago
 
 logger = logging.getLogger("scheduler_app")
 
+RUNS = JobRun._meta.db_table
+# A trigger waits at most 600 s for its lock (the API's and runjob's cap); a QUEUED row older than that plus a
+# lease belongs to a process that died while waiting.
+MAX_QUEUED_SECONDS = 600
 
-def stale_before() -> datetime:
-    return timezone.now() - timedelta(seconds=2 * settings.LOCK_LEASE_SECONDS)
+
+class RunNotRecorded(Exception):
+    """The run row could not be written (the database is down, or SQLite's write lock outlasted the busy
+    timeout). Nothing ran."""
+
+    def __init__(self, job_id: str, message: str):
+        self.job_id = job_id
+        super().__init__(message)
+
+
+def _not_recorded(job_id: str, run_id: int | None, exc: Exception) -> RunNotRecorded:
+    run = f"Run {run_id} of job {job_id}" if run_id else f"Run of job {job_id}"
+    return RunNotRecorded(job_id, f"{run} not recorded: database unavailable ({exc})")
 
 
 def run_create(*, job_id: str, lock_key: str, trigger: str, user=None, team=None, params: dict | None = None,
@@ -35,59 +54,69 @@ def run_create(*, job_id: str, lock_key: str, trigger: str, user=None, team=None
     """A QUEUED row. A second row for the same scheduled slot is recorded SKIPPED (duplicate_slot) instead.
 
     `defer` (a fail-fast trigger on PostgreSQL): only the id is taken now, from the table's sequence, so the lock's
-    holder value can name the run; the row is INSERTed once, already RUNNING or SKIPPED. One write fewer per run,
-    and nothing waits in QUEUED that could be seen anyway.
+    holder value can name the run; the row is INSERTed once, already RUNNING or SKIPPED.
     """
     fields: dict[str, Any] = dict(job_id=job_id, lock_key=lock_key, trigger=trigger, user=user, team=team,
                                   params=to_json(params or {}), scheduled_for=scheduled_for,
                                   timeout_seconds=timeout_seconds)
-    if defer and scheduled_for is None and connection.vendor == "postgresql":
-        run = JobRun(**fields)
-        run.pk = reserved_id or _next_run_id()
-        run.deferred_insert = True
-        return run
-    if scheduled_for is None:
-        return JobRun.objects.create(**fields)
     try:
-        with transaction.atomic():
+        if defer and scheduled_for is None and connection.vendor == "postgresql":
+            run = JobRun(**fields)
+            run.pk = reserved_id or _next_run_id()
+            run.deferred_insert = True
+            return run
+        if scheduled_for is None:
             return JobRun.objects.create(**fields)
-    except IntegrityError:
-        now = timezone.now()
-        return JobRun.objects.create(**fields, status=JobRun.Status.SKIPPED,
-                                     skip_reason=JobRun.SkipReason.DUPLICATE_SLOT, finished_at=now,
-                                     error="This scheduled slot already has a run (another scheduler fired it).")
+        try:
+            with transaction.atomic():
+                return JobRun.objects.create(**fields)
+        except IntegrityError:
+            return JobRun.objects.create(**fields, status=JobRun.Status.SKIPPED,
+                                         skip_reason=JobRun.SkipReason.DUPLICATE_SLOT, finished_at=timezone.now(),
+                                         error="This scheduled slot already has a run (another scheduler fired it).")
+    except DatabaseError as exc:
+        raise _not_recorded(job_id, None, exc) from exc
 
 
-def run_mark_running(run: JobRun, lease: Lease) -> JobRun | None:
-    """Mark RUNNING under the database guard. Returns None on success, or the live run that blocks it."""
+def run_start(run: JobRun, lease: Lease) -> JobRun | None:
+    """Mark RUNNING under the database guard. Returns None on success, or the live run that blocks it.
+
+    A blocking run that is dead (heartbeat older than one lease; its key is gone, since this trigger holds the
+    lock now) is ended ABANDONED and the start goes on: a crash blocks its key for at most one lease.
+    """
     now = timezone.now()
     fields = dict(status=JobRun.Status.RUNNING, started_at=now, heartbeat_at=now, lock_backend=lease.backend_name,
-                  lock_token=lease.holder.token, fencing_token=lease.fence, host=lease.holder.host,
+                  lock_token=lease.holder.token, fencing_token=run.pk, host=lease.holder.host,
                   pid=lease.holder.pid, lock_wait_ms=round(lease.wait_ms, 3))
     deferred = getattr(run, "deferred_insert", False)
-    for attempt in range(2):
-        try:
-            # A savepoint only inside a caller's transaction; in autocommit the statement is its own transaction
-            # and a failed one leaves the connection usable (saves BEGIN/COMMIT round trips per run).
-            with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
-                if deferred:
-                    JobRun.objects.bulk_create([_copy(run, **fields)])
-                else:
-                    JobRun.objects.filter(pk=run.pk).update(**fields)
-            for name, value in fields.items():
-                setattr(run, name, value)
-            run.deferred_insert = False
-            return None
-        except IntegrityError:
-            if attempt == 0 and runs_reap_abandoned(lock_key=run.lock_key):
-                continue
-            blocker = JobRun.objects.filter(lock_key=run.lock_key, status=JobRun.Status.RUNNING).first()
-            if blocker is not None:
-                return blocker
-    return run  # cannot happen in practice; refuse rather than run twice
+    try:
+        for attempt in range(3):
+            try:
+                # A savepoint only inside a caller's transaction; in autocommit the statement is its own
+                # transaction and a failed one leaves the connection usable.
+                with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
+                    if deferred:
+                        JobRun.objects.bulk_create([_copy(run, **fields)])
+                    else:
+                        JobRun.objects.filter(pk=run.pk).update(**fields)
+                for name, value in fields.items():
+                    setattr(run, name, value)
+                run.deferred_insert = False
+                return None
+            except IntegrityError:
+                if attempt == 0 and _runs_abandon_dead(lock_key=run.lock_key, by_run=run.pk):
+                    continue
+                blocker = JobRun.objects.filter(lock_key=run.lock_key, status=JobRun.Status.RUNNING).first()
+                if blocker is not None:
+                    return blocker
+                # The blocker finished between the two statements: try again.
+    except DatabaseError as exc:
+        raise _not_recorded(run.job_id, run.pk, exc) from exc
+    return JobRun.objects.filter(lock_key=run.lock_key, status=JobRun.Status.RUNNING).first() or run
 
 
-def run_mark_skipped(run: JobRun, *, reason: str, blocked_by: dict | None, error: str = "") -> JobRun:
+def run_skip(run: JobRun, *, reason: str, blocked_by: dict | None, error: str = "") -> JobRun:
+    """SKIPPED: the trigger did not start (lock held, or the lock service unavailable). Final."""
     now = timezone.now()
     run.status = JobRun.Status.SKIPPED
     run.skip_reason = reason
@@ -95,18 +124,122 @@ def run_mark_skipped(run: JobRun, *, reason: str, blocked_by: dict | None, error
     run.error = error
     run.finished_at = now
     run.duration_ms = 0
-    if getattr(run, "deferred_insert", False):
-        JobRun.objects.bulk_create([run])
-        run.deferred_insert = False
-    else:
-        JobRun.objects.filter(pk=run.pk).update(status=run.status, skip_reason=reason, blocked_by=blocked_by,
-                                                error=error, finished_at=now, duration_ms=0)
+    try:
+        if getattr(run, "deferred_insert", False):
+            JobRun.objects.bulk_create([run])
+            run.deferred_insert = False
+        else:
+            JobRun.objects.filter(pk=run.pk, status=JobRun.Status.QUEUED).update(
+                status=run.status, skip_reason=reason, blocked_by=blocked_by, error=error, finished_at=now,
+                duration_ms=0)
+    except DatabaseError as exc:
+        raise _not_recorded(run.job_id, run.pk, exc) from exc
     return run
+
+
+def run_finish(run: JobRun, *, status: str, error: str = "", traceback: str = "", result: Any = None,
+               warnings: list[str] | None = None) -> bool:
+    """Final status, compare-and-set from RUNNING: a run that was taken over (ABANDONED) or already ended keeps
+    what it has (terminal is final). On False `run` is refreshed to what the database holds."""
+    now = timezone.now()
+    duration = (now - run.started_at).total_seconds() * 1000 if run.started_at else None
+    values = dict(status=status, finished_at=now, duration_ms=duration, error=error[:10000], traceback=traceback,
+                  result=to_json(result), warnings=list(warnings or []))
+    updated = JobRun.objects.filter(pk=run.pk, status=JobRun.Status.RUNNING).update(**values)
+    if updated:
+        for name, value in values.items():
+            setattr(run, name, value)
+    else:
+        run.refresh_from_db()
+    return bool(updated)
+
+
+def run_fence_confirm(*, run_id: int) -> bool:
+    """Inside the writer's open transaction: is this run still its key's holder? On PostgreSQL the row is locked
+    FOR UPDATE until COMMIT, so a take-over (which must end this row first) waits for the writer or skips it. On
+    SQLite the transaction already holds the database's write lock (IMMEDIATE), which serialises the same way."""
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT status FROM {RUNS} WHERE id = %s{lock}", [run_id])
+        row = cursor.fetchone()
+    return row is not None and row[0] == JobRun.Status.RUNNING
+
+
+def run_holder_current(*, lock_key: str) -> int | None:
+    """The id (fence) of the key's current holder: its RUNNING run, if any."""
+    return JobRun.objects.filter(lock_key=lock_key, status=JobRun.Status.RUNNING).values_list("pk", flat=True).first()
+
+
+def runs_confirm(run_ids: list[int]) -> dict[int, bool] | None:
+    """The renewal thread's database renewal: one UPDATE writes the heartbeat of every run this process holds and
+    tells which are still RUNNING. None when the database cannot be reached."""
+    close_old_connections()
+    placeholders = ", ".join(["%s"] * len(run_ids))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {RUNS} SET heartbeat_at = %s WHERE id IN ({placeholders}) AND status = %s "
+                           "RETURNING id", [_db_time(timezone.now()), *run_ids, JobRun.Status.RUNNING])
+            alive = {row[0] for row in cursor.fetchall()}
+    except DatabaseError as exc:
+        logger.error("Failed to write run heartbeat (%s); the lock's own renewal carries on", exc)
+        return None
+    finally:
+        close_old_connections()
+    return {run_id: run_id in alive for run_id in run_ids}
+
+
+locks.renewer.set_run_confirmer(runs_confirm)
+
+
+def _runs_abandon_dead(*, lock_key: str, by_run: int | None = None) -> int:
+    """End the key's RUNNING run if its heartbeat is older than one lease. One statement; on PostgreSQL a row that a
+    live transaction holds (a fenced write in flight) is skipped, never waited for."""
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    error = "Holder stopped heartbeating (process killed, paused or host lost)" + (
+        f"; taken over by run {by_run}." if by_run else ".")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {RUNS} SET status = %s, finished_at = %s, error = %s WHERE id IN ("
+            f"SELECT id FROM {RUNS} WHERE lock_key = %s AND status = %s AND heartbeat_at < %s{skip_locked}) "
+            "RETURNING id, job_id, host, pid",
+            [JobRun.Status.ABANDONED, _db_time(timezone.now()), error, lock_key, JobRun.Status.RUNNING,
+             _db_time(lease_ago())])
+        ended = cursor.fetchall()
+    for pk, job_id, host, pid in ended:
+        logger.warning("Run %s of job: %s abandoned (no heartbeat from %s:%s)%s", pk, job_id, host, pid,
+                       f"; run {by_run} takes over" if by_run else "", extra={"job_id": job_id, "run_id": pk})
+    return len(ended)
+
+
+def runs_reap_abandoned(*, lock_key: str | None = None) -> int:
+    """RUNNING runs that are dead (heartbeat older than one lease and, if Redis answers, their key no longer
+    theirs) become ABANDONED, and so do QUEUED runs whose trigger died while waiting."""
+    queued = JobRun.objects.filter(status=JobRun.Status.QUEUED,
+                                   created_at__lt=lease_ago() - timedelta(seconds=MAX_QUEUED_SECONDS))
+    if lock_key is not None:
+        queued = queued.filter(lock_key=lock_key)
+    queued.update(status=JobRun.Status.ABANDONED, finished_at=timezone.now(),
+                  error="Never started: the triggering process stopped while waiting for the lock.")
+    silent = JobRun.objects.filter(status=JobRun.Status.RUNNING, heartbeat_at__lt=lease_ago())
+    if lock_key is not None:
+        silent = silent.filter(lock_key=lock_key)
+    reaped = 0
+    for pk, key in silent.values_list("pk", "lock_key"):
+        state = locks.inspect(key)
+        if state is not None and state.holder is not None and state.holder.run_id == pk:
+            continue  # its key is still renewed: alive, only its database heartbeat is failing
+        reaped += _runs_abandon_dead(lock_key=key)
+    return reaped
+
+
+def _db_time(moment: datetime):
+    """A datetime as the ORM would store it (raw SQL gets no field adaptation; SQLite stores naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(moment)
 
 
 def _next_run_id() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [JobRun._meta.db_table])
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [RUNS])
         return cursor.fetchone()[0]
 
 
@@ -117,80 +250,6 @@ def _copy(run: JobRun, **changes) -> JobRun:
     for name, value in changes.items():
         setattr(row, name, value)
     return row
-
-
-def run_finish(run: JobRun, *, status: str, error: str = "", traceback: str = "", result: Any = None,
-               warnings: list[str] | None = None) -> bool:
-    """Final status. Only a run that is still ours (RUNNING, or ABANDONED by a reaper while we lived) changes."""
-    now = timezone.now()
-    duration = (now - run.started_at).total_seconds() * 1000 if run.started_at else None
-    values = dict(status=status, finished_at=now, duration_ms=duration, error=error[:10000], traceback=traceback,
-                  result=to_json(result), warnings=list(warnings or []))
-    updated = JobRun.objects.filter(
-        pk=run.pk, status__in=[JobRun.Status.RUNNING, JobRun.Status.ABANDONED]
-    ).update(**values)
-    if updated:
-        for name, value in values.items():
-            setattr(run, name, value)
-    return bool(updated)
-
-
-# A trigger waits at most 600 s for its lock (the API's and runjob's cap); a QUEUED row older than that plus
-# two leases belongs to a process that died while waiting.
-MAX_QUEUED_SECONDS = 600
-
-
-def runs_reap_abandoned(*, lock_key: str | None = None) -> int:
-    """RUNNING runs whose heartbeat is older than 2 x lease become ABANDONED (their holder is gone), and so do
-    QUEUED runs whose trigger died while waiting."""
-    queued = JobRun.objects.filter(
-        status=JobRun.Status.QUEUED,
-        created_at__lt=stale_before() - timedelta(seconds=MAX_QUEUED_SECONDS),
-    )
-    if lock_key is not None:
-        queued = queued.filter(lock_key=lock_key)
-    queued.update(status=JobRun.Status.ABANDONED, finished_at=timezone.now(),
-                  error="Never started: the triggering process stopped while waiting for the lock.")
-    runs = JobRun.objects.filter(status=JobRun.Status.RUNNING, heartbeat_at__lt=stale_before())
-    if lock_key is not None:
-        runs = runs.filter(lock_key=lock_key)
-    reaped = list(runs.values_list("pk", "job_id", "host", "pid"))
-    if not reaped:
-        return 0
-    count = JobRun.objects.filter(pk__in=[r[0] for r in reaped], status=JobRun.Status.RUNNING).update(
-        status=JobRun.Status.ABANDONED, finished_at=timezone.now(),
-        error="Holder stopped heartbeating (process killed or host lost).")
-    for pk, job_id, host, pid in reaped:
-        logger.warning("Run %s of job: %s abandoned (no heartbeat from %s:%s)", pk, job_id, host, pid)
-    return count
-
-
-def heartbeat(leases: list[Lease]) -> None:
-    """Tick hook of the renewal thread: one UPDATE for every run this process holds."""
-    run_ids = [lease.holder.run_id for lease in leases if lease.holder.run_id and not lease.released]
-    if not run_ids:
-        return
-    close_old_connections()
-    try:
-        JobRun.objects.filter(pk__in=run_ids, status=JobRun.Status.RUNNING).update(heartbeat_at=timezone.now())
-    except Exception:  # noqa: BLE001
-        logger.exception("Failed to write run heartbeat")
-    finally:
-        close_old_connections()
-
-
-renewer.add_tick_hook(heartbeat)
-
-
-def blocker_info(run: JobRun) -> dict:
-    holder = holder_of_run(run)
-    info = holder.as_dict()
-    info["job_run_status"] = run.status
-    return info
-
-
-def holder_dict(holder: Holder | None) -> dict | None:
-    return holder.as_dict() if holder else None
 
 
 def to_json(value: Any) -> Any:

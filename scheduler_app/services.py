@@ -6,56 +6,36 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from scheduler_app import execution, locks, registry, runs, selectors
+from scheduler_app import locks, registry, runner, runs, selectors
+from scheduler_app.definitions import job_definitions_sync
 from scheduler_app.locks import LockState
 from scheduler_app.models import JobDefinition, JobRun
+from scheduler_app.runs import RunNotRecorded
+
+__all__ = ["RunNotRecorded", "job_definitions_sync", "job_run"]
 
 logger = logging.getLogger("scheduler_app")
 
 
-def job_run(*, job_id: str, trigger: str, user=None, team=None, wait_seconds: float | None = None,
-            params: dict | None = None, scheduled_for: datetime | None = None,
+def job_run(*, job_id: str, trigger: str, user=None, team=None, params: dict | None = None,
+            wait_seconds: float | None = None, scheduled_for: datetime | None = None, background: bool = False,
             progress: Callable[[str, int, int | None], None] | None = None) -> JobRun:
-    """Run a job to its end behind its execution lock and return its JobRun.
+    """Run a job behind its execution lock and return its JobRun: the one way every trigger starts a job.
 
-    Raises JobNotFound or InvalidJobParams for bad input; every other outcome, refusals included, is the run's
-    status (SKIPPED with skip_reason lock_held / lock_unavailable when it did not start).
+    Raises JobNotFound or InvalidJobParams for bad input, and RunNotRecorded when the database cannot take the run
+    row. Every other outcome, refusals included, is the run's status (SKIPPED with skip_reason lock_held /
+    lock_unavailable when it did not start; `selectors.run_refusal` says why). With `background` the lock is taken
+    here and the body runs in a thread of its own (the run comes back RUNNING); otherwise it runs to its end, and
+    the run carries `job_value` and `job_exception` for a direct call.
     """
-    spec = registry.get(job_id)
-    return execution.execute(spec, trigger=trigger, user=user, team=team, params=params,
-                             wait_seconds=wait_seconds, scheduled_for=scheduled_for, progress=progress).run
+    return runner.run_job(registry.get(job_id), trigger=trigger, user=user, team=team, params=params,
+                          wait_seconds=wait_seconds, scheduled_for=scheduled_for, background=background,
+                          progress=progress)
 
 
-def job_run_in_background(*, job_id: str, trigger: str, user=None, team=None, wait_seconds: float | None = None,
-                          params: dict | None = None) -> JobRun:
-    """Take the lock now (a refusal is known at once), run the job in a background thread, return its run."""
-    spec = registry.get(job_id)
-    return execution.execute_in_background(spec, trigger=trigger, user=user, team=team, params=params,
-                                           wait_seconds=wait_seconds)
-
-
-def job_definitions_sync() -> int:
-    """Create a JobDefinition for every registered job that has none. Never overwrites an edit."""
-    existing = set(JobDefinition.objects.values_list("job_id", flat=True))
-    created = 0
-    for spec in registry.all_specs():
-        if spec.job_id in existing:
-            continue
-        JobDefinition.objects.get_or_create(
-            job_id=spec.job_id,
-            defaults=dict(
-                name=spec.name,
-                trigger_type=JobDefinition.TriggerType.INTERVAL if spec.interval_seconds else
-                JobDefinition.TriggerType.CRON,
-                cron=spec.cron,
-                interval_seconds=spec.interval_seconds,
-                timeout_minutes=spec.timeout_minutes,
-                lock_scope=spec.scope,
-                wait_seconds=spec.wait_seconds,
-            ),
-        )
-        created += 1
-    return created
+def job_runs_cancel_active(*, reason: str = "shutdown") -> int:
+    """A process that is stopping asks its runs to end (CANCELLED at their next ctx.check()) and release."""
+    return runner.runs_cancel_active(reason=reason)
 
 
 def lock_force_release(*, key: str) -> bool:
@@ -71,10 +51,6 @@ def job_locks_force_release(*, job_id: str) -> list[str]:
     states, _redis_ok = locks.list_locks()
     keys = sorted({state.key for state in states if state.job_id == job_id} | {job_id})
     return [key for key in keys if lock_force_release(key=key)]
-
-
-def runs_reap_abandoned() -> int:
-    return runs.runs_reap_abandoned()
 
 
 def locks_clear_stale() -> list[LockState]:

@@ -9,7 +9,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scheduler_app.api_responses import refusal_response
+from scheduler_app.api.refusals import refusal_response
 from scheduler_app.models import JobRun
 from scheduler_app.registry import InvalidJobParams
 from scheduler_app.services import job_run

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from scheduler_app import registry, selectors, services
 from scheduler_app.api.permissions import IsStaff
+from scheduler_app.api.refusals import refusal_response
 from scheduler_app.api.serializers import (
     JobDefinitionOutput,
     JobDefinitionUpdateInput,
@@ -22,7 +23,6 @@ from scheduler_app.api.serializers import (
     LockReleaseInput,
     RunFilterInput,
 )
-from scheduler_app.api_responses import refusal_response
 from scheduler_app.models import JobDefinition, JobRun
 
 _any = inline_serializer("SchedulerAny", fields={"detail": serializers.CharField(required=False)})
@@ -67,9 +67,9 @@ class SchedulerJobView(APIView):
     def post(self, request):
         data = _parse(JobTriggerInput, request.data)
         try:
-            run = services.job_run_in_background(job_id=data["job_id"], trigger=JobRun.Trigger.API,
-                                                 user=request.user, team=data.get("team_id"),
-                                                 wait_seconds=data.get("wait_seconds"), params=data.get("params"))
+            run = services.job_run(job_id=data["job_id"], trigger=JobRun.Trigger.API, user=request.user,
+                                   team=data.get("team_id"), wait_seconds=data.get("wait_seconds"),
+                                   params=data.get("params"), background=True)
         except registry.JobNotFound as exc:
             raise NotFound(str(exc)) from None
         except registry.InvalidJobParams as exc:

@@ -1,4 +1,8 @@
-"""The lock interface shared by both backends, and what it raises."""
+"""The lock interface every backend implements, the holder it stores, and what it raises.
+
+The lock decides who may start; it issues no fencing token. The fence is the run's database id, checked by the
+database inside the writer's transaction (see `scheduler_app.context`).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,11 @@ import json
 import os
 import socket
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol
 
 KEY_PREFIX = "job_lock:"
-FENCE_PREFIX = "job_fence:"  # must not match KEYS job_lock:*
-SIGNAL_PREFIX = "job_signal:"
+SIGNAL_PREFIX = "job_signal:"  # wake-ups; must not match KEYS job_lock:*
 
 HOST = socket.gethostname()  # computed once: the holder value is built on every acquire
 _HOST_JSON = json.dumps(HOST)
@@ -26,23 +29,20 @@ class Holder:
     host: str
     pid: int
     acquired_at: float
-    fence: int | None = None
 
     @classmethod
     def new(cls, *, run_id: int | None) -> Holder:
         return cls(token=os.urandom(16).hex(), run_id=run_id, host=HOST, pid=os.getpid(), acquired_at=time.time())
 
-    def value_prefix(self) -> str:
-        """The JSON value up to the fence number, which the acquire script appends (it is issued there)."""
+    def value(self) -> str:
+        """The stored JSON, built by hand (this is on every acquire). It starts with the token, which the release
+        and extend scripts compare as a prefix."""
         run_id = "null" if self.run_id is None else int(self.run_id)
         host = _HOST_JSON if self.host == HOST else json.dumps(self.host)
         return (
             f'{{"token":"{self.token}","run_id":{run_id},"host":{host},'
-            f'"pid":{self.pid},"acquired_at":{self.acquired_at:.3f},"fence":'
+            f'"pid":{self.pid},"acquired_at":{self.acquired_at:.3f}}}'
         )
-
-    def value(self) -> str:
-        return f"{self.value_prefix()}{json.dumps(self.fence)}}}"
 
     @classmethod
     def parse(cls, raw: str | bytes | None) -> Holder | None:
@@ -56,7 +56,6 @@ class Holder:
                 host=str(data.get("host", "")),
                 pid=int(data.get("pid", 0)),
                 acquired_at=float(data.get("acquired_at", 0)),
-                fence=data.get("fence"),
             )
         except (ValueError, KeyError, TypeError):
             # A value we did not write (set by hand): still a holder, of unknown identity.
@@ -67,12 +66,12 @@ class Holder:
     def parse_dict(cls, data: dict | None) -> Holder | None:
         if not data:
             return None
-        return cls(**{k: data.get(k) for k in ("token", "run_id", "host", "pid", "acquired_at", "fence")})
+        return cls(**{k: data.get(k) for k in ("token", "run_id", "host", "pid", "acquired_at")})
 
     def as_dict(self) -> dict:
         # by hand: dataclasses.asdict deep-copies every field, a cost the status page pays per held lock
         return {"token": self.token, "run_id": self.run_id, "host": self.host, "pid": self.pid,
-                "acquired_at": self.acquired_at, "fence": self.fence}
+                "acquired_at": self.acquired_at}
 
 
 @dataclass
@@ -131,27 +130,44 @@ class BackendUnavailable(LockError):
 
 class RenewResult:
     RENEWED = "renewed"
-    RESTORED = "restored"  # key was gone (Redis restarted) and was set again with our token
-    LOST = "lost"  # someone else holds it, or a newer holder came and went
+    RESTORED = "restored"  # the key was gone (Redis restarted, or the lease lapsed) and was set again for us
+    HELD_BY_OTHER = "held_by_other"  # another token has the key; the database decides whether we still hold the run
 
 
-class LockBackend(Protocol):
+class LockBackend(ABC):
+    """One place locks live. Every method raises BackendUnavailable when the backend cannot be reached."""
+
     name: str
 
+    @abstractmethod
     def acquire(self, key: str, holder: Holder, lease_seconds: float) -> tuple[bool, Holder | None, float | None]:
-        """Try once. (True, holder-with-fence, None) or (False, current holder, its TTL left)."""
+        """Try once: (True, holder, None), or (False, the current holder, its TTL left in seconds)."""
 
-    def release(self, key: str, holder: Holder) -> bool: ...
+    @abstractmethod
+    def release(self, key: str, holder: Holder) -> bool:
+        """Owner-only delete, then wake the waiters. False when the key is not ours (deletes nothing)."""
 
-    def extend(self, key: str, holder: Holder, lease_seconds: float) -> str: ...
+    @abstractmethod
+    def extend(self, key: str, holder: Holder, lease_seconds: float) -> str:
+        """Owner-only renewal; sets the key again for us when it is gone. A RenewResult."""
 
+    @abstractmethod
     def inspect(self, key: str) -> LockState | None: ...
 
+    @abstractmethod
     def list(self) -> list[LockState]: ...
 
-    def force_release(self, key: str) -> bool: ...
+    @abstractmethod
+    def force_release(self, key: str) -> bool:
+        """Delete whoever holds it (an operator's decision)."""
 
+    @abstractmethod
+    def release_if_unchanged(self, state: LockState) -> bool:
+        """Delete only the exact lock `state` describes (stale clean-up)."""
+
+    @abstractmethod
     def release_listener(self, key: str):
-        """Something whose `wait(timeout)` returns when the key's holder releases; `close()` it after."""
+        """Something whose `wait(timeout)` returns when the key is released; `close()` it after."""
 
-    def current_fence(self, key: str) -> int | None: ...
+    @abstractmethod
+    def ping(self) -> bool: ...

@@ -1,4 +1,4 @@
-"""Redis backend: SET NX PX with a fencing INCR in one script; owner-only release and extend by Lua."""
+"""Redis backend: SET NX PX in one script; owner-only release and extend by Lua. Each script touches one key."""
 
 from __future__ import annotations
 
@@ -7,53 +7,50 @@ import hashlib
 import redis
 
 from scheduler_app.locks.base import (
-    FENCE_PREFIX,
     KEY_PREFIX,
     SIGNAL_PREFIX,
     BackendUnavailable,
     Holder,
+    LockBackend,
     LockState,
     RenewResult,
 )
 
-# One round trip: refuse with the holder and its TTL, or issue the next fence and take the key.
+# One round trip: take the key, or refuse with the holder and its TTL.
 ACQUIRE = """
 local v = redis.call('GET', KEYS[1])
 if v then return {0, v, redis.call('PTTL', KEYS[1])} end
-local f = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. f .. '}', 'PX', ARGV[2])
-return {1, f}
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1}
 """
 
 # Compare-and-delete on the token, then wake the waiters. 1 released, 0 absent, -1 someone else's.
-# The wake-up is a PUBLISH on job_signal:<key>: free when nobody waits, and it leaves no key behind.
+# The wake-up is a PUBLISH on job_signal:<key> (a channel, passed as an argument, not a key): free when nobody
+# waits, and it leaves no key behind.
 RELEASE = """
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local p = '{"token":"' .. ARGV[1] .. '"'
 if string.sub(v, 1, #p) ~= p then return -1 end
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', KEYS[2], '1')
+redis.call('PUBLISH', ARGV[2], '1')
 return 1
 """
 
-# Compare-and-pexpire. If the key is gone (Redis restarted or the lease lapsed) and no newer holder has been
-# issued a fence since ours, set it again with our own value. 1 renewed, 2 restored, 0 lost.
+# Compare-and-pexpire. A key that is gone (Redis restarted empty, or the lease lapsed while nobody took it) is set
+# again with our own value: the database has already confirmed that our run is still the key's holder.
+# 1 renewed, 2 restored, 0 held by another token.
 EXTEND = """
 local v = redis.call('GET', KEYS[1])
-local p = '{"token":"' .. ARGV[1] .. '"'
 if v then
+  local p = '{"token":"' .. ARGV[1] .. '"'
   if string.sub(v, 1, #p) == p then
     redis.call('PEXPIRE', KEYS[1], ARGV[2])
     return 1
   end
   return 0
 end
-local f = tonumber(redis.call('GET', KEYS[2]) or '0')
-local mine = tonumber(ARGV[4])
-if f > mine then return 0 end
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
-if f < mine then redis.call('SET', KEYS[2], mine) end
 return 2
 """
 
@@ -61,7 +58,7 @@ return 2
 DELETE_IF_UNCHANGED = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', KEYS[2], '1')
+  redis.call('PUBLISH', ARGV[2], '1')
   return 1
 end
 return 0
@@ -87,7 +84,7 @@ class LuaScript:
             return self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
-class RedisLockBackend:
+class RedisLockBackend(LockBackend):
     name = "redis"
 
     def __init__(self, client: redis.Redis, *, blocking_chunk_seconds: float = 1.0):
@@ -106,30 +103,21 @@ class RedisLockBackend:
             raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     def acquire(self, key: str, holder: Holder, lease_seconds: float) -> tuple[bool, Holder | None, float | None]:
-        reply = self._call(
-            self._acquire,
-            keys=[KEY_PREFIX + key, FENCE_PREFIX + key],
-            args=[holder.value_prefix(), max(1, int(lease_seconds * 1000))],
-        )
+        reply = self._call(self._acquire, keys=[KEY_PREFIX + key],
+                           args=[holder.value(), max(1, int(lease_seconds * 1000))])
         if reply[0] == 1:
-            holder.fence = int(reply[1])
             return True, holder, None
         pttl = int(reply[2])
         return False, Holder.parse(reply[1]), (None if pttl < 0 else pttl / 1000)
 
     def release(self, key: str, holder: Holder) -> bool:
-        reply = self._call(self._release, keys=[KEY_PREFIX + key, SIGNAL_PREFIX + key], args=[holder.token])
+        reply = self._call(self._release, keys=[KEY_PREFIX + key], args=[holder.token, SIGNAL_PREFIX + key])
         return int(reply) == 1
 
     def extend(self, key: str, holder: Holder, lease_seconds: float) -> str:
-        reply = int(
-            self._call(
-                self._extend,
-                keys=[KEY_PREFIX + key, FENCE_PREFIX + key],
-                args=[holder.token, max(1, int(lease_seconds * 1000)), holder.value(), holder.fence or 0],
-            )
-        )
-        return {1: RenewResult.RENEWED, 2: RenewResult.RESTORED}.get(reply, RenewResult.LOST)
+        reply = int(self._call(self._extend, keys=[KEY_PREFIX + key],
+                               args=[holder.token, max(1, int(lease_seconds * 1000)), holder.value()]))
+        return {1: RenewResult.RENEWED, 2: RenewResult.RESTORED}.get(reply, RenewResult.HELD_BY_OTHER)
 
     def inspect(self, key: str) -> LockState | None:
         pipe = self.client.pipeline(transaction=False)
@@ -169,8 +157,8 @@ class RedisLockBackend:
 
     def release_if_unchanged(self, state: LockState) -> bool:
         """Delete only if the key still holds the value `state` was read with."""
-        return bool(self._call(self._delete_if_unchanged, keys=[KEY_PREFIX + state.key, SIGNAL_PREFIX + state.key],
-                               args=[state.raw]))
+        return bool(self._call(self._delete_if_unchanged, keys=[KEY_PREFIX + state.key],
+                               args=[state.raw, SIGNAL_PREFIX + state.key]))
 
     def release_listener(self, key: str) -> ReleaseListener:
         """Subscribe to the key's wake-ups. The caller tries once more after subscribing, so no release is missed."""
@@ -181,10 +169,6 @@ class RedisLockBackend:
             pubsub.close()
             raise
         return ReleaseListener(self, pubsub)
-
-    def current_fence(self, key: str) -> int | None:
-        raw = self._call(self.client.get, FENCE_PREFIX + key)
-        return None if raw is None else int(raw)
 
     def ping(self) -> bool:
         return bool(self._call(self.client.ping))

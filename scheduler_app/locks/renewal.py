@@ -1,8 +1,10 @@
 """One long-lived renewal thread per process renews every held lease (not one thread per lock).
 
-It also fires each lease's deadline (the job's timeout) and loss callbacks, and runs tick hooks (the run recorder's
-database heartbeat). Every step is guarded: a failing renewal is logged and retried, the thread never dies silently,
-and if it ever does die it is restarted on the next registration.
+Each tick it first confirms the leases' runs in the database (one UPDATE that is also their heartbeat), then
+extends their keys. A lease whose run the database no longer names as RUNNING is lost. A lease that neither Redis
+nor the database has confirmed for a whole lease stops itself (lost), before anyone may take it over. The thread
+also fires each lease's deadline (the job's timeout). Every step is guarded: a failure is logged and retried, and
+if the thread ever dies it is restarted on the next registration.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from typing import TYPE_CHECKING
 from scheduler_app.locks.base import BackendUnavailable, RenewResult
 
 if TYPE_CHECKING:
-    from scheduler_app.locks import Lease
+    from scheduler_app.locks.lease import Lease
 
 logger = logging.getLogger("scheduler_app")
+
+# Given the run ids of the leases due, return {run_id: still RUNNING?}, or None when the database is unreachable.
+RunConfirmer = Callable[[list[int]], "dict[int, bool] | None"]
 
 
 class LeaseRenewer:
@@ -27,14 +32,13 @@ class LeaseRenewer:
         self._mutex = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._hooks: list[Callable[[list[Lease]], None]] = []
+        self._confirm_runs: RunConfirmer | None = None
         self._next_wake = 0.0  # when the sleeping thread will look again on its own
         self._generation = 0  # bumped by add(): a tick that raced an add runs again at once
         self.paused = False  # tests hold renewal off to play a late finisher
 
-    def add_tick_hook(self, hook: Callable[[list[Lease]], None]) -> None:
-        if hook not in self._hooks:
-            self._hooks.append(hook)
+    def set_run_confirmer(self, confirm: RunConfirmer) -> None:
+        self._confirm_runs = confirm
 
     def add(self, lease: Lease) -> None:
         with self._mutex:
@@ -77,47 +81,66 @@ class LeaseRenewer:
 
     def tick(self) -> float:
         """Renew what is due, fire deadlines; return seconds until the next thing is due."""
-        leases = self.held()
         now = time.monotonic()
-        renewed: list[Lease] = []
-        next_due = now + 5.0
-        for lease in leases:
+        due: list[Lease] = []
+        for lease in self.held():
             if not lease.deadline_fired and now >= lease.deadline:
                 lease.fire_deadline()
-                continue
-            if not self.paused and now >= lease.next_renewal:
-                if self._renew(lease):
-                    renewed.append(lease)
+            elif not self.paused and not lease.released and not lease.lost and now >= lease.next_renewal:
+                due.append(lease)
+        if due:
+            alive = self._confirm([lease.run_id for lease in due if lease.run_id is not None])
+            for lease in due:
+                self._renew(lease, alive)
+        next_due = now + 5.0
+        for lease in self.held():
             if not lease.lost and not lease.released:
                 next_due = min(next_due, lease.next_renewal, lease.deadline)
-        if renewed:
-            for hook in self._hooks:
-                try:
-                    hook(renewed)
-                except Exception:  # noqa: BLE001
-                    logger.exception("Lease tick hook failed")
         return max(0.01, next_due - time.monotonic())
 
-    def _renew(self, lease: Lease) -> bool:
-        lease.next_renewal = time.monotonic() + lease.lease_seconds / 3
-        if lease.released or lease.lost:
-            return False
+    def _confirm(self, run_ids: list[int]) -> dict[int, bool] | None:
+        if not run_ids or self._confirm_runs is None:
+            return None
+        try:
+            return self._confirm_runs(run_ids)
+        except Exception:  # noqa: BLE001 - the confirmer reports None for an outage; anything else is a bug
+            logger.exception("Run heartbeat failed")
+            return None
+
+    def _renew(self, lease: Lease, alive: dict[int, bool] | None) -> None:
+        now = time.monotonic()
+        lease.next_renewal = now + lease.lease_seconds / 3
+        in_database = None if alive is None or lease.run_id is None else alive.get(lease.run_id)
+        if in_database is False:
+            lease.mark_lost(f"run {lease.run_id} is no longer RUNNING in the database (another holder took over, "
+                            "or an operator ended it)")
+            return
         try:
             result = lease.backend.extend(lease.key, lease.holder, lease.lease_seconds)
         except BackendUnavailable as exc:
             # The run goes on; its database heartbeat keeps it guarded until Redis is back.
             logger.error("Failed to renew %s lock for job: %s (%s); run continues under its database heartbeat",
                          lease.backend.name, lease.key, exc)
-            return True
+            result = None
         except Exception:  # noqa: BLE001
             logger.exception("Failed to renew lock for job: %s", lease.key)
-            return True
-        if result == RenewResult.LOST:
-            lease.mark_lost()
-            return False
+            result = None
         if result == RenewResult.RESTORED:
-            logger.warning("Lock for job: %s was gone (Redis restarted?); set again for its holder", lease.key)
-        return True
+            logger.warning("Lock for job: %s was gone (Redis restarted?); set again for run %s", lease.key,
+                           lease.run_id)
+        elif result == RenewResult.HELD_BY_OTHER:
+            if lease.run_id is None:
+                lease.mark_lost("another holder has the key")
+                return
+            if in_database:
+                # A trigger that the database guard will refuse holds the key for a moment: our run is still the
+                # key's holder in the database, so it goes on and sets the key again once it is free.
+                logger.warning("Lock for job: %s is held by another token for now; the database still names run %s "
+                               "its holder", lease.key, lease.run_id)
+        if in_database or result in (RenewResult.RENEWED, RenewResult.RESTORED):
+            lease.confirmed_at = now
+        elif now - lease.confirmed_at >= lease.lease_seconds:
+            lease.mark_lost(f"could not renew in Redis or the database for a whole lease ({lease.lease_seconds:g} s)")
 
 
 renewer = LeaseRenewer()

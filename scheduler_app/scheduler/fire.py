@@ -19,6 +19,9 @@ def job_fire(job_id: str, scheduled_for: datetime | None = None) -> int | None:
     try:
         run = services.job_run(job_id=job_id, trigger=JobRun.Trigger.SCHEDULED, scheduled_for=scheduled_for)
         return run.pk
+    except services.RunNotRecorded as exc:
+        logger.error("Scheduled fire of job: %s for %s not recorded: %s", job_id, scheduled_for, exc)
+        return None
     except Exception:  # noqa: BLE001 - a failed fire must never stop the scheduler loop
         logger.exception("Scheduled fire of job: %s failed", job_id)
         return None

@@ -62,7 +62,7 @@ def test_runjob_blocked_exits_3_and_names_the_holder(lock_redis):
     with locks.execution_lock("quick_job", ttl_seconds=60, run_id=4242):
         code, out = runjob("quick_job")
     assert code == 3
-    assert "Job is already running" in out and "run 4242" in out and "TTL left" in out
+    assert "Job is already running" in out and "run #4242" in out and "lock TTL" in out
     assert JobRun.objects.get().status == JobRun.Status.SKIPPED
 
 

@@ -1,16 +1,19 @@
 """manage.py runjob <job_id> [--team ID] [--wait SECONDS] [--param key=value ...]
 
-Exit codes: 0 SUCCEEDED/PARTIAL, 1 FAILED/TIMED_OUT/LOST_LOCK, 2 usage error, 3 blocked, 4 lock service
-unavailable (LOCK_FALLBACK=fail).
+Exit codes: 0 SUCCEEDED/PARTIAL, 1 FAILED/TIMED_OUT/LOST_LOCK/ABANDONED/CANCELLED, 2 usage error, 3 blocked,
+4 lock service unavailable (LOCK_FALLBACK=fail) or the run could not be recorded (database unavailable).
+SIGTERM (a deploy) cancels the run: it ends CANCELLED at its next ctx.check(), releases its lock, and runjob exits.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scheduler_app import services
+from scheduler_app import selectors, services
 from scheduler_app.cli import progress_display, resolve_team
 from scheduler_app.models import JobRun
 from scheduler_app.registry import InvalidJobParams, JobNotFound
@@ -22,7 +25,10 @@ EXIT = {
     JobRun.Status.TIMED_OUT: 1,
     JobRun.Status.LOST_LOCK: 1,
     JobRun.Status.ABANDONED: 1,
+    JobRun.Status.CANCELLED: 1,
 }
+REFUSED_EXIT = {selectors.Refusal.LOCK_HELD: 3, selectors.Refusal.LOCK_UNAVAILABLE: 4,
+                selectors.Refusal.NOT_RECORDED: 4}
 
 
 class Command(BaseCommand):
@@ -45,6 +51,8 @@ class Command(BaseCommand):
         if wait is not None and not 0 <= wait <= 600:
             raise CommandError("--wait must be between 0 and 600 seconds", returncode=2)
         team_obj = resolve_team(team)
+        # From another thread: the handler may interrupt the job inside its own commit.
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=services.job_runs_cancel_active).start())
         with progress_display(enabled=sys.stdout.isatty()) as progress:
             try:
                 run = services.job_run(job_id=job_id, trigger=JobRun.Trigger.CLI, team=team_obj,
@@ -53,23 +61,17 @@ class Command(BaseCommand):
                 raise CommandError(str(exc), returncode=2) from None
             except InvalidJobParams as exc:
                 raise CommandError(str(exc), returncode=2) from None
+            except services.RunNotRecorded as exc:
+                self.stderr.write(selectors.run_not_recorded_refusal(job_id=job_id, error=exc).message)
+                sys.exit(4)
         duration = f"{run.duration_ms:.0f} ms" if run.duration_ms is not None else "-"
         self.stdout.write(f"run {run.pk}  job {run.job_id}  status {run.status}  duration {duration}")
         for warning in run.warnings or []:
             self.stdout.write(self.style.WARNING(f"warning: {warning}"))
-        if run.status == JobRun.Status.SKIPPED:
-            if run.skip_reason == JobRun.SkipReason.LOCK_UNAVAILABLE:
-                self.stderr.write(f"Lock service unavailable: {run.error}")
-                sys.exit(4)
-            blocked = run.blocked_by or {}
-            holder = blocked.get("holder") or {}
-            ttl = blocked.get("ttl_seconds")
-            self.stderr.write(
-                f"Job is already running: held by run {holder.get('run_id')} on "
-                f"{holder.get('host')}:{holder.get('pid')}, TTL left "
-                f"{'-' if ttl is None else f'{ttl:.1f} s'}"
-            )
-            sys.exit(3)
+        refusal = selectors.run_refusal(run=run)
+        if refusal is not None:
+            self.stderr.write(refusal.message)
+            sys.exit(REFUSED_EXIT[refusal.kind])
         if run.error:
             self.stderr.write(run.error)
         code = EXIT.get(run.status, 1)

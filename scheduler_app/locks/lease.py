@@ -1,0 +1,77 @@
+"""A held lock: what the renewal thread keeps alive until it is released, lost or past its deadline."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from scheduler_app.locks.base import BackendUnavailable, Holder, LockBackend
+from scheduler_app.locks.renewal import renewer
+
+logger = logging.getLogger("scheduler_app")
+
+
+class Lease:
+    def __init__(self, *, key: str, holder: Holder, backend: LockBackend, lease_seconds: float, ttl_seconds: float,
+                 wait_ms: float):
+        now = time.monotonic()
+        self.key = key
+        self.holder = holder
+        self.backend = backend
+        self.lease_seconds = lease_seconds
+        self.ttl_seconds = ttl_seconds
+        self.deadline = now + ttl_seconds
+        self.next_renewal = now + lease_seconds / 3
+        self.confirmed_at = now  # last time Redis or the database confirmed that we still hold it
+        self.wait_ms = wait_ms
+        self.lost = False
+        self.lost_reason = ""
+        self.released = False
+        self.deadline_fired = False
+        self.on_lost: list[Callable[[Lease], None]] = []
+        self.on_deadline: list[Callable[[Lease], None]] = []
+
+    @property
+    def run_id(self) -> int | None:
+        return self.holder.run_id
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    def mark_lost(self, reason: str) -> None:
+        if self.lost:
+            return
+        self.lost = True
+        self.lost_reason = reason
+        logger.error("Lock lost for job: %s (run %s): %s", self.key, self.run_id, reason,
+                     extra={"run_id": self.run_id, "job_id": self.key.split(":", 1)[0]})
+        for callback in self.on_lost:
+            _safe(callback, self)
+
+    def fire_deadline(self) -> None:
+        self.deadline_fired = True
+        for callback in self.on_deadline:
+            _safe(callback, self)
+
+    def release(self) -> bool | None:
+        """Owner-only release. False when the lock is no longer ours (a late finisher deletes nothing);
+        None when the backend could not be reached (the key then expires within the lease)."""
+        if self.released:
+            return None
+        self.released = True
+        renewer.remove(self)
+        try:
+            return self.backend.release(self.key, self.holder)
+        except BackendUnavailable as exc:
+            logger.error("Failed to release %s lock for job: %s (%s); it expires within the lease",
+                         self.backend.name, self.key, exc)
+            return None
+
+
+def _safe(callback, *args) -> None:
+    try:
+        callback(*args)
+    except Exception:  # noqa: BLE001 - one failing callback must not stop the others or the renewal thread
+        logger.exception("Lock callback failed")

@@ -1,0 +1,321 @@
+"""One run, start to end: record, lock, guard, run, timeout, finish, release.
+
+`scheduler_app.services.job_run` is the one way in (scheduler, API, admin, runjob and a direct call of a decorated
+function all use it); it calls `run_job` here. The steps, in order:
+
+1. read the job's definition (scope, wait, timeout): an edit applies to the next run;
+2. record the trigger (`runs.run_create`): every trigger leaves a row;
+3. take the lock (`locks.acquire`: Redis, or the database lease while Redis is down);
+4. pass the database guard (`runs.run_start`: RUNNING only while no live run of the key is RUNNING; a dead one is
+   taken over). A waiting trigger that the guard refuses lets the lock go and tries again until its budget ends;
+5. run the job with its context; the renewal thread renews the lease, writes the heartbeat and fires the timeout;
+6. finish the row (a compare-and-set from RUNNING), then release the lock, so a woken waiter passes the guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import traceback as tb
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import DatabaseError, close_old_connections, connection
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from scheduler_app import locks, runs
+from scheduler_app.context import JobCancelled, JobContext, job_context_active
+from scheduler_app.definitions import job_definitions_sync
+from scheduler_app.locks import Lease, LockNotAcquired, LockServiceUnavailable
+from scheduler_app.models import JobDefinition, JobRun
+from scheduler_app.registry import JobSpec
+
+logger = logging.getLogger("scheduler_app")
+
+# A waiter refused by the database guard (not by the key) looks again this often, or sooner on a release signal.
+GUARD_POLL_SECONDS = 0.25
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a run needs of its job's definition (read on every run: an edit applies to the next run)."""
+
+    lock_scope: str
+    wait_seconds: float
+    timeout_minutes: float
+    reserved_run_id: int | None = None  # PostgreSQL: the run's id, taken from the sequence in the same query
+
+
+def policy_read(spec: JobSpec) -> Policy:
+    # Plain values, no ORDER BY: this read is on every run's path. On PostgreSQL the same round trip reserves the
+    # run's id, so a fail-fast run is written once (runs.run_create(defer=True)).
+    fields = ["lock_scope", "wait_seconds", "timeout_minutes"]
+    rows = JobDefinition.objects.filter(job_id=spec.job_id)
+    if connection.vendor == "postgresql":
+        rows = rows.annotate(reserved_run_id=RawSQL("nextval(pg_get_serial_sequence(%s, 'id'))",
+                                                    [JobRun._meta.db_table]))
+        fields.append("reserved_run_id")
+    try:
+        row = next(iter(rows.values_list(*fields)[:1]), None)
+        if row is None:
+            job_definitions_sync()
+            row = rows.values_list(*fields).get()
+    except DatabaseError as exc:
+        raise runs.RunNotRecorded(spec.job_id, f"Run of job {spec.job_id} not recorded: database unavailable "
+                                  f"({exc})") from exc
+    return Policy(*row)
+
+
+def lock_key_for(*, job_id: str, scope: str, team) -> str:
+    if scope == JobDefinition.LockScope.TEAM and team is not None:
+        return f"{job_id}:team:{team.pk}"
+    return job_id
+
+
+class Execution:
+    """One run between its start and its end. `finish` is idempotent and thread-safe: the job's own thread and
+    the watchdog (timeout, lost lock) race to it, and the first one wins."""
+
+    def __init__(self, *, spec: JobSpec, run: JobRun, lease: Lease, ctx: JobContext, timeout_minutes: float):
+        self.spec = spec
+        self.run = run
+        self.lease = lease
+        self.ctx = ctx
+        self.timeout_minutes = timeout_minutes
+        self._finish_mutex = threading.Lock()
+        self.finished = False
+        lease.on_deadline.append(lambda _lease: self._expire())
+        lease.on_lost.append(lambda _lease: self._lose())
+
+    def _expire(self) -> None:
+        self.ctx.cancel("timeout")
+        minutes = f"{self.timeout_minutes:g}"
+        self._finish_from_watchdog(JobRun.Status.TIMED_OUT, error=f"Job exceeded timeout of {minutes} minutes",
+                                   warning=f"Job exceeded timeout of {minutes} minutes")
+
+    def _lose(self) -> None:
+        self.ctx.cancel("lost_lock")
+        self._finish_from_watchdog(JobRun.Status.LOST_LOCK, error=self._lost_error())
+
+    def _lost_error(self) -> str:
+        try:
+            current = runs.run_holder_current(lock_key=self.lease.key)
+        except DatabaseError:
+            current = "unknown (database unavailable)"
+        return (f"Lock lost: {self.lease.lost_reason or 'another holder took it'} (fencing token {self.run.pk}; "
+                f"current holder: {'none' if current is None else f'run {current}'})")
+
+    def _finish_from_watchdog(self, status: str, **details) -> None:
+        close_old_connections()
+        try:
+            self.finish(status, **details)
+        finally:
+            close_old_connections()
+
+    def finish(self, status: str, *, error: str = "", traceback: str = "", result: Any = None,
+               warning: str | None = None) -> bool:
+        # Held for the whole finish: a second caller returns only once the first has recorded and released.
+        with self._finish_mutex:
+            if self.finished:
+                return False
+            self.finished = True
+            _active.discard(self)
+            self._finish(status, error=error, traceback=traceback, result=result, warning=warning)
+            return True
+
+    def _finish(self, status: str, *, error: str, traceback: str, result: Any, warning: str | None) -> None:
+        log_extra = _log_extra(self.run)
+        if warning:
+            logger.warning(warning, extra=log_extra)
+        if status in (JobRun.Status.SUCCEEDED, JobRun.Status.PARTIAL, JobRun.Status.FAILED) and self.lease.lost:
+            status, error = JobRun.Status.LOST_LOCK, error or self._lost_error()
+        # The row is finished before the lock is released, so a woken waiter passes the database guard.
+        recorded = self._record_finish(status, error=error, traceback=traceback, result=result)
+        logger.info("Releasing lock for job: %s", self.lease.key, extra=log_extra)
+        self.lease.release()
+        if not recorded:
+            logger.error("Run %s of job: %s had already ended %s; its late finish (%s) changes nothing",
+                         self.run.pk, self.run.job_id, self.run.status, status, extra=log_extra)
+
+    def _record_finish(self, status: str, **details) -> bool:
+        for attempt in range(2):
+            try:
+                return runs.run_finish(self.run, status=status, warnings=list(self.ctx.warnings), **details)
+            except DatabaseError:
+                if attempt:
+                    # The row stays RUNNING; with no heartbeat after the release it counts as dead within one
+                    # lease. Not a late finish: report what the run did.
+                    logger.exception("Could not record the end of run %s of job: %s (%s)", self.run.pk,
+                                     self.run.job_id, status, extra=_log_extra(self.run))
+                    self.run.status = status
+                    return True
+                close_old_connections()
+        return False
+
+    def body(self, kwargs: dict) -> None:
+        """Run the job in this thread; the watchdog stops it at its deadline. Leaves the outcome on the run:
+        `run.job_value` (the function's return value) and `run.job_exception` (what it raised, if anything)."""
+        run = self.run
+        with job_context_active(self.ctx):
+            try:
+                if self.spec.is_async:
+                    value = asyncio.run(self._run_async(kwargs))
+                else:
+                    value = self.spec.func(**kwargs)
+                self.ctx.check()
+            except JobCancelled as exc:
+                # Timed out or lost (the watchdog already finished the run), or cancelled (a shutdown).
+                self.finish(_CANCEL_STATUS.get(exc.reason, JobRun.Status.CANCELLED), error=str(exc))
+                run.job_exception = exc
+                return
+            except BaseException as exc:  # noqa: BLE001 - the run row must record every failure
+                logger.exception("Job %s failed", self.spec.job_id, extra=_log_extra(run))
+                self.finish(JobRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
+                run.job_exception = exc
+                return
+        self.finish(JobRun.Status.PARTIAL if self.ctx.partial else JobRun.Status.SUCCEEDED, result=value)
+        run.job_value = value
+
+    async def _run_async(self, kwargs: dict) -> Any:
+        task = asyncio.ensure_future(self.spec.func(**kwargs))
+        loop = asyncio.get_running_loop()
+        self.ctx.on_cancel(lambda: loop.call_soon_threadsafe(task.cancel))
+        try:
+            return await task
+        except asyncio.CancelledError:
+            raise JobCancelled(self.ctx.cancel_reason or "cancelled") from None
+
+
+_CANCEL_STATUS = {"timeout": JobRun.Status.TIMED_OUT, "lost_lock": JobRun.Status.LOST_LOCK}
+_active: set[Execution] = set()  # this process's runs, for a shutdown to cancel
+
+
+def runs_cancel_active(*, reason: str = "shutdown") -> int:
+    """Ask every run of this process to stop at its next `ctx.check()` (it ends CANCELLED, releasing its lock)."""
+    active = list(_active)
+    for execution in active:
+        logger.warning("Cancelling run %s of job: %s (%s)", execution.run.pk, execution.run.job_id, reason,
+                       extra=_log_extra(execution.run))
+        execution.ctx.cancel(reason)
+    return len(active)
+
+
+def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict | None = None,
+            wait_seconds: float | None = None, scheduled_for: datetime | None = None, background: bool = False,
+            progress: Progress | None = None) -> JobRun:
+    """Record, lock and run one trigger. In the background the lock is still taken here (a refusal is known at
+    once) and the body runs in a thread of its own; the returned run is then RUNNING."""
+    kwargs = spec.bind_params(params)
+    if spec.accepts_team:
+        kwargs["team"] = team
+    policy = policy_read(spec)
+    key = lock_key_for(job_id=spec.job_id, scope=policy.lock_scope, team=team)
+    wait = policy.wait_seconds if wait_seconds is None else wait_seconds
+    run = runs.run_create(job_id=spec.job_id, lock_key=key, trigger=trigger, user=user, team=team, params=params,
+                          scheduled_for=scheduled_for, timeout_seconds=policy.timeout_minutes * 60,
+                          defer=wait <= 0, reserved_id=policy.reserved_run_id)
+    run.job_value = run.job_exception = None
+    if run.status == JobRun.Status.SKIPPED:
+        return run
+    lease = _lease_take(run, key=key, ttl_seconds=policy.timeout_minutes * 60, wait=wait)
+    if lease is None:
+        return run
+    ctx = JobContext(run_id=run.pk, job_id=spec.job_id, lock_key=key, fencing_token=run.pk,
+                     fence_check=lambda: not lease.lost and not lease.released and runs.run_fence_confirm(
+                         run_id=run.pk),
+                     current_holder=lambda: runs.run_holder_current(lock_key=key),
+                     team=team, user=user, trigger=trigger)
+    ctx.progress_listener = progress
+    execution = Execution(spec=spec, run=run, lease=lease, ctx=ctx, timeout_minutes=policy.timeout_minutes)
+    _active.add(execution)
+    if not background:
+        execution.body(kwargs)
+        return run
+
+    def target() -> None:
+        close_old_connections()
+        try:
+            execution.body(kwargs)
+        finally:
+            close_old_connections()
+
+    threading.Thread(target=target, name=f"job-{spec.job_id}-{run.pk}", daemon=True).start()
+    return run
+
+
+def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Lease | None:
+    """The lock and the database guard, waiting up to `wait` seconds whichever of the two refuses. None when the
+    run did not start (it is then SKIPPED, with what refused it)."""
+    logger.info("Acquiring lock for job: %s", key, extra=_log_extra(run))
+    give_up = time.monotonic() + max(0.0, wait)
+    while True:
+        try:
+            lease = locks.acquire(key, ttl_seconds=ttl_seconds, wait_seconds=max(0.0, give_up - time.monotonic()),
+                                  run_id=run.pk)
+        except LockNotAcquired as refused:
+            _refuse(run, key, _blocked_by_lock(refused))
+            return None
+        except LockServiceUnavailable as exc:
+            runs.run_skip(run, reason=JobRun.SkipReason.LOCK_UNAVAILABLE, blocked_by=None, error=str(exc))
+            return None
+        except DatabaseError as exc:  # Redis down and the database lease unreachable too
+            raise runs.RunNotRecorded(run.job_id, f"Run {run.pk} of job {run.job_id} not recorded: no lock service "
+                                      f"answers ({exc})") from exc
+        try:
+            blocker = runs.run_start(run, lease)
+        except BaseException:
+            # E.g. the database went away between lock and start: never keep a lock nobody will run under.
+            lease.release()
+            raise
+        if blocker is None:
+            logger.info("Lock acquired for job: %s", key, extra=_log_extra(run))
+            return lease
+        # The key was free but the database still has a live run of it (Redis restarted, or a fallback holder):
+        # let the key go at once, so the live holder's renewal finds it free again.
+        lease.release()
+        remaining = give_up - time.monotonic()
+        if remaining <= 0:
+            _refuse(run, key, _blocked_by_run(blocker))
+            return None
+        locks.lock().wait_for_release(key, min(remaining, GUARD_POLL_SECONDS))
+
+
+def _blocked_by_lock(refused: LockNotAcquired) -> dict:
+    blocked = {**refused.as_dict(), "refused_by": "lock"}
+    run_id = refused.holder.run_id if refused.holder else None
+    if run_id:
+        try:
+            heartbeat = JobRun.objects.filter(pk=run_id).values_list("heartbeat_at", flat=True).first()
+        except DatabaseError:
+            heartbeat = None  # the refusal itself is recorded (or reported) by the caller
+        blocked["heartbeat_age_seconds"] = _age(heartbeat)
+    return blocked
+
+
+def _blocked_by_run(blocker: JobRun) -> dict:
+    holder = {"token": blocker.lock_token, "run_id": blocker.pk, "host": blocker.host, "pid": blocker.pid or 0,
+              "acquired_at": blocker.started_at.timestamp() if blocker.started_at else 0}
+    return {"holder": holder, "ttl_seconds": None, "refused_by": "database",
+            "heartbeat_age_seconds": _age(blocker.heartbeat_at)}
+
+
+def _age(moment: datetime | None) -> float | None:
+    return None if moment is None else round((timezone.now() - moment).total_seconds(), 3)
+
+
+def _refuse(run: JobRun, key: str, blocked_by: dict) -> None:
+    logger.warning("Failed to acquire lock for job: %s (already running)", key, extra=_log_extra(run))
+    logger.error("Job execution blocked by existing lock", extra=_log_extra(run))
+    runs.run_skip(run, reason=JobRun.SkipReason.LOCK_HELD, blocked_by=blocked_by, error="Job is already running")
+
+
+def _log_extra(run: JobRun) -> dict:
+    """Run context for lines logged outside the job's own context (before it starts, or by the watchdog)."""
+    return {"job_id": run.job_id, "run_id": run.pk, "team_id": run.team_id}
