@@ -84,7 +84,9 @@ class LeaseRenewer:
         now = time.monotonic()
         due: list[Lease] = []
         for lease in self.held():
-            if not lease.deadline_fired and now >= lease.deadline:
+            if lease.deadline_fired:
+                continue  # held as long as it may be: never renewed again, so its key expires within the lease
+            if now >= lease.deadline:
                 lease.fire_deadline()
             elif not self.paused and not lease.released and not lease.lost and now >= lease.next_renewal:
                 due.append(lease)
@@ -94,7 +96,7 @@ class LeaseRenewer:
                 self._renew(lease, alive)
         next_due = now + 5.0
         for lease in self.held():
-            if not lease.lost and not lease.released:
+            if not lease.lost and not lease.released and not lease.deadline_fired:
                 next_due = min(next_due, lease.next_renewal, lease.deadline)
         return max(0.01, next_due - time.monotonic())
 

@@ -108,7 +108,7 @@ def test_clear_stale_never_removes_a_live_lock(lock_redis, capsys):
     finished = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="cli",
                                      status=JobRun.Status.SUCCEEDED)
     lock_redis.set("job_lock:quick_job", json.dumps({"token": "t1", "run_id": finished.pk, "host": "h", "pid": 1,
-                                                     "acquired_at": time.time(), "fence": 1}), px=60_000)
+                                                     "acquired_at": time.time()}), px=60_000)
     lock_redis.set("job_lock:failing_job", json.dumps({"token": "t2"}))  # no TTL
     call_command("locks", "clear-stale")
     out = capsys.readouterr().out
@@ -127,11 +127,15 @@ def test_clear_stale_marks_dead_runs_abandoned_first(lock_redis, fast_lease):
                                  status=JobRun.Status.RUNNING,
                                  heartbeat_at=timezone.now() - timedelta(seconds=10))
     lock_redis.set("job_lock:quick_job", json.dumps({"token": "t", "run_id": dead.pk, "host": "h", "pid": 1,
-                                                     "acquired_at": time.time(), "fence": 1}), px=60_000)
+                                                     "acquired_at": time.time()}), px=60_000)
+    # Its key is still there (renewed by a holder whose database heartbeat fails): not dead yet.
+    call_command("locks", "clear-stale")
+    dead.refresh_from_db()
+    assert dead.status == JobRun.Status.RUNNING and lock_redis.exists("job_lock:quick_job")
+    lock_redis.delete("job_lock:quick_job")  # the lease lapsed: silent for a lease and no key = dead
     call_command("locks", "clear-stale")
     dead.refresh_from_db()
     assert dead.status == JobRun.Status.ABANDONED
-    assert not lock_redis.exists("job_lock:quick_job")
 
 
 def test_reaper_abandons_queued_runs_whose_trigger_died(lock_redis):
@@ -144,7 +148,7 @@ def test_reaper_abandons_queued_runs_whose_trigger_died(lock_redis):
     old = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="cli")
     JobRun.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=1))
     fresh = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="cli")
-    services.runs_reap_abandoned()
+    services.reaper_run()
     old.refresh_from_db()
     fresh.refresh_from_db()
     assert old.status == JobRun.Status.ABANDONED and fresh.status == JobRun.Status.QUEUED
@@ -158,7 +162,7 @@ def test_a_database_error_after_locking_releases_the_lock(lock_redis, monkeypatc
     def broken(run, lease):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(runs, "run_mark_running", broken)
+    monkeypatch.setattr(runs, "run_start", broken)
     with pytest.raises(OperationalError):
         services.job_run(job_id="quick_job", trigger="cli")
     assert not lock_redis.exists("job_lock:quick_job")

@@ -54,7 +54,7 @@ def test_success_records_the_run_and_logs_the_exact_lines(lock_redis, caplog):
     caplog.set_level(logging.INFO, logger="scheduler_app")
     run = services.job_run(job_id="quick_job", trigger="cli")
     assert run.status == S.SUCCEEDED and run.result == {"ok": True}
-    assert run.trigger == "cli" and run.fencing_token == 1 and run.pid and run.host
+    assert run.trigger == "cli" and run.fencing_token == run.pk and run.pid and run.host
     assert run.started_at and run.finished_at and run.duration_ms >= 0 and run.lock_wait_ms >= 0
     assert messages(caplog) == [
         ("INFO", "Acquiring lock for job: quick_job"),
@@ -148,17 +148,33 @@ def test_nothing_is_committed_after_the_timeout(lock_redis):
     assert ok.status == S.SUCCEEDED and Group.objects.filter(name="in-time").exists()
 
 
-def test_lost_lock_cancels_the_run_and_refuses_its_writes(lock_redis, fast_lease):
+def test_a_run_taken_over_in_the_database_is_lost_and_its_writes_refused(lock_redis, fast_lease, caplog):
+    """The database is the authority: once the key's row is no longer RUNNING (another holder took it over), the
+    run's renewal marks it lost at once, its writes are refused, and its row keeps the status the take-over gave."""
     thread, box = run_in_thread(job_id="writer_job", trigger="api", params={"seconds": 1.5, "marker": "stale"})
+    run = wait_for_status("writer_job", S.RUNNING)
+    JobRun.objects.filter(pk=run.pk).update(status=S.ABANDONED)  # what a take-over does to the old row
+    thread.join()
+    assert box["run"].status == S.ABANDONED  # terminal is final: not overwritten by LOST_LOCK or SUCCEEDED
+    assert not Group.objects.filter(name="stale").exists()
+    assert not lock_redis.exists("job_lock:writer_job")  # it released its own key
+    assert any("Lock lost for job: writer_job" in r.getMessage() and f"run {run.pk}" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_a_key_taken_in_redis_alone_does_not_stop_the_databases_holder(lock_redis, fast_lease):
+    """A token in Redis that no RUNNING run stands behind (a trigger the database guard refuses, or a hand-set key)
+    changes nothing for the real holder: it goes on, commits, and never deletes that key."""
+    thread, box = run_in_thread(job_id="writer_job", trigger="api", params={"seconds": 1.5, "marker": "kept"})
     wait_for_status("writer_job", S.RUNNING)
     lock_redis.set("job_lock:writer_job", json.dumps({"token": "intruder"}), px=10_000)
     thread.join()
-    assert box["run"].status == S.LOST_LOCK
-    assert not Group.objects.filter(name="stale").exists()
+    assert box["run"].status == S.SUCCEEDED
+    assert Group.objects.filter(name="kept").exists()
     assert json.loads(lock_redis.get("job_lock:writer_job"))["token"] == "intruder"
 
 
-def test_late_finisher_run_becomes_lost_lock(lock_redis, fast_lease):
+def test_late_finisher_never_deletes_the_newer_key(lock_redis, fast_lease):
     """The renewal is held off, the lease lapses, another holder takes the key: the first must not delete it."""
     locks.renewer.paused = True
     thread, box = run_in_thread(job_id="blocking_job", trigger="api", params={"seconds": 2.5})
@@ -168,9 +184,29 @@ def test_late_finisher_run_becomes_lost_lock(lock_redis, fast_lease):
     newer = locks.acquire("blocking_job", ttl_seconds=60)
     thread.join()
     locks.renewer.paused = False
-    assert box["run"].status == S.LOST_LOCK
     assert json.loads(lock_redis.get("job_lock:blocking_job"))["token"] == newer.holder.token
     newer.release()
+
+
+def test_a_late_finisher_cannot_turn_abandoned_into_succeeded(lock_redis, fast_lease):
+    """A holder frozen past its lease is taken over by the next trigger (no reaper needed); when it wakes, its
+    finish changes nothing and its writes are refused."""
+    locks.renewer.paused = True  # no renewal and no heartbeat: as if the process were stopped
+    thread, box = run_in_thread(job_id="writer_job", trigger="api", params={"seconds": 2.5, "marker": "late"})
+    old = wait_for_status("writer_job", S.RUNNING)
+    deadline = time.monotonic() + 10
+    while True:
+        newer = services.job_run(job_id="writer_job", trigger="api", params={"marker": "newer"})
+        if newer.status == S.SUCCEEDED or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    locks.renewer.paused = False
+    thread.join()
+    assert newer.status == S.SUCCEEDED
+    old.refresh_from_db()
+    assert old.status == S.ABANDONED and "taken over by run" in old.error
+    assert box["run"].status == S.ABANDONED
+    assert Group.objects.filter(name="newer").exists() and not Group.objects.filter(name="late").exists()
 
 
 def test_async_job_runs_and_times_out(lock_redis):
@@ -240,9 +276,9 @@ def test_the_database_guard_refuses_a_second_running_run(lock_redis):
 
 
 def test_background_run_takes_the_lock_before_returning(lock_redis):
-    run = services.job_run_in_background(job_id="hold_job", trigger="admin", params={"seconds": 0.5})
+    run = services.job_run(job_id="hold_job", trigger="admin", params={"seconds": 0.5}, background=True)
     assert run.status == S.RUNNING
-    blocked = services.job_run_in_background(job_id="hold_job", trigger="admin")
+    blocked = services.job_run(job_id="hold_job", trigger="admin", background=True)
     assert blocked.status == S.SKIPPED
     wait_for_status("hold_job", S.SUCCEEDED)
 
