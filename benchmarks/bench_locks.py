@@ -8,7 +8,11 @@ It measures, in one run:
   - acquire+release p50/p99 (uncontended), with a ratio column against redis-py's Lock;
   - fail-fast rejection p99 (the lock is held: how fast is "no");
   - handoff latency p50 (holder releases -> a blocked waiter holds the lock);
-  - whole-run overhead of a no-op job wearing @with_execution_lock, on SQLite and on PostgreSQL (a subprocess each).
+  - whole-run overhead of a no-op job wearing @with_execution_lock, on SQLite and on PostgreSQL (a subprocess each);
+  - fenced-write overhead: inside one running job, `ctx.atomic()` against a plain `transaction.atomic()` doing the
+    same INSERT, on SQLite and on PostgreSQL, with the SQL statements each sends.
+The last column compares with the measure's baseline: redis-py's Lock for the lock rows, transaction.atomic() for
+the fenced-write rows.
 """
 
 from __future__ import annotations
@@ -253,6 +257,50 @@ def whole_run(iterations: int) -> None:
                       "p99": pct(locked_samples, 0.99)}))
 
 
+def fenced_write(iterations: int) -> None:
+    """Child mode: inside one running job, ctx.atomic() vs transaction.atomic(), the same INSERT. Prints JSON."""
+    import redis
+    from django.contrib.auth.models import Group
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from scheduler_app import locks, services
+    from scheduler_app.context import current_job_context
+    from scheduler_app.job_wrapper import with_execution_lock
+
+    locks.use_redis_client(redis.Redis.from_url(REDIS_URL))
+    result: dict = {}
+
+    def writer() -> None:
+        ctx = current_job_context()
+        counter = iter(range(10**9))
+
+        def plain():
+            with transaction.atomic():
+                Group.objects.create(name=f"plain-{next(counter)}")
+
+        def fenced():
+            with ctx.atomic():
+                Group.objects.create(name=f"fenced-{next(counter)}")
+
+        samples = interleaved({"plain": plain, "fenced": fenced}, iterations, warmup=50)
+        statements = {}
+        for name, fn in (("plain", plain), ("fenced", fenced)):
+            with CaptureQueriesContext(connection) as queries:
+                fn()
+            statements[name] = len(queries.captured_queries)
+        result.update(samples=samples, statements=statements)
+
+    with_execution_lock(timeout_minutes=10, job_id="bench_fenced_write", name="Bench fenced write")(writer)
+    run = services.job_run(job_id="bench_fenced_write", trigger="cli")
+    assert run.status == "SUCCEEDED", (run.status, run.error)
+    Group.objects.filter(name__regex=r"^(plain|fenced)-").delete()
+    samples = result["samples"]
+    print(json.dumps({name: {"p50": statistics.median(values), "p99": pct(values, 0.99)}
+                      for name, values in samples.items()} | {"statements": result["statements"],
+                                                               "vendor": connection.vendor}))
+
+
 def ensure_pg_database(url: str) -> bool:
     name = url.rsplit("/", 1)[1]
     try:
@@ -268,9 +316,9 @@ def ensure_pg_database(url: str) -> bool:
         return False
 
 
-def run_child(database_url: str, iterations: int) -> dict | None:
-    proc = subprocess.run([sys.executable, __file__, "--child-whole-run", database_url, "--iterations",
-                           str(iterations)], capture_output=True, text=True, cwd=ROOT)
+def run_child(database_url: str, iterations: int, mode: str = "--child-whole-run") -> dict | None:
+    proc = subprocess.run([sys.executable, __file__, mode, database_url, "--iterations", str(iterations)],
+                          capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         print(proc.stderr[-2000:], file=sys.stderr)
         return None
@@ -281,10 +329,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=5000)
     parser.add_argument("--child-whole-run")
+    parser.add_argument("--child-fenced-write")
     args = parser.parse_args()
     if args.child_whole_run:
         setup_django(args.child_whole_run)
         whole_run(args.iterations)
+        return
+    if args.child_fenced_write:
+        setup_django(args.child_fenced_write)
+        fenced_write(args.iterations)
         return
 
     tmp = tempfile.mkdtemp()
@@ -317,9 +370,18 @@ def main() -> None:
             overhead = result["p50"] - result["bare"]
             rows.append((f"whole-run overhead, {label}", "no-op job via job_run", ms(overhead),
                          ms(result["p99"] - result["bare"]), "-"))
+        fenced = run_child(url, runs, mode="--child-fenced-write")
+        if fenced:
+            base, extra = fenced["plain"]["p50"], fenced["statements"]["fenced"] - fenced["statements"]["plain"]
+            for name, label_impl in (("fenced", "ctx.atomic() insert"), ("plain", "transaction.atomic() insert")):
+                count = fenced["statements"][name]
+                rows.append((f"fenced write, {label}", f"{label_impl} ({count} statements)",
+                             ms(fenced[name]["p50"]), ms(fenced[name]["p99"]),
+                             f"{fenced[name]['p50'] / base:.2f}x" + (f", +{extra} statement" if name == "fenced"
+                                                                      else "")))
 
     print(f"\nLock benchmark: {args.iterations} iterations, Redis {REDIS_URL}, Python {sys.version.split()[0]}\n")
-    header = ("measure", "implementation", "p50", "p99", "vs redis-py")
+    header = ("measure", "implementation", "p50", "p99", "vs baseline")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
     line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
     print(line(header))

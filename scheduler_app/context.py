@@ -32,14 +32,14 @@ class StaleFencingToken(JobCancelled):
     def __init__(self, mine: int | None, current: int | None):
         self.mine = mine
         self.current = current
-        holder = f"run {current}" if current is not None else "none"
-        super().__init__(f"stale fencing token {mine} (current holder: {holder})")
+        shown = "none: no run holds the key" if current is None else current
+        super().__init__(f"stale fencing token {mine} (current {shown})")
         self.reason = "lost_lock"
 
 
 class JobContext:
     def __init__(self, *, run_id: int, job_id: str, lock_key: str, fencing_token: int | None,
-                 fence_check: Callable[[], bool], current_holder: Callable[[], int | None] | None = None,
+                 fence_check: Callable[[], bool], current_fence: Callable[[], int | None] | None = None,
                  team=None, user=None, trigger: str = "direct"):
         self.run_id = run_id
         self.job_id = job_id
@@ -52,7 +52,7 @@ class JobContext:
         self.partial = False
         self.cancel_reason: str | None = None
         self._fence_check = fence_check
-        self._current_holder = current_holder
+        self._current_fence = current_fence
         self._commit_mutex = threading.Lock()
         self._cancel_hooks: list[Callable[[], None]] = []
         self.progress_listener: Callable[[str, int, int | None], None] | None = None
@@ -81,7 +81,7 @@ class JobContext:
     def assert_fence_current(self) -> None:
         """Inside the transaction: raise StaleFencingToken unless this run is still its key's holder."""
         if not self._fence_check():
-            current = self._current_holder() if self._current_holder is not None else None
+            current = self._current_fence() if self._current_fence is not None else None
             raise StaleFencingToken(self.fencing_token, current)
 
     @contextmanager

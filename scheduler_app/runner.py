@@ -106,11 +106,11 @@ class Execution:
 
     def _lost_error(self) -> str:
         try:
-            current = runs.run_holder_current(lock_key=self.lease.key)
+            current = runs.run_fence_current(lock_key=self.lease.key)
         except DatabaseError:
             current = "unknown (database unavailable)"
-        return (f"Lock lost: {self.lease.lost_reason or 'another holder took it'} (fencing token {self.run.pk}; "
-                f"current holder: {'none' if current is None else f'run {current}'})")
+        return (f"Lock lost: {self.lease.lost_reason or 'another holder took it'} (run {self.run.pk}, fencing token "
+                f"{self.run.fencing_token}; current fencing token: {'none' if current is None else current})")
 
     def _finish_from_watchdog(self, status: str, **details) -> None:
         close_old_connections()
@@ -227,10 +227,10 @@ def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict |
     lease = _lease_take(run, key=key, ttl_seconds=policy.timeout_minutes * 60, wait=wait)
     if lease is None:
         return run
-    ctx = JobContext(run_id=run.pk, job_id=spec.job_id, lock_key=key, fencing_token=run.pk,
+    ctx = JobContext(run_id=run.pk, job_id=spec.job_id, lock_key=key, fencing_token=run.fencing_token,
                      fence_check=lambda: not lease.lost and not lease.released and runs.run_fence_confirm(
                          run_id=run.pk),
-                     current_holder=lambda: runs.run_holder_current(lock_key=key),
+                     current_fence=lambda: runs.run_fence_current(lock_key=key),
                      team=team, user=user, trigger=trigger)
     ctx.progress_listener = progress
     execution = Execution(spec=spec, run=run, lease=lease, ctx=ctx, timeout_minutes=policy.timeout_minutes)

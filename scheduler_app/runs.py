@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from scheduler_app import locks
@@ -79,28 +80,23 @@ def run_create(*, job_id: str, lock_key: str, trigger: str, user=None, team=None
 
 
 def run_start(run: JobRun, lease: Lease) -> JobRun | None:
-    """Mark RUNNING under the database guard. Returns None on success, or the live run that blocks it.
+    """Mark RUNNING under the database guard, with a fencing token drawn now. Returns None on success, or the live
+    run that blocks it.
 
     A blocking run that is dead (heartbeat older than one lease; its key is gone, since this trigger holds the
     lock now) is ended ABANDONED and the start goes on: a crash blocks its key for at most one lease.
     """
     now = timezone.now()
     fields = dict(status=JobRun.Status.RUNNING, started_at=now, heartbeat_at=now, lock_backend=lease.backend_name,
-                  lock_token=lease.holder.token, fencing_token=run.pk, host=lease.holder.host,
-                  pid=lease.holder.pid, lock_wait_ms=round(lease.wait_ms, 3))
-    deferred = getattr(run, "deferred_insert", False)
+                  lock_token=lease.holder.token, host=lease.holder.host, pid=lease.holder.pid,
+                  lock_wait_ms=round(lease.wait_ms, 3))
     try:
         for attempt in range(3):
             try:
-                # A savepoint only inside a caller's transaction; in autocommit the statement is its own
-                # transaction and a failed one leaves the connection usable.
-                with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
-                    if deferred:
-                        JobRun.objects.bulk_create([_copy(run, **fields)])
-                    else:
-                        JobRun.objects.filter(pk=run.pk).update(**fields)
+                fence = _start_fenced(run, fields)
                 for name, value in fields.items():
                     setattr(run, name, value)
+                run.fencing_token = fence
                 run.deferred_insert = False
                 return None
             except IntegrityError:
@@ -113,6 +109,40 @@ def run_start(run: JobRun, lease: Lease) -> JobRun | None:
     except DatabaseError as exc:
         raise _not_recorded(run.job_id, run.pk, exc) from exc
     return JobRun.objects.filter(lock_key=run.lock_key, status=JobRun.Status.RUNNING).first() or run
+
+
+def _start_fenced(run: JobRun, fields: dict) -> int:
+    """Write the RUNNING row and return its fencing token: the next number of the runs' id sequence, drawn in the
+    same statement (PostgreSQL) or the same transaction (SQLite). Starts of one key are serialised by the unique
+    index, so each holder's token is greater than every earlier holder's, whatever happens to Redis, and a number
+    is never issued twice (the sequence survives deleted history)."""
+    in_transaction = transaction.get_connection().in_atomic_block
+    if connection.vendor == "postgresql":
+        fence_sql = RawSQL("nextval(pg_get_serial_sequence(%s, 'id'))", [RUNS])
+        # A savepoint only inside a caller's transaction; in autocommit the statement is its own transaction and a
+        # failed one leaves the connection usable (no BEGIN/COMMIT round trips on the hot path).
+        with transaction.atomic() if in_transaction else nullcontext():
+            if getattr(run, "deferred_insert", False):
+                row = _copy(run, **fields, fencing_token=fence_sql)
+                returned = JobRun.objects._insert([row], fields=JobRun._meta.concrete_fields,
+                                                  returning_fields=[JobRun._meta.get_field("fencing_token")])
+                return returned[0][0]
+            return _update_returning_fence(run.pk, fields, "nextval(pg_get_serial_sequence(%s, 'id'))", [RUNS])
+    with transaction.atomic():  # SQLite: bump the AUTOINCREMENT counter and start, as one write
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = %s RETURNING seq", [RUNS])
+            fence = cursor.fetchone()[0]
+        return _update_returning_fence(run.pk, fields, "%s", [fence])
+
+
+def _update_returning_fence(run_id: int, fields: dict, fence_sql: str, fence_params: list) -> int:
+    names = list(fields)
+    assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in names)
+    values = [_db_time(fields[name]) if isinstance(fields[name], datetime) else fields[name] for name in names]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {RUNS} SET {assignments}, fencing_token = {fence_sql} WHERE id = %s "
+                       "RETURNING fencing_token", [*values, *fence_params, run_id])
+        return cursor.fetchone()[0]
 
 
 def run_skip(run: JobRun, *, reason: str, blocked_by: dict | None, error: str = "") -> JobRun:
@@ -165,9 +195,10 @@ def run_fence_confirm(*, run_id: int) -> bool:
     return row is not None and row[0] == JobRun.Status.RUNNING
 
 
-def run_holder_current(*, lock_key: str) -> int | None:
-    """The id (fence) of the key's current holder: its RUNNING run, if any."""
-    return JobRun.objects.filter(lock_key=lock_key, status=JobRun.Status.RUNNING).values_list("pk", flat=True).first()
+def run_fence_current(*, lock_key: str) -> int | None:
+    """The fencing token of the key's current holder (its RUNNING run), or None when no run holds it."""
+    return (JobRun.objects.filter(lock_key=lock_key, status=JobRun.Status.RUNNING)
+            .values_list("fencing_token", flat=True).first())
 
 
 def runs_confirm(run_ids: list[int]) -> dict[int, bool] | None:

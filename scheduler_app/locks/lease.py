@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 from scheduler_app.locks.base import BackendUnavailable, Holder, LockBackend
-from scheduler_app.locks.renewal import renewer
 
 logger = logging.getLogger("scheduler_app")
 
@@ -31,6 +30,7 @@ class Lease:
         self.deadline_fired = False
         self.on_lost: list[Callable[[Lease], None]] = []
         self.on_deadline: list[Callable[[Lease], None]] = []
+        self.on_release: list[Callable[[Lease], None]] = []  # the renewal thread stops renewing it
 
     @property
     def run_id(self) -> int | None:
@@ -61,7 +61,8 @@ class Lease:
         if self.released:
             return None
         self.released = True
-        renewer.remove(self)
+        for callback in self.on_release:
+            _safe(callback, self)
         try:
             return self.backend.release(self.key, self.holder)
         except BackendUnavailable as exc:

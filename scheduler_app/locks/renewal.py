@@ -13,12 +13,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from scheduler_app.locks.base import BackendUnavailable, RenewResult
-
-if TYPE_CHECKING:
-    from scheduler_app.locks.lease import Lease
+from scheduler_app.locks.lease import Lease
 
 logger = logging.getLogger("scheduler_app")
 
@@ -41,6 +38,7 @@ class LeaseRenewer:
         self._confirm_runs = confirm
 
     def add(self, lease: Lease) -> None:
+        lease.on_release.append(self.remove)
         with self._mutex:
             self._leases[id(lease)] = lease
             self._generation += 1
