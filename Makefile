@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/jobsite
 
-.PHONY: venv run test test-sqlite test-pg lint bench
+.PHONY: venv run test test-sqlite test-pg lint bench chaos
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,13 @@ test-pg: venv
 
 lint: venv
 	$(BIN)/ruff check .
+
+# The chaos suite at full strength on both databases: 50+ pause trials, a 1,000-trigger storm, a minute of three
+# schedulers. (`make test` runs the same scenarios at a reduced profile.)
+CHAOS_ENV := CHAOS_TRIALS=50 CHAOS_STORM_TRIGGERS=1200 CHAOS_SCHEDULER_SECONDS=60
+chaos: venv
+	$(CHAOS_ENV) REDIS_URL=$(TEST_REDIS_URL) DATABASE_URL= $(BIN)/python -m pytest tests/chaos -o timeout=1800 $(PYTEST_ARGS)
+	$(CHAOS_ENV) REDIS_URL=$(TEST_REDIS_URL) DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest tests/chaos -o timeout=1800 $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python benchmarks/bench_locks.py

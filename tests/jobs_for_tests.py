@@ -64,3 +64,14 @@ def team_job(*, seconds: float = 0.0, team=None) -> dict:
 def partial_job() -> dict:
     current_job_context().mark_partial("board x failed")
     return {"partial": True}
+
+
+@with_execution_lock(timeout_minutes=5, name="Patient")
+def patient_job(*, seconds: float = 120.0) -> dict:
+    """Runs long, checking its context often: what a deploy's SIGTERM must stop cleanly."""
+    ctx = current_job_context()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        ctx.check()
+        time.sleep(0.05)
+    return {"waited": seconds}

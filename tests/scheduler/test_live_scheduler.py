@@ -220,3 +220,22 @@ def test_scheduler_survives_database_outage(scheduler_process, real_redis):
     scheduled = JobRun.objects.filter(job_id="quick_job", trigger="scheduled").exclude(status__in=["SKIPPED", "MISSED"])
     slots = Counter(scheduled.values_list("scheduled_for", flat=True))
     assert max(slots.values()) == 1  # a slot fired again after the outage was refused, not run twice
+
+
+def test_sigterm_cancels_running_jobs_releases_their_locks_and_exits(scheduler_process, real_redis):
+    """A deploy stops the scheduler mid-run: no new fires, the running job ends CANCELLED at its next ctx.check(),
+    its lock is released, and the process exits cleanly."""
+    from scheduler_app import services
+
+    services.job_definitions_sync()
+    JobDefinition.objects.filter(job_id="patient_job").update(trigger_type="interval", interval_seconds=1, cron="")
+    proc = scheduler_process()
+    run = wait_for(lambda: JobRun.objects.filter(job_id="patient_job", status="RUNNING").first(), timeout=30,
+                   message="a running patient_job")
+    assert real_redis.exists("job_lock:patient_job")
+    code, output = scheduler_process.stop(proc, timeout=30)
+    assert code == 0, output
+    run.refresh_from_db()
+    assert run.status == "CANCELLED" and "shutdown" in run.error, (run.status, run.error)
+    assert not real_redis.exists("job_lock:patient_job")
+    assert not JobRun.objects.filter(job_id="patient_job", status="RUNNING").exists()

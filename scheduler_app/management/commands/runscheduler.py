@@ -1,8 +1,9 @@
 """`manage.py runscheduler`: exactly one scheduler in this process (never in web workers or AppConfig.ready()).
 
 Several processes on several hosts are safe: the execution lock and the per-(job, slot) guard make each scheduled
-slot run once. SIGTERM / SIGINT stop it cleanly (running jobs finish; the instance is marked stopped). SIGUSR1
-prints every thread's stack to stderr, for a scheduler that looks stuck.
+slot run once. SIGTERM / SIGINT stop it cleanly: no new fires; running jobs are cancelled (they end CANCELLED at
+their next ctx.check(), releasing their locks, with their heartbeat going until then) and the instance is marked
+stopped. SIGUSR1 prints every thread's stack to stderr, for a scheduler that looks stuck.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from scheduler_app import services
 from scheduler_app.scheduler.process import SchedulerProcess
 
 
@@ -22,10 +24,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         process = SchedulerProcess(blocking=True)
 
+        def stop() -> None:
+            process.stop()
+            services.job_runs_cancel_active(reason="shutdown")
+
         def on_signal(signum, _frame):
             self.stdout.write(f"Received signal {signum}; stopping the scheduler")
             # Stop from another thread: the signal may interrupt the scheduler while it holds its own locks.
-            threading.Thread(target=process.stop, name="scheduler-stop").start()
+            threading.Thread(target=stop, name="scheduler-stop").start()
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
