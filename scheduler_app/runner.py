@@ -29,7 +29,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from scheduler_app import locks, runs
-from scheduler_app.context import JobCancelled, JobContext, job_context_active
+from scheduler_app.context import JobCancelled, JobContext, StaleFencingToken, job_context_active
 from scheduler_app.definitions import job_definitions_sync
 from scheduler_app.locks import Lease, LockNotAcquired, LockServiceUnavailable
 from scheduler_app.models import JobDefinition, JobRun
@@ -102,14 +102,17 @@ class Execution:
 
     def _lose(self) -> None:
         self.ctx.cancel("lost_lock")
-        self._finish_from_watchdog(JobRun.Status.LOST_LOCK, error=self._lost_error())
+        error = self._lost_error()
+        logger.error("Lock lost for job: %s (run %s): %s", self.lease.key, self.run.pk, error,
+                     extra=_log_extra(self.run))
+        self._finish_from_watchdog(JobRun.Status.LOST_LOCK, error=error)
 
     def _lost_error(self) -> str:
         try:
             current = runs.run_fence_current(lock_key=self.lease.key)
         except DatabaseError:
             current = "unknown (database unavailable)"
-        return (f"Lock lost: {self.lease.lost_reason or 'another holder took it'} (run {self.run.pk}, fencing token "
+        return (f"Lock lost: {self.lease.lost_reason or 'another holder took it'} (fencing token "
                 f"{self.run.fencing_token}; current fencing token: {'none' if current is None else current})")
 
     def _finish_from_watchdog(self, status: str, **details) -> None:
@@ -171,7 +174,11 @@ class Execution:
                     value = self.spec.func(**kwargs)
                 self.ctx.check()
             except JobCancelled as exc:
-                # Timed out or lost (the watchdog already finished the run), or cancelled (a shutdown).
+                # Timed out or lost (the watchdog already finished the run), cancelled (a shutdown), or a write
+                # refused by the fence check.
+                if isinstance(exc, StaleFencingToken):
+                    logger.error("Lock lost for job: %s (run %s): write refused, %s", self.lease.key, run.pk, exc,
+                                 extra=_log_extra(run))
                 self.finish(_CANCEL_STATUS.get(exc.reason, JobRun.Status.CANCELLED), error=str(exc))
                 run.job_exception = exc
                 return

@@ -129,10 +129,6 @@ def lock_state_dicts() -> list[dict]:
     return [{**state.as_dict(), **state.extra} for state in lock_states()]
 
 
-def lock_state(key: str) -> LockState | None:
-    return locks.inspect(key)
-
-
 def scheduler_instances_alive() -> list:
     """Scheduler processes whose heartbeat is fresh (under SCHEDULER_STALE_SECONDS old)."""
     from datetime import timedelta

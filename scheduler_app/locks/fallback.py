@@ -130,13 +130,6 @@ class FallbackLock:
             state = None
         return state or self.fallback.inspect(key)
 
-    def key_held(self, key: str) -> bool | None:
-        """Is the key held in Redis? None when Redis does not answer."""
-        try:
-            return self.primary.inspect(key) is not None
-        except BackendUnavailable:
-            return None
-
     def list_locks(self) -> tuple[list[LockState], bool]:
         """All held locks (Redis and database leases) and whether Redis answered."""
         states: list[LockState] = []

@@ -45,8 +45,8 @@ class Lease:
             return
         self.lost = True
         self.lost_reason = reason
-        logger.error("Lock lost for job: %s (run %s): %s", self.key, self.run_id, reason,
-                     extra={"run_id": self.run_id, "job_id": self.key.split(":", 1)[0]})
+        if not self.on_lost:  # a run's own callback logs it with both fencing tokens
+            logger.error("Lock lost for job: %s: %s", self.key, reason)
         for callback in self.on_lost:
             _safe(callback, self)
 

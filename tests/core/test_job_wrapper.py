@@ -158,8 +158,9 @@ def test_a_run_taken_over_in_the_database_is_lost_and_its_writes_refused(lock_re
     assert box["run"].status == S.ABANDONED  # terminal is final: not overwritten by LOST_LOCK or SUCCEEDED
     assert not Group.objects.filter(name="stale").exists()
     assert not lock_redis.exists("job_lock:writer_job")  # it released its own key
-    assert any("Lock lost for job: writer_job" in r.getMessage() and f"run {run.pk}" in r.getMessage()
-               for r in caplog.records)
+    lost = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Lock lost for job: writer_job")]
+    assert lost and f"run {run.pk}" in lost[0]
+    assert f"(fencing token {run.fencing_token}; current fencing token: none)" in lost[0]  # both tokens named
 
 
 def test_a_key_taken_in_redis_alone_does_not_stop_the_databases_holder(lock_redis, fast_lease):
