@@ -271,6 +271,15 @@ def wait_exit(proc: subprocess.Popen, timeout: float, what: str) -> int:
                              f"stdout: {out[-800:]!r} stderr: {err[-1500:]!r}") from None
 
 
+def result_of(proc: subprocess.Popen) -> tuple[int, str] | None:
+    """runjob's `run <id>  job <job>  status <STATUS> ...` line, as soon as it is printed (before the exit)."""
+    for line in output(proc)[0].splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and parts[0] == "run" and parts[4] == "status":
+            return int(parts[1]), parts[5]
+    return None
+
+
 def run_id_of(proc: subprocess.Popen) -> int | None:
     """runjob prints `run <id>  job ...`."""
     for line in output(proc)[0].splitlines():
@@ -306,20 +315,23 @@ class WarmTrigger:
 
 
 class WarmPool:
-    """Keeps `size` warm manage.py processes ready; `fire` takes one and starts a replacement."""
+    """Keeps `size` warm manage.py processes ready; `fire` takes one and (with `refill`) starts a replacement.
+    Without `refill`, a pool that runs dry starts one on demand."""
 
-    def __init__(self, procs: Processes, size: int = 2, env: dict | None = None) -> None:
+    def __init__(self, procs: Processes, size: int = 2, env: dict | None = None, refill: bool = True) -> None:
         self.procs = procs
         self.env = env
+        self.refill = refill
         self.ready: list[WarmTrigger] = [WarmTrigger(procs, env) for _ in range(size)]
 
     def fire(self, *argv: str) -> WarmTrigger:
-        trigger = self.ready.pop(0)
+        trigger = self.ready.pop(0) if self.ready else WarmTrigger(self.procs, self.env)
         trigger.fire(*argv)
-        self.ready.append(WarmTrigger(self.procs, self.env))
+        if self.refill:
+            self.ready.append(WarmTrigger(self.procs, self.env))
         return trigger
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 90) -> None:
         for trigger in self.ready:
             wait_for(trigger.ready, timeout, "the warm manage.py pool", step=0.02)
 
@@ -488,6 +500,20 @@ def describe_runs() -> str:
         lines.append(f"  run {run.pk} {run.trigger} {run.status} {run.skip_reason or ''} start={started} "
                      f"end={finished} fence={run.fencing_token} pid={run.pid} err={run.error[:120]!r}")
     return "\n".join(lines[-60:])
+
+
+def start_holder(chaos, iterations: int = 150):
+    """A live `runjob chaos_writer` writing every ~30 ms; returns (process, run id) once its body has begun."""
+    holder = chaos.procs.manage("runjob", JOB, "--param", f"iterations={iterations}", "--param", "pause_ms=30",
+                                name="holder")
+
+    def started():
+        if holder.poll() is not None:
+            raise AssertionError(f"holder exited ({holder.returncode}): {output(holder)[1][-1500:]}")
+        return chaos.record().run_of_pid(holder.pid)
+
+    run_id = wait_for(started, 60, "the holder's run to start")
+    return holder, run_id
 
 
 def pttl(client: redis.Redis) -> int | None:

@@ -21,6 +21,7 @@ from tests.chaos.harness import (
     run_id_of,
     run_status,
     runs,
+    start_holder,
     wait_exit,
     wait_for,
     wait_for_renewal,
@@ -29,19 +30,6 @@ from tests.chaos.harness import (
 pytestmark = [pytest.mark.slow, pytest.mark.real_redis]
 
 LEASE = 3.0
-
-
-def start_holder(chaos, iterations: int = 150):
-    holder = chaos.procs.manage("runjob", JOB, "--param", f"iterations={iterations}", "--param", "pause_ms=30",
-                                name="holder")
-
-    def started():
-        if holder.poll() is not None:
-            raise AssertionError(f"holder exited ({holder.returncode}): {output(holder)[1][-1500:]}")
-        return chaos.record().run_of_pid(holder.pid)
-
-    run_id = wait_for(started, 60, "the holder's run to start")
-    return holder, run_id
 
 
 def assert_holder_succeeded(chaos, holder, run_id: int, why: str) -> None:

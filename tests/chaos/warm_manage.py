@@ -24,9 +24,11 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.core import checks  # noqa: E402
 from django.core.management import ManagementUtility  # noqa: E402
 
 ManagementUtility(["manage.py"]).fetch_command("runjob")  # imports the command module now, not after "go"
+checks.run_checks()  # imports what the command's system checks import (the URLconf): they run again after "go"
 print("ready", flush=True)
 line = sys.stdin.readline()
 if not line.strip():
