@@ -336,6 +336,11 @@ class WarmPool:
             wait_for(trigger.ready, timeout, "the warm manage.py pool", step=0.02)
 
 
+def storm_params(rng) -> dict:
+    """A storm trigger's random short hold: 1-3 fenced writes, 0-25 ms apart."""
+    return {"iterations": rng.randint(1, 3), "pause_ms": rng.choice([0, 2, 5, 10, 20]), "jitter_ms": 5}
+
+
 # --- the record -------------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -477,13 +482,24 @@ def overlaps(intervals: dict[int, tuple[float, float]], label: str, status: dict
     return problems
 
 
-def db_intervals(now: float | None = None) -> tuple[dict[int, tuple[float, float]], dict[int, str]]:
-    """[started_at, finished_at] of every chaos_writer run that started (an unfinished one: until `now`)."""
+def db_intervals(record: Record, now: float | None = None) -> tuple[dict[int, tuple[float, float]], dict[int, str]]:
+    """RUNNING intervals of every chaos_writer run that started, from JobRun: [started_at, finished_at] (an
+    unfinished run: until `now`).
+
+    started_at is computed before the guarded write that makes the run RUNNING, and that write may wait (for
+    SQLite's write lock, or on PostgreSQL for a conflicting RUNNING row to commit): seen 5-10 ms early in storms
+    where the waiting run then became RUNNING only after the other had finished. So a run's interval starts at
+    the later of started_at and its body's `start` line, which is written only once the row is RUNNING. The end
+    is finished_at as recorded; one rewritten after the fact (ABANDONED -> SUCCEEDED) shows as an overlap.
+    """
     now = time.time() if now is None else now
     intervals, status = {}, {}
     for run in runs(started_at__isnull=False):
+        start = run.started_at.timestamp()
+        if run.pk in record.starts:
+            start = max(start, record.starts[run.pk][0])
         end = run.finished_at.timestamp() if run.finished_at else now
-        intervals[run.pk] = (run.started_at.timestamp(), end)
+        intervals[run.pk] = (start, end)
         status[run.pk] = run.status
     return intervals, status
 

@@ -111,7 +111,7 @@ def run_trials(chaos, *, trials: int, restart_redis: bool, writer_env: dict, pau
         pause_ms = chaos.rng.choice(pause_choices)
         problems, what = frozen_trial(chaos, pool, trial=trial, writer_env=writer_env, pause_ms=pause_ms,
                                       restart_redis=restart_redis, first_attempt_after=first_attempt_after)
-        intervals, status = db_intervals()
+        intervals, status = db_intervals(chaos.record())
         problems += stale_commits(chaos.record(), written_rows(), started_map())
         problems += overlaps(intervals, "JobRun RUNNING intervals", status)
         new = [p for p in problems if p not in seen]  # the judge reads the whole table: report each once
