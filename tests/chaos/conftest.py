@@ -11,13 +11,18 @@ Env knobs (reduced profile defaults for `make test`; `make chaos` raises them):
   CHAOS_REDIS_LATENCY_MS  reply delay on the frozen writer's Redis link in the pause scenario
                           (default 15 on PostgreSQL, 0 on SQLite)
   CHAOS_SEED              seed of the scenarios' random choices (default: random, printed on failure)
+  CHAOS_ARTIFACTS         where each scenario's record file and process outputs go (default
+                          $TMPDIR/jobsite-chaos); kept when the scenario fails, removed when it passes
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,11 +104,32 @@ class Chaos:
         return f"(seed {self.seed}, record {self.record_path}, outputs in {self.workdir})"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.chaos_failed = report.failed
+
+
 @pytest.fixture
-def chaos(subprocess_env, tmp_path, settings, monkeypatch):
+def chaos_dir(request):
+    """The scenario's own directory (pytest's numbered tmp dirs are pruned by other sessions on a shared host)."""
+    base = Path(os.environ.get("CHAOS_ARTIFACTS") or Path(tempfile.gettempdir()) / "jobsite-chaos")
+    base.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:60]
+    path = Path(tempfile.mkdtemp(prefix=f"{time.strftime('%Y%m%d-%H%M%S')}-{name}-", dir=base))
+    yield path
+    if not getattr(request.node, "chaos_failed", True):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def chaos(subprocess_env, chaos_dir, settings, monkeypatch):
     require(shutil.which("redis-server") is not None, "redis-server binary not installed")
     from django.db import connection
 
+    tmp_path = chaos_dir
     seed = env_int("CHAOS_SEED", random.SystemRandom().randrange(1 << 30))
     record_path = tmp_path / "record.txt"
     server = RedisServer(tmp_path)

@@ -32,13 +32,23 @@ pytestmark = [pytest.mark.slow, pytest.mark.real_redis]
 LEASE = 3.0
 
 
-def assert_holder_succeeded(chaos, holder, run_id: int, why: str) -> None:
-    code = wait_exit(holder, 60, "the holder")
-    status = run_status(run_id)
-    err = output(holder)[1]
-    assert status == "SUCCEEDED" and code == 0, (
-        f"{why}: the live holder's run {run_id} ended {status} (runjob exit {code}), expected SUCCEEDED.\n"
-        f"holder stderr (tail):\n{err[-1500:]}\nruns:\n{describe_runs()} {chaos.where()}"
+def assert_refused_and_holder_succeeded(chaos, trigger, holder, a_run: int, why: str) -> None:
+    """The second trigger refused (exit 3, SKIPPED) and the live holder's run SUCCEEDED: both, in one verdict."""
+    code = wait_exit(trigger.proc, 60, "the second trigger")
+    b_run = run_id_of(trigger.proc)
+    b_err = output(trigger.proc)[1]
+    a_code = wait_exit(holder, 60, "the holder")
+    a_status = run_status(a_run)
+    b_status = run_status(b_run) if b_run else None
+    refused = code == 3 and b_status == "SKIPPED"
+    survived = a_status == "SUCCEEDED" and a_code == 0
+    assert refused and survived, (
+        f"{why}: expected the second trigger refused (exit 3, SKIPPED) and the live holder's run SUCCEEDED.\n"
+        f"second trigger: exit {code}, run {b_run} {b_status}"
+        f"{'' if refused else ' <- wrong'}\n"
+        f"holder: run {a_run} ended {a_status} (runjob exit {a_code}){'' if survived else ' <- wrong'}\n"
+        f"holder stderr (tail):\n{output(holder)[1][-1200:]}\nsecond trigger stderr (tail):\n{b_err[-800:]}\n"
+        f"runs:\n{describe_runs()} {chaos.where()}"
     )
 
 
@@ -56,14 +66,7 @@ def test_refused_trigger_does_not_kill_the_healthy_holder(chaos):
     wait_for_renewal(client, 10)
     chaos.restart_redis()
     trigger.fire("runjob", JOB)
-    code = wait_exit(trigger.proc, 60, "the refused trigger")
-    out, err = output(trigger.proc)
-    b_run = run_id_of(trigger.proc)
-    assert code == 3 and b_run is not None and run_status(b_run) == "SKIPPED", (
-        f"the second trigger should be refused (exit 3, SKIPPED): exit {code}, run {b_run} "
-        f"{run_status(b_run) if b_run else '-'}\nstdout: {out[-500:]}\nstderr: {err[-1500:]}"
-    )
-    assert_holder_succeeded(chaos, holder, a_run, "after a Redis restart and a refused trigger")
+    assert_refused_and_holder_succeeded(chaos, trigger, holder, a_run, "after a Redis restart")
 
 
 def test_waiting_trigger_waits_its_whole_budget(chaos):
@@ -109,10 +112,4 @@ def test_clear_lock_on_a_live_holder_then_run_now(chaos):
     cleared = services.job_locks_force_release(job_id=JOB)  # the admin's / `locks clear`'s service
     assert cleared == [JOB], f"nothing cleared: {cleared}"
     trigger.fire("runjob", JOB)
-    code = wait_exit(trigger.proc, 60, "the run-now trigger")
-    out, err = output(trigger.proc)
-    b_run = run_id_of(trigger.proc)
-    assert code == 3 and b_run is not None and run_status(b_run) == "SKIPPED", (
-        f"run-now beside a live holder should be refused (exit 3): exit {code}, run {b_run}\nstderr: {err[-1500:]}"
-    )
-    assert_holder_succeeded(chaos, holder, a_run, "after 'clear lock' and a refused run-now")
+    assert_refused_and_holder_succeeded(chaos, trigger, holder, a_run, "after 'clear lock' and a run-now")
