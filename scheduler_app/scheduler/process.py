@@ -29,7 +29,7 @@ from scheduler_app import registry, selectors, services
 from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.scheduler import triggers
 from scheduler_app.scheduler.control import ControlListener
-from scheduler_app.scheduler.executor import SlotThreadPoolExecutor
+from scheduler_app.scheduler.executor import COALESCED_COUNT_LIMIT, SlotThreadPoolExecutor
 from scheduler_app.scheduler.fire import job_fire
 
 logger = logging.getLogger("scheduler_app")
@@ -162,9 +162,8 @@ class SchedulerProcess:
                          "The previous run of this job is still running (max instances reached)")
 
     def on_coalesced(self, job_id: str, dropped: list, latest) -> None:
-        """Slots coalesce=True folded into the latest one: one MISSED row, at the first of them, says how many."""
-        from scheduler_app.scheduler.executor import COALESCED_COUNT_LIMIT
-
+        """Slots coalesce=True folded into the latest one: one MISSED row, at the first of them, says how many.
+        Called before the fire of the latest slot is submitted, so also when that fire is skipped (max instances)."""
         count = f"{len(dropped)}+" if len(dropped) >= COALESCED_COUNT_LIMIT else str(len(dropped))
         self._record(job_id, dropped[0], JobRun.Status.MISSED, JobRun.SkipReason.COALESCED,
                      f"{count} scheduled run(s) from {dropped[0].isoformat()} to {dropped[-1].isoformat()} did not "

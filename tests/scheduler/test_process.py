@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from django.utils import timezone
 from scheduler_app import services
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
 from scheduler_app.scheduler.process import SchedulerProcess
-from tests.scheduler import jobs_slow  # noqa: F401  (registers slow_tick_job)
+from tests.scheduler import jobs_slow  # registers slow_tick_job and gated_job
 from tests.scheduler.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,15 +23,30 @@ def process(settings):
     services.job_definitions_sync()
     started: list[SchedulerProcess] = []
 
-    def start() -> SchedulerProcess:
+    def start(*, paused: bool = False) -> SchedulerProcess:
+        """`paused`: APScheduler's own start(paused=True). Nothing fires (not even a slot due at start) until the
+        test has set the job store up and calls `proc.scheduler.resume()`."""
         proc = SchedulerProcess(blocking=False, max_workers=4)
+        if paused:
+            proc.scheduler.start = functools.partial(proc.scheduler.start, paused=True)
         started.append(proc)
         proc.start()
         return proc
 
     yield start
+    jobs_slow.GATE.set()  # a gated run still holding its instance must not hang stop(wait=True)
     for proc in started:
         proc.stop(wait=True)
+
+
+def _settle(proc: SchedulerProcess, job_id: str) -> None:
+    """No new fire from now on, and none still running: the rows are final."""
+    proc.scheduler.pause()
+    with proc.scheduler._jobstores_lock:  # a pass of the loop that began before the pause has ended
+        pass
+    wait_for(lambda: not proc.scheduler._executors["default"]._instances.get(job_id)
+             and not JobRun.objects.filter(job_id=job_id, status__in=["QUEUED", "RUNNING"]).exists(),
+             timeout=10, message=f"{job_id}'s fires to end")
 
 
 def _interval(job_id: str, seconds: int, **fields) -> None:
@@ -174,33 +190,66 @@ def test_restart_fires_a_due_slot_once_and_skips_while_lock_held(process, fake_r
         status="SKIPPED").count() == 1
 
 
-def test_catch_up_after_downtime_runs_once(process, fake_redis):
-    """Scenario 12: a scheduler that comes back after missing several slots runs the job once, not once per slot,
-    and records the slots it folded away."""
-    _interval("quick_job", 10)
-    proc = process()
-    # a slot due at start fires at once; let it finish first (max_instances=1 would skip the catch-up otherwise)
-    wait_for(lambda: not JobRun.objects.filter(status__in=["QUEUED", "RUNNING"]).exists()
-             and not proc.scheduler._executors["default"]._instances.get("quick_job"), timeout=3,
-             message="start-up fire done")
-    overdue = (timezone.now() - timedelta(seconds=35)).replace(microsecond=0)
-    proc.scheduler.modify_job("quick_job", jobstore="default", next_run_time=overdue)  # four slots behind
-    latest = overdue + timedelta(seconds=30)
-    # the catch-up fire is for the latest slot (a start-up fire of that same slot is refused as duplicate_slot)
-    wait_for(lambda: JobRun.objects.filter(job_id="quick_job", scheduled_for=latest).count() >= 1
-             and not JobRun.objects.filter(job_id="quick_job", status__in=["QUEUED", "RUNNING"]).exists(),
-             timeout=5, message="the catch-up fire")
-    import time
+def _four_slots_behind(proc: SchedulerProcess, job_id: str):
+    """Sets the stored next run time four 300 s slots back: (first, latest), with latest 150 s ago and the next
+    slot 150 s ahead, so neither the misfire grace (300 s) nor the next slot is a matter of timing."""
+    overdue = (timezone.now() - timedelta(seconds=3 * 300 + 150)).replace(microsecond=0)
+    proc.scheduler.modify_job(job_id, jobstore="default", next_run_time=overdue)
+    return overdue, overdue + timedelta(seconds=900)
 
-    time.sleep(0.5)
-    behind = [overdue + timedelta(seconds=s) for s in (0, 10, 20)]
-    assert JobRun.objects.filter(job_id="quick_job", scheduled_for=latest).exclude(status="SKIPPED").count() == 1
-    # the three slots folded into it did not run, and are not silent: one MISSED row, at the first, says so
-    missed = JobRun.objects.filter(job_id="quick_job", scheduled_for__in=behind).get()
+
+def _assert_one_coalesced_row(job_id: str, overdue, latest) -> None:
+    """The three slots folded into the latest did not run, and are not silent: one MISSED row, at the first."""
+    behind = [overdue + timedelta(seconds=s) for s in (0, 300, 600)]
+    missed = JobRun.objects.filter(job_id=job_id, scheduled_for__in=behind).get()
     assert missed.scheduled_for == overdue and missed.status == "MISSED" and missed.skip_reason == "coalesced"
+    assert missed.trigger == "scheduled" and missed.finished_at is not None
     assert missed.error.startswith(f"3 scheduled run(s) from {overdue.isoformat()} to {behind[-1].isoformat()}")
     assert latest.isoformat() in missed.error
-    assert JobRun.objects.filter(job_id="quick_job", status="MISSED").count() == 1
+    assert JobRun.objects.filter(job_id=job_id, status="MISSED").count() == 1
+
+
+def test_catch_up_after_downtime_runs_once(process, fake_redis, settings):
+    """Scenario 12: a scheduler that comes back after missing several slots runs the job once, not once per slot,
+    and records the slots it folded away."""
+    settings.SCHEDULER_MISFIRE_GRACE_SECONDS = 300
+    _interval("quick_job", 300)
+    proc = process(paused=True)  # no start-up fire: nothing else holds the job's one instance at the catch-up
+    overdue, latest = _four_slots_behind(proc, "quick_job")
+    proc.scheduler.resume()
+    wait_for(lambda: JobRun.objects.filter(job_id="quick_job", scheduled_for=latest, status="SUCCEEDED").exists(),
+             timeout=15, message="the catch-up run")
+    _settle(proc, "quick_job")
+    rows = list(JobRun.objects.filter(job_id="quick_job").values_list("scheduled_for", "status"))
+    assert sorted(rows) == [(overdue, "MISSED"), (latest, "SUCCEEDED")]  # one run, for the latest slot
+    _assert_one_coalesced_row("quick_job", overdue, latest)
+
+
+def test_coalesced_slots_are_recorded_when_the_catch_up_is_skipped_for_max_instances(process, fake_redis, settings):
+    """Finding 8: the catch-up fire meets a run of the job still going (max_instances=1). APScheduler skips it
+    before the executor sees it; the latest slot is SKIPPED (max_instances) and the three folded slots still leave
+    their MISSED/coalesced row."""
+    settings.SCHEDULER_MISFIRE_GRACE_SECONDS = 300
+    _interval("gated_job", 300)
+    jobs_slow.GATE.clear()
+    proc = process(paused=True)
+    holder_slot = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
+    proc.scheduler.modify_job("gated_job", jobstore="default", next_run_time=holder_slot)
+    proc.scheduler.resume()
+    holder = wait_for(lambda: JobRun.objects.filter(job_id="gated_job", status="RUNNING").first(), timeout=15,
+                      message="the gated run to start")
+    assert holder.scheduled_for == holder_slot
+    assert proc.scheduler._executors["default"]._instances.get("gated_job") == 1
+    overdue, latest = _four_slots_behind(proc, "gated_job")
+    skipped = wait_for(lambda: JobRun.objects.filter(job_id="gated_job", scheduled_for=latest).first(),
+                       timeout=15, message="the catch-up fire's row")
+    assert skipped.status == "SKIPPED" and skipped.skip_reason == "max_instances"
+    _assert_one_coalesced_row("gated_job", overdue, latest)
+    jobs_slow.GATE.set()
+    wait_for(lambda: JobRun.objects.get(pk=holder.pk).status == "SUCCEEDED", timeout=15, message="the gated run")
+    _settle(proc, "gated_job")
+    rows = list(JobRun.objects.filter(job_id="gated_job").values_list("scheduled_for", "status"))
+    assert sorted(rows) == [(overdue, "MISSED"), (latest, "SKIPPED"), (holder_slot, "SUCCEEDED")]
 
 
 def test_late_fire_of_a_slot_already_run_is_refused(fake_redis):
