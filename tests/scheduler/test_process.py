@@ -77,6 +77,69 @@ def test_a_missed_slot_is_recorded_once_however_many_schedulers_see_it():
     assert len(rows) == 1 and JobRun.objects.filter(status="MISSED").count() == 1
 
 
+def test_a_missed_slot_is_recorded_once_when_schedulers_record_it_at_the_same_instant():
+    """Three schedulers folding the same slots at once: the check and the insert are one transaction per job."""
+    import threading
+
+    from django.db import connection
+
+    services.job_definitions_sync()
+    slot = timezone.now().replace(microsecond=0)
+    start = threading.Barrier(6)
+    ids, errors = [], []
+
+    def record() -> None:
+        try:
+            start.wait(timeout=10)
+            ids.append(services.job_run_record_not_started(job_id="quick_job", scheduled_for=slot, status="MISSED",
+                                                           skip_reason="coalesced", error="folded").pk)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=record) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors and len(ids) == 6
+    assert len(set(ids)) == 1 and JobRun.objects.filter(status="MISSED").count() == 1
+
+
+def test_a_late_fire_of_a_slot_another_scheduler_ran_is_a_duplicate_not_missed(process, fake_redis, settings):
+    """Past the grace time, but the slot has its run (another scheduler's): SKIPPED duplicate_slot, not MISSED."""
+    settings.SCHEDULER_MISFIRE_GRACE_SECONDS = 1
+    _interval("quick_job", 3600)
+    late = (timezone.now() - timedelta(seconds=30)).replace(microsecond=0)
+    ran = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="scheduled", status="SUCCEEDED",
+                                scheduled_for=late, started_at=late, finished_at=late)
+    proc = process(paused=True)
+    proc.scheduler.modify_job("quick_job", jobstore="default", next_run_time=late)
+    proc.scheduler.resume()
+    row = wait_for(lambda: JobRun.objects.filter(job_id="quick_job").exclude(pk=ran.pk).first(), timeout=10,
+                   message="the late fire's row")
+    _settle(proc, "quick_job")
+    assert row.status == "SKIPPED" and row.skip_reason == "duplicate_slot" and row.scheduled_for == late
+    assert "s late" in row.error
+    assert not JobRun.objects.filter(status="MISSED").exists()
+
+
+def test_shutdown_during_a_pass_leaves_the_slot_due_for_the_other_schedulers(process, fake_redis):
+    """SIGTERM while the loop wakes for a slot: shutdown() has shut the executors, so the pass cannot submit the
+    fire. It must not move the shared job store's next run time either, or no other scheduler fires that slot."""
+    from django_apscheduler.models import DjangoJob
+
+    _interval("quick_job", 3600)
+    proc = process(paused=True)
+    due = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
+    proc.scheduler.modify_job("quick_job", jobstore="default", next_run_time=due)
+    proc.scheduler.shutdown(wait=False)  # what SchedulerProcess.stop() does on SIGTERM
+    proc.scheduler._process_jobs()  # the pass of a loop that woke just before the shutdown
+    assert DjangoJob.objects.get(id="quick_job").next_run_time == due  # still due: another scheduler fires it
+    assert not JobRun.objects.exists()
+
+
 def test_job_longer_than_interval_skips_and_records(process, fake_redis):
     """Scenarios 11 and 13: the next fire is skipped and recorded (max instances), not queued."""
     _interval("slow_tick_job", 1)
@@ -250,6 +313,26 @@ def test_coalesced_slots_are_recorded_when_the_catch_up_is_skipped_for_max_insta
     _settle(proc, "gated_job")
     rows = list(JobRun.objects.filter(job_id="gated_job").values_list("scheduled_for", "status"))
     assert sorted(rows) == [(overdue, "MISSED"), (latest, "SKIPPED"), (holder_slot, "SUCCEEDED")]
+
+
+def test_catch_up_leaves_out_the_folded_slots_another_scheduler_ran(process, fake_redis, settings):
+    """A scheduler whose view of the shared store is behind folds slots that another scheduler has run: those are
+    not missed. The MISSED row names only the ones that did not run."""
+    settings.SCHEDULER_MISFIRE_GRACE_SECONDS = 300
+    _interval("quick_job", 300)
+    proc = process(paused=True)
+    overdue, latest = _four_slots_behind(proc, "quick_job")
+    elsewhere = overdue + timedelta(seconds=300)
+    JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="scheduled", status="SUCCEEDED",
+                          scheduled_for=elsewhere, started_at=elsewhere, finished_at=elsewhere)
+    proc.scheduler.resume()
+    wait_for(lambda: JobRun.objects.filter(job_id="quick_job", scheduled_for=latest, status="SUCCEEDED").exists(),
+             timeout=15, message="the catch-up run")
+    _settle(proc, "quick_job")
+    missed = JobRun.objects.get(status="MISSED")
+    assert missed.scheduled_for == overdue and missed.skip_reason == "coalesced"
+    assert missed.error.startswith(f"2 scheduled run(s) from {overdue.isoformat()} to "
+                                   f"{(overdue + timedelta(seconds=600)).isoformat()}")
 
 
 def test_late_fire_of_a_slot_already_run_is_refused(fake_redis):
