@@ -122,19 +122,26 @@ def scheduler_reload_request() -> dict:
 def job_run_record_not_started(*, job_id: str, scheduled_for: datetime | None, status: str, skip_reason: str = "",
                                error: str = "") -> JobRun:
     """A JobRun row for a scheduled fire that never reached the lock: MISSED (misfire, coalesced) or SKIPPED (max
-    instances). Several schedulers see the same missed slot, so an existing row for it is returned instead of a
-    second one (checked before the insert: two schedulers at the very same instant could still both write it)."""
+    instances, or a late duplicate of a slot that ran). Several schedulers see the same missed slot, so an existing
+    MISSED row for it is returned instead of a second one. The check and the insert are one transaction that
+    recorders of the same job take in turn: the definition's row lock on PostgreSQL, SQLite's IMMEDIATE
+    transactions (its write lock) there."""
+    from django.db import transaction
     from django.utils import timezone
 
-    if status == JobRun.Status.MISSED:
+    def create() -> JobRun:
+        logger.warning("Scheduled run of job: %s for %s %s: %s", job_id, scheduled_for, status, error)
+        return JobRun.objects.create(job_id=job_id, lock_key=job_id, trigger=JobRun.Trigger.SCHEDULED,
+                                     status=status, skip_reason=skip_reason, scheduled_for=scheduled_for,
+                                     finished_at=timezone.now(), duration_ms=0, error=error)
+
+    if status != JobRun.Status.MISSED:
+        return create()
+    with transaction.atomic():
+        list(JobDefinition.objects.select_for_update().filter(job_id=job_id).values_list("pk", flat=True))
         existing = JobRun.objects.filter(job_id=job_id, trigger=JobRun.Trigger.SCHEDULED, status=status,
                                          skip_reason=skip_reason, scheduled_for=scheduled_for).first()
-        if existing is not None:
-            return existing
-    logger.warning("Scheduled run of job: %s for %s %s: %s", job_id, scheduled_for, status, error)
-    return JobRun.objects.create(job_id=job_id, lock_key=job_id, trigger=JobRun.Trigger.SCHEDULED, status=status,
-                                 skip_reason=skip_reason, scheduled_for=scheduled_for, finished_at=timezone.now(),
-                                 duration_ms=0, error=error)
+        return existing if existing is not None else create()
 
 
 def scheduler_instance_start(*, host: str, pid: int):

@@ -2,7 +2,8 @@
 
 APScheduler 3 does not pass the scheduled run time to the job function; the per-(job, slot) guard needs it, so the
 executor hands it over as the `scheduled_for` keyword. With coalesce=True APScheduler also drops every due slot
-but the latest without a word (after downtime, say); the executor sees them and reports them, so they leave a row.
+but the latest without a word (after downtime, say); the executor sees them and reports them, so they leave a row,
+before the max-instances check, so that a fire skipped for max instances does not silence them.
 """
 
 from __future__ import annotations
@@ -39,13 +40,22 @@ class SlotThreadPoolExecutor(ThreadPoolExecutor):
         super().__init__(*args, **kwargs)
         self.on_coalesced = on_coalesced
 
-    def _do_submit_job(self, job, run_times):
+    def submit_job(self, job, run_times):
+        # Report the folded slots before APScheduler's max-instances check, which raises before `_do_submit_job`:
+        # whatever happens to the fire for the latest slot (run, SKIPPED for max instances, a submit error),
+        # APScheduler moves the job's next run time past every slot in `run_times`, so the folded ones are gone.
+        self._report_coalesced(job, run_times)
+        return super().submit_job(job, run_times)
+
+    def _report_coalesced(self, job, run_times) -> None:
         # The job's next_run_time is still the earliest due slot here; APScheduler moves it on after submitting.
-        if run_times and self.on_coalesced is not None and job.next_run_time is not None:
-            dropped = triggers.slots_between(job.trigger, job.next_run_time, run_times[-1],
-                                             limit=COALESCED_COUNT_LIMIT)
-            if dropped:
-                self.on_coalesced(job.id, dropped, run_times[-1])
+        if not run_times or self.on_coalesced is None or not job.coalesce or job.next_run_time is None:
+            return
+        dropped = triggers.slots_between(job.trigger, job.next_run_time, run_times[-1], limit=COALESCED_COUNT_LIMIT)
+        if dropped:
+            self.on_coalesced(job.id, dropped, run_times[-1])
+
+    def _do_submit_job(self, job, run_times):
         if getattr(job.func, "wants_slot", False) and run_times:
             # coalesce=True: APScheduler hands one run time, the latest due slot.
             job = _SlotJob(job, run_times[-1])

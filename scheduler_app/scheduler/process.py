@@ -19,6 +19,7 @@ import time
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
@@ -29,7 +30,7 @@ from scheduler_app import registry, selectors, services
 from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.scheduler import triggers
 from scheduler_app.scheduler.control import ControlListener
-from scheduler_app.scheduler.executor import SlotThreadPoolExecutor
+from scheduler_app.scheduler.executor import COALESCED_COUNT_LIMIT, SlotThreadPoolExecutor
 from scheduler_app.scheduler.fire import job_fire
 
 logger = logging.getLogger("scheduler_app")
@@ -39,16 +40,24 @@ class _ClosingMixin:
     """The scheduler's loop survives database outages and closes its connections when it ends."""
 
     def _process_jobs(self):
-        # APScheduler retries a failing get_due_jobs, but a failing update_job or get_next_run_time would end the
-        # loop, and the process with it. Wait and go again instead: a job whose new next run time was not stored
-        # comes up due again, and the per-slot guard keeps its slot from running twice.
-        try:
-            return super()._process_jobs()
-        except DatabaseError:
-            logger.exception("Scheduler job store unavailable; retrying in %s s",
-                             settings.SCHEDULER_JOBSTORE_RETRY_SECONDS)
-            close_old_connections()
-            return settings.SCHEDULER_JOBSTORE_RETRY_SECONDS
+        # shutdown() sets STOPPED and then shuts the executors down while holding the job stores' (reentrant) lock.
+        # A pass that starts after that would fail to submit ("cannot schedule new futures after shutdown") and
+        # still move the shared job store's next run time past the slot, so that no other scheduler fires it:
+        # a slot lost at every restart. Checking under the same lock, a pass runs wholly before the shutdown or
+        # not at all.
+        with self._jobstores_lock:
+            if self.state == STATE_STOPPED:
+                return None
+            # APScheduler retries a failing get_due_jobs, but a failing update_job or get_next_run_time would end
+            # the loop, and the process with it. Wait and go again instead: a job whose new next run time was not
+            # stored comes up due again, and the per-slot guard keeps its slot from running twice.
+            try:
+                return super()._process_jobs()
+            except DatabaseError:
+                logger.exception("Scheduler job store unavailable; retrying in %s s",
+                                 settings.SCHEDULER_JOBSTORE_RETRY_SECONDS)
+                close_old_connections()
+                return settings.SCHEDULER_JOBSTORE_RETRY_SECONDS
 
     def _main_loop(self):
         try:
@@ -152,6 +161,14 @@ class SchedulerProcess:
 
     # -- event listeners: every fire that did not run leaves a JobRun row --------------------------------------------
     def on_missed(self, event) -> None:
+        late = (timezone.now() - event.scheduled_run_time).total_seconds()
+        if self._ran(event.job_id, [event.scheduled_run_time]):
+            # Another scheduler ran this slot in time; this one's fire is a late duplicate, not a missed slot.
+            self._record(event.job_id, event.scheduled_run_time, JobRun.Status.SKIPPED,
+                         JobRun.SkipReason.DUPLICATE_SLOT,
+                         f"This scheduled slot already has a run (another scheduler fired it); this scheduler's "
+                         f"fire came {late:.0f} s late")
+            return
         self._record(event.job_id, event.scheduled_run_time, JobRun.Status.MISSED, JobRun.SkipReason.MISFIRE,
                      f"Run time missed by more than the misfire grace time "
                      f"({settings.SCHEDULER_MISFIRE_GRACE_SECONDS} s)")
@@ -162,14 +179,34 @@ class SchedulerProcess:
                          "The previous run of this job is still running (max instances reached)")
 
     def on_coalesced(self, job_id: str, dropped: list, latest) -> None:
-        """Slots coalesce=True folded into the latest one: one MISSED row, at the first of them, says how many."""
-        from scheduler_app.scheduler.executor import COALESCED_COUNT_LIMIT
+        """Slots coalesce=True folded into the latest one: one MISSED row, at the first of them, says how many.
+        Called before the fire of the latest slot is submitted, so also when that fire is skipped (max instances).
 
-        count = f"{len(dropped)}+" if len(dropped) >= COALESCED_COUNT_LIMIT else str(len(dropped))
-        self._record(job_id, dropped[0], JobRun.Status.MISSED, JobRun.SkipReason.COALESCED,
-                     f"{count} scheduled run(s) from {dropped[0].isoformat()} to {dropped[-1].isoformat()} did not "
+        With several schedulers, a folded slot may have run after all: this scheduler's view of the shared job
+        store was behind (another one had moved the next run time on, and a reload or a slow pass wrote an older
+        one back). Those slots are not missed and are left out; if none is left, there is no row."""
+        ran = self._ran(job_id, dropped)
+        missed = [slot for slot in dropped if slot not in ran]
+        if not missed:
+            return
+        count = f"{len(missed)}+" if len(dropped) >= COALESCED_COUNT_LIMIT else str(len(missed))
+        self._record(job_id, missed[0], JobRun.Status.MISSED, JobRun.SkipReason.COALESCED,
+                     f"{count} scheduled run(s) from {missed[0].isoformat()} to {missed[-1].isoformat()} did not "
                      f"run (no scheduler was running, or the job store was unavailable); coalesced into one run "
                      f"for {latest.isoformat()}")
+
+    def _ran(self, job_id: str, slots: list) -> set:
+        """Those of `slots` that have a run the per-slot guard counts (any scheduler's). On a database error:
+        none (a missed slot is then recorded as missed; the record itself may fail and is logged)."""
+        close_old_connections()
+        try:
+            return set(JobRun.objects.filter(job_id=job_id, trigger=JobRun.Trigger.SCHEDULED,
+                                             scheduled_for__gte=min(slots), scheduled_for__lte=max(slots))
+                       .exclude(status__in=[JobRun.Status.SKIPPED, JobRun.Status.MISSED])
+                       .values_list("scheduled_for", flat=True))
+        except DatabaseError:
+            logger.exception("Could not read the runs of job: %s", job_id)
+            return set()
 
     def _record(self, job_id: str, scheduled_for, status: str, reason: str, error: str) -> None:
         close_old_connections()

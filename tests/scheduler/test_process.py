@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from django.utils import timezone
 from scheduler_app import services
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
 from scheduler_app.scheduler.process import SchedulerProcess
-from tests.scheduler import jobs_slow  # noqa: F401  (registers slow_tick_job)
+from tests.scheduler import jobs_slow  # registers slow_tick_job and gated_job
 from tests.scheduler.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,15 +23,30 @@ def process(settings):
     services.job_definitions_sync()
     started: list[SchedulerProcess] = []
 
-    def start() -> SchedulerProcess:
+    def start(*, paused: bool = False) -> SchedulerProcess:
+        """`paused`: APScheduler's own start(paused=True). Nothing fires (not even a slot due at start) until the
+        test has set the job store up and calls `proc.scheduler.resume()`."""
         proc = SchedulerProcess(blocking=False, max_workers=4)
+        if paused:
+            proc.scheduler.start = functools.partial(proc.scheduler.start, paused=True)
         started.append(proc)
         proc.start()
         return proc
 
     yield start
+    jobs_slow.GATE.set()  # a gated run still holding its instance must not hang stop(wait=True)
     for proc in started:
         proc.stop(wait=True)
+
+
+def _settle(proc: SchedulerProcess, job_id: str) -> None:
+    """No new fire from now on, and none still running: the rows are final."""
+    proc.scheduler.pause()
+    with proc.scheduler._jobstores_lock:  # a pass of the loop that began before the pause has ended
+        pass
+    wait_for(lambda: not proc.scheduler._executors["default"]._instances.get(job_id)
+             and not JobRun.objects.filter(job_id=job_id, status__in=["QUEUED", "RUNNING"]).exists(),
+             timeout=10, message=f"{job_id}'s fires to end")
 
 
 def _interval(job_id: str, seconds: int, **fields) -> None:
@@ -59,6 +75,69 @@ def test_a_missed_slot_is_recorded_once_however_many_schedulers_see_it():
     rows = {services.job_run_record_not_started(job_id="quick_job", scheduled_for=slot, status="MISSED",
                                                 skip_reason="misfire", error="late").pk for _ in range(2)}
     assert len(rows) == 1 and JobRun.objects.filter(status="MISSED").count() == 1
+
+
+def test_a_missed_slot_is_recorded_once_when_schedulers_record_it_at_the_same_instant():
+    """Three schedulers folding the same slots at once: the check and the insert are one transaction per job."""
+    import threading
+
+    from django.db import connection
+
+    services.job_definitions_sync()
+    slot = timezone.now().replace(microsecond=0)
+    start = threading.Barrier(6)
+    ids, errors = [], []
+
+    def record() -> None:
+        try:
+            start.wait(timeout=10)
+            ids.append(services.job_run_record_not_started(job_id="quick_job", scheduled_for=slot, status="MISSED",
+                                                           skip_reason="coalesced", error="folded").pk)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=record) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors and len(ids) == 6
+    assert len(set(ids)) == 1 and JobRun.objects.filter(status="MISSED").count() == 1
+
+
+def test_a_late_fire_of_a_slot_another_scheduler_ran_is_a_duplicate_not_missed(process, fake_redis, settings):
+    """Past the grace time, but the slot has its run (another scheduler's): SKIPPED duplicate_slot, not MISSED."""
+    settings.SCHEDULER_MISFIRE_GRACE_SECONDS = 1
+    _interval("quick_job", 3600)
+    late = (timezone.now() - timedelta(seconds=30)).replace(microsecond=0)
+    ran = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="scheduled", status="SUCCEEDED",
+                                scheduled_for=late, started_at=late, finished_at=late)
+    proc = process(paused=True)
+    proc.scheduler.modify_job("quick_job", jobstore="default", next_run_time=late)
+    proc.scheduler.resume()
+    row = wait_for(lambda: JobRun.objects.filter(job_id="quick_job").exclude(pk=ran.pk).first(), timeout=10,
+                   message="the late fire's row")
+    _settle(proc, "quick_job")
+    assert row.status == "SKIPPED" and row.skip_reason == "duplicate_slot" and row.scheduled_for == late
+    assert "s late" in row.error
+    assert not JobRun.objects.filter(status="MISSED").exists()
+
+
+def test_shutdown_during_a_pass_leaves_the_slot_due_for_the_other_schedulers(process, fake_redis):
+    """SIGTERM while the loop wakes for a slot: shutdown() has shut the executors, so the pass cannot submit the
+    fire. It must not move the shared job store's next run time either, or no other scheduler fires that slot."""
+    from django_apscheduler.models import DjangoJob
+
+    _interval("quick_job", 3600)
+    proc = process(paused=True)
+    due = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
+    proc.scheduler.modify_job("quick_job", jobstore="default", next_run_time=due)
+    proc.scheduler.shutdown(wait=False)  # what SchedulerProcess.stop() does on SIGTERM
+    proc.scheduler._process_jobs()  # the pass of a loop that woke just before the shutdown
+    assert DjangoJob.objects.get(id="quick_job").next_run_time == due  # still due: another scheduler fires it
+    assert not JobRun.objects.exists()
 
 
 def test_job_longer_than_interval_skips_and_records(process, fake_redis):
@@ -174,33 +253,86 @@ def test_restart_fires_a_due_slot_once_and_skips_while_lock_held(process, fake_r
         status="SKIPPED").count() == 1
 
 
-def test_catch_up_after_downtime_runs_once(process, fake_redis):
-    """Scenario 12: a scheduler that comes back after missing several slots runs the job once, not once per slot,
-    and records the slots it folded away."""
-    _interval("quick_job", 10)
-    proc = process()
-    # a slot due at start fires at once; let it finish first (max_instances=1 would skip the catch-up otherwise)
-    wait_for(lambda: not JobRun.objects.filter(status__in=["QUEUED", "RUNNING"]).exists()
-             and not proc.scheduler._executors["default"]._instances.get("quick_job"), timeout=3,
-             message="start-up fire done")
-    overdue = (timezone.now() - timedelta(seconds=35)).replace(microsecond=0)
-    proc.scheduler.modify_job("quick_job", jobstore="default", next_run_time=overdue)  # four slots behind
-    latest = overdue + timedelta(seconds=30)
-    # the catch-up fire is for the latest slot (a start-up fire of that same slot is refused as duplicate_slot)
-    wait_for(lambda: JobRun.objects.filter(job_id="quick_job", scheduled_for=latest).count() >= 1
-             and not JobRun.objects.filter(job_id="quick_job", status__in=["QUEUED", "RUNNING"]).exists(),
-             timeout=5, message="the catch-up fire")
-    import time
+def _four_slots_behind(proc: SchedulerProcess, job_id: str):
+    """Sets the stored next run time four 300 s slots back: (first, latest), with latest 150 s ago and the next
+    slot 150 s ahead, so neither the misfire grace (300 s) nor the next slot is a matter of timing."""
+    overdue = (timezone.now() - timedelta(seconds=3 * 300 + 150)).replace(microsecond=0)
+    proc.scheduler.modify_job(job_id, jobstore="default", next_run_time=overdue)
+    return overdue, overdue + timedelta(seconds=900)
 
-    time.sleep(0.5)
-    behind = [overdue + timedelta(seconds=s) for s in (0, 10, 20)]
-    assert JobRun.objects.filter(job_id="quick_job", scheduled_for=latest).exclude(status="SKIPPED").count() == 1
-    # the three slots folded into it did not run, and are not silent: one MISSED row, at the first, says so
-    missed = JobRun.objects.filter(job_id="quick_job", scheduled_for__in=behind).get()
+
+def _assert_one_coalesced_row(job_id: str, overdue, latest) -> None:
+    """The three slots folded into the latest did not run, and are not silent: one MISSED row, at the first."""
+    behind = [overdue + timedelta(seconds=s) for s in (0, 300, 600)]
+    missed = JobRun.objects.filter(job_id=job_id, scheduled_for__in=behind).get()
     assert missed.scheduled_for == overdue and missed.status == "MISSED" and missed.skip_reason == "coalesced"
+    assert missed.trigger == "scheduled" and missed.finished_at is not None
     assert missed.error.startswith(f"3 scheduled run(s) from {overdue.isoformat()} to {behind[-1].isoformat()}")
     assert latest.isoformat() in missed.error
-    assert JobRun.objects.filter(job_id="quick_job", status="MISSED").count() == 1
+    assert JobRun.objects.filter(job_id=job_id, status="MISSED").count() == 1
+
+
+def test_catch_up_after_downtime_runs_once(process, fake_redis, settings):
+    """Scenario 12: a scheduler that comes back after missing several slots runs the job once, not once per slot,
+    and records the slots it folded away."""
+    settings.SCHEDULER_MISFIRE_GRACE_SECONDS = 300
+    _interval("quick_job", 300)
+    proc = process(paused=True)  # no start-up fire: nothing else holds the job's one instance at the catch-up
+    overdue, latest = _four_slots_behind(proc, "quick_job")
+    proc.scheduler.resume()
+    wait_for(lambda: JobRun.objects.filter(job_id="quick_job", scheduled_for=latest, status="SUCCEEDED").exists(),
+             timeout=15, message="the catch-up run")
+    _settle(proc, "quick_job")
+    rows = list(JobRun.objects.filter(job_id="quick_job").values_list("scheduled_for", "status"))
+    assert sorted(rows) == [(overdue, "MISSED"), (latest, "SUCCEEDED")]  # one run, for the latest slot
+    _assert_one_coalesced_row("quick_job", overdue, latest)
+
+
+def test_coalesced_slots_are_recorded_when_the_catch_up_is_skipped_for_max_instances(process, fake_redis, settings):
+    """Finding 8: the catch-up fire meets a run of the job still going (max_instances=1). APScheduler skips it
+    before the executor sees it; the latest slot is SKIPPED (max_instances) and the three folded slots still leave
+    their MISSED/coalesced row."""
+    settings.SCHEDULER_MISFIRE_GRACE_SECONDS = 300
+    _interval("gated_job", 300)
+    jobs_slow.GATE.clear()
+    proc = process(paused=True)
+    holder_slot = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
+    proc.scheduler.modify_job("gated_job", jobstore="default", next_run_time=holder_slot)
+    proc.scheduler.resume()
+    holder = wait_for(lambda: JobRun.objects.filter(job_id="gated_job", status="RUNNING").first(), timeout=15,
+                      message="the gated run to start")
+    assert holder.scheduled_for == holder_slot
+    assert proc.scheduler._executors["default"]._instances.get("gated_job") == 1
+    overdue, latest = _four_slots_behind(proc, "gated_job")
+    skipped = wait_for(lambda: JobRun.objects.filter(job_id="gated_job", scheduled_for=latest).first(),
+                       timeout=15, message="the catch-up fire's row")
+    assert skipped.status == "SKIPPED" and skipped.skip_reason == "max_instances"
+    _assert_one_coalesced_row("gated_job", overdue, latest)
+    jobs_slow.GATE.set()
+    wait_for(lambda: JobRun.objects.get(pk=holder.pk).status == "SUCCEEDED", timeout=15, message="the gated run")
+    _settle(proc, "gated_job")
+    rows = list(JobRun.objects.filter(job_id="gated_job").values_list("scheduled_for", "status"))
+    assert sorted(rows) == [(overdue, "MISSED"), (latest, "SKIPPED"), (holder_slot, "SUCCEEDED")]
+
+
+def test_catch_up_leaves_out_the_folded_slots_another_scheduler_ran(process, fake_redis, settings):
+    """A scheduler whose view of the shared store is behind folds slots that another scheduler has run: those are
+    not missed. The MISSED row names only the ones that did not run."""
+    settings.SCHEDULER_MISFIRE_GRACE_SECONDS = 300
+    _interval("quick_job", 300)
+    proc = process(paused=True)
+    overdue, latest = _four_slots_behind(proc, "quick_job")
+    elsewhere = overdue + timedelta(seconds=300)
+    JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="scheduled", status="SUCCEEDED",
+                          scheduled_for=elsewhere, started_at=elsewhere, finished_at=elsewhere)
+    proc.scheduler.resume()
+    wait_for(lambda: JobRun.objects.filter(job_id="quick_job", scheduled_for=latest, status="SUCCEEDED").exists(),
+             timeout=15, message="the catch-up run")
+    _settle(proc, "quick_job")
+    missed = JobRun.objects.get(status="MISSED")
+    assert missed.scheduled_for == overdue and missed.skip_reason == "coalesced"
+    assert missed.error.startswith(f"2 scheduled run(s) from {overdue.isoformat()} to "
+                                   f"{(overdue + timedelta(seconds=600)).isoformat()}")
 
 
 def test_late_fire_of_a_slot_already_run_is_refused(fake_redis):
