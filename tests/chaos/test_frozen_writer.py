@@ -47,8 +47,9 @@ def frozen_trial(chaos, pool: WarmPool, *, trial: int, writer_env: dict, pause_m
     stopped)."""
     rng = chaos.rng
     before = set(chaos.record().starts)
-    writer = chaos.procs.manage("runjob", JOB, "--param", "iterations=200", "--param", f"pause_ms={pause_ms}",
-                                env=writer_env, name=f"t{trial}-writer")
+    # Writes for 6 s of monotonic time (a SIGSTOP counts): still writing when stopped, and after it wakes.
+    writer = chaos.procs.manage("runjob", JOB, "--param", "iterations=100000", "--param", "seconds=6",
+                                "--param", f"pause_ms={pause_ms}", env=writer_env, name=f"t{trial}-writer")
 
     def writer_run():
         if writer.poll() is not None:
@@ -61,6 +62,10 @@ def frozen_trial(chaos, pool: WarmPool, *, trial: int, writer_env: dict, pause_m
     time.sleep(delay)  # the random moment of the pause (chaos injection, not a wait for a condition)
     os.kill(writer.pid, signal.SIGSTOP)
     stopped = time.monotonic()
+    if a_run in chaos.record().ends or writer.poll() is not None:
+        os.kill(writer.pid, signal.SIGCONT)
+        raise AssertionError(f"trial {trial}: the writer's run {a_run} had ended before it was stopped "
+                             f"({delay:.2f} s after its start): the trial would exercise nothing")
     if restart_redis:
         chaos.restart_redis()
     cont_not_before = stopped + 2.2 * LEASE
