@@ -67,8 +67,11 @@ def decode_ranges(text: str) -> set[int]:
 
 @with_execution_lock(timeout_minutes=5, job_id="chaos_writer", name="Chaos writer")
 def chaos_writer(*, iterations: int = 5, pause_ms: float = 0.0, jitter_ms: float = 0.0,
-                 stop_inside: int = -1) -> dict:
+                 stop_inside: int = -1, seconds: float = 0.0) -> dict:
+    """`iterations` fenced writes, `pause_ms` (+ up to `jitter_ms`) apart; with `seconds`, stop writing once that
+    long has passed (monotonic: a SIGSTOP counts), whatever is left of `iterations`."""
     ctx = current_job_context()
+    began = time.monotonic()
     run_id = ctx.run_id
     record(f"start {run_id} {time.time():.6f} {os.getpid()} {ctx.fencing_token}")
     with connection.cursor() as cursor:
@@ -78,6 +81,8 @@ def chaos_writer(*, iterations: int = 5, pause_ms: float = 0.0, jitter_ms: float
     outcome = "exception"
     try:
         for seq in range(iterations):
+            if seconds and time.monotonic() - began >= seconds:
+                break
             with ctx.atomic():
                 with connection.cursor() as cursor:
                     cursor.execute(f"INSERT INTO {TABLE} (run_id, seq) VALUES (%s, %s)", [run_id, seq])

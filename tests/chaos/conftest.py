@@ -77,12 +77,10 @@ class Chaos:
     seed: int
     vendor: str
     links: list[SlowLink] = field(default_factory=list)
+    rng: random.Random = field(init=False)
 
-    @property
-    def rng(self) -> random.Random:
-        if not hasattr(self, "_rng"):
-            self._rng = random.Random(self.seed)
-        return self._rng
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
 
     def set_lease(self, seconds: float) -> None:
         """The lease for subprocesses (env) and for in-process triggers (settings)."""

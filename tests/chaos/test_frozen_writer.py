@@ -34,18 +34,22 @@ from tests.chaos.harness import (
     written_rows,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.real_redis]
-
 LEASE = 1.0
+TRIALS = env_int("CHAOS_TRIALS", 3)
+
+# pytest-timeout's per-test limit (300 s in pyproject.toml) scaled to the trial count: ~10 s a trial when loaded.
+pytestmark = [pytest.mark.slow, pytest.mark.real_redis, pytest.mark.timeout(120 + 20 * TRIALS)]
 
 
 def frozen_trial(chaos, pool: WarmPool, *, trial: int, writer_env: dict, pause_ms: float, restart_redis: bool,
-                 first_attempt_after: float) -> tuple[list[str], str]:
-    """One trial. Returns (problems, a one-line description of what happened)."""
+                 first_attempt_after: float) -> tuple[list[str], str, bool]:
+    """One trial. Returns (problems, a one-line description of what happened, whether B took over while A was
+    stopped)."""
     rng = chaos.rng
     before = set(chaos.record().starts)
-    writer = chaos.procs.manage("runjob", JOB, "--param", "iterations=200", "--param", f"pause_ms={pause_ms}",
-                                env=writer_env, name=f"t{trial}-writer")
+    # Writes for 6 s of monotonic time (a SIGSTOP counts): still writing when stopped, and after it wakes.
+    writer = chaos.procs.manage("runjob", JOB, "--param", "iterations=100000", "--param", "seconds=6",
+                                "--param", f"pause_ms={pause_ms}", env=writer_env, name=f"t{trial}-writer")
 
     def writer_run():
         if writer.poll() is not None:
@@ -58,6 +62,10 @@ def frozen_trial(chaos, pool: WarmPool, *, trial: int, writer_env: dict, pause_m
     time.sleep(delay)  # the random moment of the pause (chaos injection, not a wait for a condition)
     os.kill(writer.pid, signal.SIGSTOP)
     stopped = time.monotonic()
+    if a_run in chaos.record().ends or writer.poll() is not None:
+        os.kill(writer.pid, signal.SIGCONT)
+        raise AssertionError(f"trial {trial}: the writer's run {a_run} had ended before it was stopped "
+                             f"({delay:.2f} s after its start): the trial would exercise nothing")
     if restart_redis:
         chaos.restart_redis()
     cont_not_before = stopped + 2.2 * LEASE
@@ -96,7 +104,7 @@ def frozen_trial(chaos, pool: WarmPool, *, trial: int, writer_env: dict, pause_m
             f"{stop_lasted:.2f} s{', Redis restarted empty' if restart_redis else ''}; "
             f"{len(attempts)} trigger(s), takeover by run {b_run}; writer ended {final_a} "
             f"(exit {writer.returncode})")
-    return problems, what
+    return problems, what, b_run is not None
 
 
 def run_trials(chaos, *, trials: int, restart_redis: bool, writer_env: dict, pause_choices: list[float],
@@ -105,11 +113,12 @@ def run_trials(chaos, *, trials: int, restart_redis: bool, writer_env: dict, pau
     seen: set[str] = set()
     failed: list[str] = []
     log: list[str] = []
+    takeovers = 0
     for trial in range(trials):
         if restart_redis:
             chaos.restart_redis()  # the writer is the first holder of a fresh Redis (its fence is 1)
-        pause_ms = chaos.rng.choice(pause_choices)
-        problems, what = frozen_trial(chaos, pool, trial=trial, writer_env=writer_env, pause_ms=pause_ms,
+        pause_ms = pause_choices[trial % len(pause_choices)]
+        problems, what, took_over = frozen_trial(chaos, pool, trial=trial, writer_env=writer_env, pause_ms=pause_ms,
                                       restart_redis=restart_redis, first_attempt_after=first_attempt_after)
         intervals, status = db_intervals(chaos.record())
         problems += stale_commits(chaos.record(), written_rows(), started_map())
@@ -117,6 +126,7 @@ def run_trials(chaos, *, trials: int, restart_redis: bool, writer_env: dict, pau
         new = [p for p in problems if p not in seen]  # the judge reads the whole table: report each once
         seen.update(new)
         log.append(what)
+        takeovers += took_over
         if new:
             failed.append(what + "".join(f"\n    -> {p}" for p in new))
     summary = "\n".join(log)
@@ -125,6 +135,9 @@ def run_trials(chaos, *, trials: int, restart_redis: bool, writer_env: dict, pau
         f"{len(failed)} of {trials} trials failed {chaos.where()}:\n" + "\n".join(failed)
         + f"\nruns:\n{describe_runs()}"
     )
+    # Not vacuous: a newer run must have taken over a stopped writer in some trial (a trial whose writer happened
+    # to be stopped inside a transaction that the takeover must wait for is fine, not all of them).
+    assert takeovers > 0, f"no trial had a takeover while the writer was stopped:\n{summary} {chaos.where()}"
 
 
 def test_pause_between_fence_check_and_commit(chaos):
@@ -139,16 +152,17 @@ def test_pause_between_fence_check_and_commit(chaos):
         # writer holds the database's write lock from BEGIN IMMEDIATE to COMMIT, so that window cannot overlap a
         # takeover, and the delay only makes trials slower.
         writer_env["REDIS_URL"] = chaos.slow_link(latency_ms / 1000).url
-    run_trials(chaos, trials=env_int("CHAOS_TRIALS", 3), restart_redis=False, writer_env=writer_env,
-               pause_choices=[0, 0, 5, 15] if pg else [2, 10, 20], first_attempt_after=0.5 * LEASE)
+    run_trials(chaos, trials=TRIALS, restart_redis=False, writer_env=writer_env,
+               pause_choices=[0, 5, 15] if pg else [10, 2, 20], first_attempt_after=0.5 * LEASE)
 
 
 def test_redis_restarted_empty_under_a_frozen_holder(chaos):
     """Finding 2: the holder is frozen, its Redis restarted empty, a new holder takes over, the old one wakes.
 
-    The first trigger fires when the frozen run's heartbeat is more than two leases old, so it is the first
-    acquisition of the emptied Redis (a lock store that issues numbers would give it the frozen run's number again).
+    The first trigger fires when the frozen run's heartbeat is more than two leases old (the rebuilt core may take
+    over after one; later is still a valid takeover). So it is the first acquisition of the emptied Redis, which is
+    what makes a lock store that issues fencing numbers give it the frozen run's number again.
     """
     chaos.set_lease(LEASE)
-    run_trials(chaos, trials=env_int("CHAOS_TRIALS", 3), restart_redis=True, writer_env=dict(chaos.env),
+    run_trials(chaos, trials=TRIALS, restart_redis=True, writer_env=dict(chaos.env),
                pause_choices=[20, 30], first_attempt_after=2 * LEASE + 0.4)

@@ -41,9 +41,11 @@ from tests.chaos.harness import (
     written_rows,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.real_redis]
-
 LEASE = 3.0
+TRIGGERS = env_int("CHAOS_STORM_TRIGGERS", 160)
+
+# pytest-timeout's per-test limit (300 s in pyproject.toml) scaled to the storm's size.
+pytestmark = [pytest.mark.slow, pytest.mark.real_redis, pytest.mark.timeout(240 + TRIGGERS // 2)]
 
 
 class Storm:
@@ -124,7 +126,7 @@ class Storm:
 
 def test_mixed_trigger_storm(chaos):
     chaos.set_lease(LEASE)
-    target = env_int("CHAOS_STORM_TRIGGERS", 160)
+    target = TRIGGERS
     storm = Storm(chaos, target)
     go = chaos.workdir / "go"
     workers = [
