@@ -68,8 +68,7 @@ def policy_read(spec: JobSpec) -> Policy:
             job_definitions_sync()
             row = rows.values_list(*fields).get()
     except DatabaseError as exc:
-        raise runs.RunNotRecorded(spec.job_id, f"Run of job {spec.job_id} not recorded: database unavailable "
-                                  f"({exc})") from exc
+        raise runs.RunNotRecorded(spec.job_id, None, exc) from exc
     return Policy(*row)
 
 
@@ -273,8 +272,7 @@ def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Le
             runs.run_skip(run, reason=JobRun.SkipReason.LOCK_UNAVAILABLE, blocked_by=None, error=str(exc))
             return None
         except DatabaseError as exc:  # Redis down and the database lease unreachable too
-            raise runs.RunNotRecorded(run.job_id, f"Run {run.pk} of job {run.job_id} not recorded: no lock service "
-                                      f"answers ({exc})") from exc
+            raise runs.RunNotRecorded(run.job_id, run.pk, exc, what="no lock service answers") from exc
         try:
             blocker = runs.run_start(run, lease)
         except BaseException:

@@ -39,14 +39,11 @@ class RunNotRecorded(Exception):
     """The run row could not be written (the database is down, or SQLite's write lock outlasted the busy
     timeout). Nothing ran."""
 
-    def __init__(self, job_id: str, message: str):
+    def __init__(self, job_id: str, run_id: int | None, cause: Exception, *, what: str = "database unavailable"):
         self.job_id = job_id
-        super().__init__(message)
-
-
-def _not_recorded(job_id: str, run_id: int | None, exc: Exception) -> RunNotRecorded:
-    run = f"Run {run_id} of job {job_id}" if run_id else f"Run of job {job_id}"
-    return RunNotRecorded(job_id, f"{run} not recorded: database unavailable ({exc})")
+        run = f"Run {run_id} of job {job_id}" if run_id else f"Run of job {job_id}"
+        first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        super().__init__(f"{run} not recorded: {what} ({first_line})")
 
 
 def run_create(*, job_id: str, lock_key: str, trigger: str, user=None, team=None, params: dict | None = None,
@@ -76,7 +73,7 @@ def run_create(*, job_id: str, lock_key: str, trigger: str, user=None, team=None
                                          skip_reason=JobRun.SkipReason.DUPLICATE_SLOT, finished_at=timezone.now(),
                                          error="This scheduled slot already has a run (another scheduler fired it).")
     except DatabaseError as exc:
-        raise _not_recorded(job_id, None, exc) from exc
+        raise RunNotRecorded(job_id, None, exc) from exc
 
 
 def run_start(run: JobRun, lease: Lease) -> JobRun | None:
@@ -107,7 +104,7 @@ def run_start(run: JobRun, lease: Lease) -> JobRun | None:
                     return blocker
                 # The blocker finished between the two statements: try again.
     except DatabaseError as exc:
-        raise _not_recorded(run.job_id, run.pk, exc) from exc
+        raise RunNotRecorded(run.job_id, run.pk, exc) from exc
     return JobRun.objects.filter(lock_key=run.lock_key, status=JobRun.Status.RUNNING).first() or run
 
 
@@ -163,7 +160,7 @@ def run_skip(run: JobRun, *, reason: str, blocked_by: dict | None, error: str = 
                 status=run.status, skip_reason=reason, blocked_by=blocked_by, error=error, finished_at=now,
                 duration_ms=0)
     except DatabaseError as exc:
-        raise _not_recorded(run.job_id, run.pk, exc) from exc
+        raise RunNotRecorded(run.job_id, run.pk, exc) from exc
     return run
 
 

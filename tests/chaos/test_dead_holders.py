@@ -79,12 +79,15 @@ def test_killed_holder_stops_blocking_within_lease_plus_one_second(chaos):
     assert run_status(a_run) == "ABANDONED", f"the killed holder's run {a_run} is {run_status(a_run)}"
 
 
-def test_sqlite_busy_trigger_fails_cleanly(request):
+def test_trigger_behind_a_held_write_lock_fails_cleanly(chaos):
+    """Finding 6. SQLite: a holder stopped inside ctx.atomic() keeps the database's one write lock. PostgreSQL has no
+    such lock; there the run table is held by another transaction (a migration, say) past the trigger's
+    lock_timeout. Either way the trigger cannot write its run row: it must exit 4 with one clear line."""
     from django.db import connection
 
     if connection.vendor != "sqlite":
-        pytest.skip("SQLite write lock only")
-    chaos = request.getfixturevalue("chaos")
+        _postgres_run_table_locked(chaos)
+        return
     chaos.set_lease(3.0)
     holder = chaos.procs.manage("runjob", JOB, "--param", "iterations=10", "--param", "pause_ms=10",
                                 "--param", "stop_inside=2", name="holder")
@@ -114,3 +117,28 @@ def test_sqlite_busy_trigger_fails_cleanly(request):
     assert took < 20, f"the trigger took {took:.1f} s with a 1 s busy timeout"
     os.kill(holder.pid, signal.SIGCONT)
     wait_exit(holder, 60, "the holder after SIGCONT")
+
+
+def _postgres_run_table_locked(chaos) -> None:
+    import psycopg
+    from django.db import connection
+
+    sd = connection.settings_dict
+    blocker = psycopg.connect(host=sd["HOST"] or "127.0.0.1", port=sd["PORT"] or 5432, user=sd["USER"],
+                              dbname=sd["NAME"])
+    try:
+        blocker.execute("LOCK TABLE scheduler_app_jobrun IN ACCESS EXCLUSIVE MODE")
+        began = time.monotonic()
+        trigger = chaos.procs.manage("runjob", JOB, env={**chaos.env, "PGOPTIONS": "-c lock_timeout=1000"},
+                                     name="locked-trigger")
+        code = wait_exit(trigger, 60, "the trigger behind the locked run table")
+        took = time.monotonic() - began
+    finally:
+        blocker.rollback()
+        blocker.close()
+    out, err = output(trigger)
+    assert "Traceback" not in err, "runjob printed a traceback:\n" + "\n".join(err.splitlines()[-3:])
+    messages = [line for line in err.splitlines() if line.strip() and not LOG_LINE.match(line)]
+    assert code == 4, f"expected exit 4 (unavailable), got {code} after {took:.1f} s; stderr:\n{err[-2000:]}"
+    assert len(messages) == 1 and re.search(r"database|unavailable|locked|busy", messages[0], re.I), messages
+    assert not chaos.redis.client().keys("job_lock:*"), "the trigger left its lock behind"
