@@ -15,6 +15,7 @@ function all use it); it calls `run_job` here. The steps, in order:
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import threading
 import time
@@ -252,8 +253,9 @@ def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict |
         finally:
             close_old_connections()
 
+    started = copy.copy(run)  # the caller's view of the run as it started; the thread goes on updating its own
     threading.Thread(target=target, name=f"job-{spec.job_id}-{run.pk}", daemon=True).start()
-    return run
+    return started
 
 
 def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Lease | None:

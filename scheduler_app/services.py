@@ -6,11 +6,16 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from django.db import transaction
+from django.utils import timezone
+from django_apscheduler.models import DjangoJobExecution
+
 from scheduler_app import locks, registry, runner, runs, selectors
 from scheduler_app.definitions import job_definitions_sync
 from scheduler_app.locks import LockState
-from scheduler_app.models import JobDefinition, JobRun
+from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
 from scheduler_app.runs import RunNotRecorded
+from scheduler_app.scheduler import control
 
 __all__ = ["RunNotRecorded", "job_definitions_sync", "job_run"]
 
@@ -80,9 +85,6 @@ def reaper_run() -> dict:
 def run_history_delete_before(*, cutoff: datetime, batch_size: int = 10_000) -> int:
     """Delete finished JobRun rows (and django-apscheduler executions) older than `cutoff`, in batches of at
     most `batch_size` rows per transaction. Returns how many JobRun rows went."""
-    from django.db import transaction
-    from django_apscheduler.models import DjangoJobExecution
-
     deleted = 0
     for model, field, extra in (
         (JobRun, "created_at", {"status__in": JobRun.FINISHED}),
@@ -108,10 +110,6 @@ def scheduler_reload_request() -> dict:
     The database version (the definitions' newest `updated_at`) is bumped first, so a scheduler that misses the
     Redis message still reloads at its next heartbeat.
     """
-    from django.utils import timezone
-
-    from scheduler_app.scheduler import control
-
     now = timezone.now()
     touched = JobDefinition.objects.update(updated_at=now)
     receivers = control.reload_publish()
@@ -126,9 +124,6 @@ def job_run_record_not_started(*, job_id: str, scheduled_for: datetime | None, s
     MISSED row for it is returned instead of a second one. The check and the insert are one transaction that
     recorders of the same job take in turn: the definition's row lock on PostgreSQL, SQLite's IMMEDIATE
     transactions (its write lock) there."""
-    from django.db import transaction
-    from django.utils import timezone
-
     def create() -> JobRun:
         logger.warning("Scheduled run of job: %s for %s %s: %s", job_id, scheduled_for, status, error)
         return JobRun.objects.create(job_id=job_id, lock_key=job_id, trigger=JobRun.Trigger.SCHEDULED,
@@ -145,27 +140,15 @@ def job_run_record_not_started(*, job_id: str, scheduled_for: datetime | None, s
 
 
 def scheduler_instance_start(*, host: str, pid: int):
-    from django.utils import timezone
-
-    from scheduler_app.models import SchedulerInstance
-
     now = timezone.now()
     return SchedulerInstance.objects.create(host=host, pid=pid, started_at=now, heartbeat_at=now)
 
 
 def scheduler_instance_beat(*, instance_id: int) -> None:
-    from django.utils import timezone
-
-    from scheduler_app.models import SchedulerInstance
-
     SchedulerInstance.objects.filter(pk=instance_id).update(heartbeat_at=timezone.now())
 
 
 def scheduler_instance_stop(*, instance_id: int) -> None:
-    from django.utils import timezone
-
-    from scheduler_app.models import SchedulerInstance
-
     SchedulerInstance.objects.filter(pk=instance_id).update(stopped_at=timezone.now())
 
 
