@@ -56,8 +56,14 @@ def test_guide_2_manual_trigger_during_a_scheduled_run(lock_redis, caplog):
     scheduled.join()
     assert manual.status == S.SKIPPED and manual.error == "Job is already running"
     assert waiting.status == S.SUCCEEDED and waiting.started_at >= box["run"].finished_at
-    order = [r.getMessage() for r in caplog.records if r.name == "scheduler_app"]
+    # The scheduled run's own lines, in order (the manual trigger's lines may interleave with them: two threads).
+    order = [r.getMessage() for r in caplog.records
+             if r.name == "scheduler_app" and getattr(r, "run_id", None) == box["run"].pk]
     assert order[:2] == ["Acquiring lock for job: hold_job", "Lock acquired for job: hold_job"]
+    refused = [r.getMessage() for r in caplog.records
+               if r.name == "scheduler_app" and getattr(r, "run_id", None) == manual.pk]
+    assert refused == ["Acquiring lock for job: hold_job", "Failed to acquire lock for job: hold_job (already running)",
+                       "Job execution blocked by existing lock"]
 
 
 def test_guide_4_timeout_releases_and_the_next_trigger_runs(lock_redis):
