@@ -18,7 +18,9 @@ from scheduler_app import registry, selectors, services
 from scheduler_app.context import JobCancelled
 from scheduler_app.locks import Holder, LockNotAcquired, LockServiceUnavailable
 from scheduler_app.models import JobRun
-from scheduler_app.registry import JobSpec
+from scheduler_app.registry import InvalidJobParams, JobSpec
+
+__all__ = ["InvalidJobParams", "with_execution_lock"]  # a params_validator raises InvalidJobParams
 
 
 def with_execution_lock(timeout_minutes: float, wait_seconds: float = 0, scope: str = "job", *,

@@ -44,6 +44,11 @@ class Refusal:
                 self.NOT_RECORDED: "Run could not be recorded"}[self.kind]
 
     @property
+    def http_status(self) -> int:
+        """409 while the lock is held; 503 when the lock service is unavailable or the run row cannot be written."""
+        return 409 if self.kind == self.LOCK_HELD else 503
+
+    @property
     def holder_text(self) -> str:
         """'held by vm:2112, run #26; lock TTL 26 s; heartbeat 2.0 s ago'."""
         holder = self.holder or {}

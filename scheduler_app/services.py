@@ -14,10 +14,14 @@ from scheduler_app import locks, registry, runner, runs, selectors
 from scheduler_app.definitions import job_definitions_sync
 from scheduler_app.locks import LockState
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
+from scheduler_app.registry import InvalidJobParams, JobNotFound
 from scheduler_app.runs import RunNotRecorded
 from scheduler_app.scheduler import control
 
-__all__ = ["RunNotRecorded", "job_definitions_sync", "job_run"]
+# The names other apps use: job_run, its errors, and the trigger names it takes.
+__all__ = ["InvalidJobParams", "JobNotFound", "RunNotRecorded", "Trigger", "job_definitions_sync", "job_run"]
+
+Trigger = JobRun.Trigger
 
 logger = logging.getLogger("scheduler_app")
 

@@ -3,19 +3,12 @@ held, 503 when the lock service is unavailable (LOCK_FALLBACK=fail) or the run r
 
 from __future__ import annotations
 
-from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from scheduler_app import selectors
 from scheduler_app.models import JobRun
 from scheduler_app.runs import RunNotRecorded
-
-_STATUS = {
-    selectors.Refusal.LOCK_HELD: status.HTTP_409_CONFLICT,
-    selectors.Refusal.LOCK_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
-    selectors.Refusal.NOT_RECORDED: status.HTTP_503_SERVICE_UNAVAILABLE,
-}
 
 
 def refusal_response(run: JobRun) -> Response | None:
@@ -32,4 +25,4 @@ def api_exception_handler(exc, context):
 
 
 def _response(refusal: selectors.Refusal) -> Response:
-    return Response(refusal.as_dict(), status=_STATUS[refusal.kind])
+    return Response(refusal.as_dict(), status=refusal.http_status)

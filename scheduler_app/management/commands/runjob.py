@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from scheduler_app import selectors, services
 from scheduler_app.cli import progress_display, resolve_team
 from scheduler_app.models import JobRun
+from scheduler_app.params import params_parse
 from scheduler_app.registry import InvalidJobParams, JobNotFound
 
 EXIT = {
@@ -42,12 +43,10 @@ class Command(BaseCommand):
         parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
 
     def handle(self, *args, job_id: str, team: int | None, wait: float | None, param: list[str], **options):
-        params = {}
-        for item in param:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise CommandError(f"--param expects KEY=VALUE, got {item!r}", returncode=2)
-            params[key.strip()] = value
+        try:
+            params = params_parse(param)
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=2) from None
         if wait is not None and not 0 <= wait <= 600:
             raise CommandError("--wait must be between 0 and 600 seconds", returncode=2)
         team_obj = resolve_team(team)
