@@ -3,6 +3,8 @@ scheduled run: a held lock gives a clear admin message instead."""
 
 from __future__ import annotations
 
+import math
+
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -192,7 +194,6 @@ def runs_chart(runs: list[dict], *, width: int = 500, height: int = 80) -> dict:
     """Bar geometry for the last runs (oldest left): height is the duration (log scale), colour the outcome."""
     bar = width / 50
     longest = max((r["duration_ms"] or 0 for r in runs), default=0)
-    import math
 
     scale = math.log10(longest + 1) or 1
     bars = []

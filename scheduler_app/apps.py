@@ -21,6 +21,6 @@ class SchedulerAppConfig(AppConfig):
 
 def _seed_job_definitions(sender, **kwargs) -> None:
     """After migrate: a definition for every registered job that has none (edits are never overwritten)."""
-    from scheduler_app.definitions import job_definitions_sync
+    from scheduler_app.services import job_definitions_sync
 
     job_definitions_sync()

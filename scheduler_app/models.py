@@ -1,9 +1,11 @@
+from apscheduler.triggers.cron import CronTrigger
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-job_id_validator = RegexValidator(r"^[a-z0-9_]{1,64}$", "Job ids are 1-64 characters of a-z, 0-9 and _.")
+from scheduler_app import registry
 
 
 class JobDefinition(models.Model):
@@ -17,7 +19,7 @@ class JobDefinition(models.Model):
         JOB = "job", "per job"
         TEAM = "team", "per team"
 
-    job_id = models.CharField(max_length=64, unique=True, validators=[job_id_validator])
+    job_id = models.CharField(max_length=64, unique=True, validators=[registry.job_id_validator])
     name = models.CharField(max_length=200)
     trigger_type = models.CharField(max_length=10, choices=TriggerType.choices, default=TriggerType.CRON)
     cron = models.CharField(max_length=100, blank=True, help_text="Five-field crontab, in TIME_ZONE.")
@@ -38,15 +40,12 @@ class JobDefinition(models.Model):
 
     def clean(self) -> None:
         """A definition must name a registered job and carry a schedule its trigger type can use."""
-        from django.core.exceptions import ValidationError
 
-        from scheduler_app import registry
 
         errors = {}
         if self.job_id and self.job_id not in {spec.job_id for spec in registry.all_specs()}:
             errors["job_id"] = "No registered job has this id."
         if self.trigger_type == self.TriggerType.CRON and self.cron:
-            from apscheduler.triggers.cron import CronTrigger
 
             try:
                 CronTrigger.from_crontab(self.cron)

@@ -7,6 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.validators import RegexValidator
+
+# The one job-id rule, for the model, the API, the CLI and the log filter. \A…\Z: "$" would accept a trailing newline.
+JOB_ID_PATTERN = r"\A[a-z0-9_]{1,64}\Z"
+job_id_validator = RegexValidator(JOB_ID_PATTERN, "Job ids are 1-64 characters of a-z, 0-9 and _.")
+
 
 class JobNotFound(LookupError):
     def __init__(self, job_id: str):

@@ -5,14 +5,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Max, Q
 from django.utils import timezone
+from django_apscheduler.models import DjangoJob
 
 from scheduler_app import fast_reads, locks
 from scheduler_app.locks import LockState
-from scheduler_app.models import JobDefinition, JobRun
+from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
+from scheduler_app.scheduler import triggers
 
 
 def lease_ago() -> datetime:
@@ -136,11 +141,8 @@ def lock_state_dicts() -> list[dict]:
 
 def scheduler_instances_alive() -> list:
     """Scheduler processes whose heartbeat is fresh (under SCHEDULER_STALE_SECONDS old)."""
-    from datetime import timedelta
 
-    from django.utils import timezone
 
-    from scheduler_app.models import SchedulerInstance
 
     fresh_after = timezone.now() - timedelta(seconds=settings.SCHEDULER_STALE_SECONDS)
     return list(SchedulerInstance.objects.filter(heartbeat_at__gte=fresh_after, stopped_at__isnull=True))
@@ -150,7 +152,6 @@ def scheduler_instances_alive() -> list:
 
 def job_definitions_version() -> tuple:
     """Changes whenever a definition is added, removed, edited or a reload is requested (the DB control path)."""
-    from django.db.models import Count, Max
 
     agg = JobDefinition.objects.aggregate(n=Count("id"), newest=Max("updated_at"))
     return agg["n"], agg["newest"]
@@ -195,10 +196,7 @@ def _status_rows(*, fresh_after) -> list:
     otherwise hashes the whole run table; SQLite has no LATERAL and probes by MAX). Live runs come from the small
     partial index of RUNNING rows; a team-scoped job can have several, and the newest is kept.
     """
-    from types import SimpleNamespace
 
-    from django.db import connection
-    from django_apscheduler.models import DjangoJob
 
     qn = connection.ops.quote_name
     runs, run_id, job_id = qn(JobRun._meta.db_table), qn("id"), qn("job_id")
@@ -241,9 +239,7 @@ def scheduler_status() -> dict:
     `next_run` comes from the job store while a scheduler runs and from the trigger otherwise. A job is `running`
     when a RUNNING run has a fresh heartbeat (`running_run`) or its lock key is held (`lock`).
     """
-    from django.utils import timezone
 
-    from scheduler_app.scheduler import triggers
 
     zone = ZoneInfo(settings.TIME_ZONE)
     now = timezone.now()
@@ -296,7 +292,6 @@ def scheduler_status() -> dict:
 
 def job_runs_visible(*, user):
     """Staff read every run; others the runs they triggered or that belong to their teams."""
-    from django.db.models import Q
 
     runs = JobRun.objects.select_related("user", "team")
     if user.is_staff:
@@ -319,7 +314,6 @@ def job_runs_recent_per_job(*, limit: int = 50) -> dict[str, list[dict]]:
     Each job reads `limit` entries of the (job_id, id) index: a LATERAL join on PostgreSQL; on SQLite, which has
     no LATERAL, one probe finds the job's `limit`-th newest id and a range scan of the index reads from there.
     """
-    from django.db import connection
 
     fields = ("id", "job_id", "status", "duration_ms", "trigger", "created_at")
     qn = connection.ops.quote_name
@@ -351,7 +345,6 @@ def job_runs_recent_per_job(*, limit: int = 50) -> dict[str, list[dict]]:
 
 def scheduler_dashboard() -> dict:
     """Everything the admin's Scheduler dashboard shows."""
-    from scheduler_app.models import SchedulerInstance
 
     status = scheduler_status()
     lock_dicts = lock_state_dicts()

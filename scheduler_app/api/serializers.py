@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.http import QueryDict
+from django.urls import reverse
 from rest_framework import serializers
 
 from scheduler_app.models import JobRun
-
-JOB_ID_PATTERN = r"\A[a-z0-9_]{1,64}\Z"  # \Z: "$" would also accept a trailing newline
+from scheduler_app.registry import job_id_validator
+from scraping_app.selectors import team_get
 
 
 def _typed_input(field) -> bool:
@@ -45,9 +47,7 @@ class StrictFloatField(serializers.FloatField):
 class JobIdField(StrictCharField):
     def __init__(self, **kwargs):
         super().__init__(max_length=64, trim_whitespace=False, **kwargs)
-        from django.core.validators import RegexValidator
-
-        self.validators.append(RegexValidator(JOB_ID_PATTERN, "Job ids are 1-64 characters of a-z, 0-9 and _."))
+        self.validators.append(job_id_validator)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -56,7 +56,6 @@ class StrictSerializer(serializers.Serializer):
     ignored: set[str] = set()
 
     def to_internal_value(self, data):
-        from django.http import QueryDict
 
         self.typed_input = not isinstance(data, QueryDict)
         if hasattr(data, "keys"):
@@ -75,7 +74,6 @@ class TeamIdField(StrictIntegerField):
         super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)
 
     def run_validation(self, data=serializers.empty):
-        from scraping_app.selectors import team_get
 
         team_id = super().run_validation(data)
         if team_id is None:
@@ -104,7 +102,6 @@ class RunFilterInput(StrictSerializer):
     page_size = StrictIntegerField(required=False, min_value=1, max_value=500)
 
     def validate_team_id(self, value: int) -> int:
-        from scraping_app.selectors import team_get
 
         if team_get(team_id=value) is None:
             raise serializers.ValidationError("Unknown team.")
@@ -129,7 +126,6 @@ class JobRunOutput(serializers.ModelSerializer):
                   "error", "traceback", "warnings", "result"]
 
     def get_url(self, run: JobRun) -> str:
-        from django.urls import reverse
 
         path = reverse("scheduler-run-detail", args=[run.pk])
         request = self.context.get("request")

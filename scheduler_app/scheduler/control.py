@@ -10,6 +10,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from django_redis import get_redis_connection
+
 logger = logging.getLogger("scheduler_app")
 
 CHANNEL = "scheduler:control"
@@ -17,7 +19,6 @@ RELOAD = "reload"
 
 
 def _client():
-    from django_redis import get_redis_connection
 
     return get_redis_connection("default")
 

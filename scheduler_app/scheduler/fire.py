@@ -7,13 +7,14 @@ from datetime import datetime
 
 from django.db import close_old_connections
 
+from scheduler_app import services
+from scheduler_app.models import JobRun
+
 logger = logging.getLogger("scheduler_app")
 
 
 def job_fire(job_id: str, scheduled_for: datetime | None = None) -> int | None:
     """Run the job for its slot; the recorder refuses a slot that already has a run (another scheduler's)."""
-    from scheduler_app import services
-    from scheduler_app.models import JobRun
 
     close_old_connections()
     try:

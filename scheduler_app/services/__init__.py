@@ -1,0 +1,38 @@
+"""Scheduler writes. `job_run` is the ONE path that the API, the admin, runjob and the scheduler call.
+
+Other apps use these names only: `job_run`, its errors (`InvalidJobParams`, `JobNotFound`, `RunNotRecorded`) and
+`Trigger`, the trigger names it takes.
+"""
+
+from scheduler_app.definitions import job_definitions_sync
+from scheduler_app.models import JobRun
+from scheduler_app.registry import InvalidJobParams, JobNotFound
+from scheduler_app.runs import RunNotRecorded
+from scheduler_app.services.definitions import job_definition_update
+from scheduler_app.services.job_runs import (
+    job_run,
+    job_run_record_not_started,
+    job_runs_cancel_active,
+    run_history_delete_before,
+)
+from scheduler_app.services.lock_actions import (
+    job_locks_force_release,
+    lock_force_release,
+    locks_clear_stale,
+    reaper_run,
+)
+from scheduler_app.services.scheduler_instances import (
+    scheduler_instance_beat,
+    scheduler_instance_start,
+    scheduler_instance_stop,
+    scheduler_reload_request,
+)
+
+Trigger = JobRun.Trigger
+
+__all__ = [
+    "InvalidJobParams", "JobNotFound", "RunNotRecorded", "Trigger", "job_definition_update", "job_definitions_sync",
+    "job_locks_force_release", "job_run", "job_run_record_not_started", "job_runs_cancel_active",
+    "lock_force_release", "locks_clear_stale", "reaper_run", "run_history_delete_before", "scheduler_instance_beat",
+    "scheduler_instance_start", "scheduler_instance_stop", "scheduler_reload_request",
+]
