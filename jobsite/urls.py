@@ -7,7 +7,7 @@ urlpatterns = [
     path("api/v1/", include("scheduler_app.urls")),
     path("api/v1/", include("scraping_app.urls")),
     path("api/v1/", include("logs_app.urls")),
-    path("", include("logs_app.ops_urls")),
+    path("", include("logs_app.ops.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -24,11 +24,14 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import connection, transaction
+
+from scheduler_app.context import current_job_context
+
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _CONTEXT_ATTRS = ("job_id", "run_id", "team_id")
 MAX_MESSAGE_CHARS = 32_000
 
-_current_job_context = None
 _writing = threading.local()  # reentrancy guard: set while this thread writes log rows
 _handlers: weakref.WeakSet[DatabaseLogHandler] = weakref.WeakSet()
 
@@ -95,10 +98,6 @@ class DatabaseLogHandler(logging.Handler):
             self.dropped += 1
 
     def _row(self, record: logging.LogRecord) -> dict:
-        global _current_job_context
-        if _current_job_context is None:  # imported on first use: the handler is built before apps are ready
-            from scheduler_app.context import current_job_context as _current_job_context
-
         message = record.getMessage()
         extra = {k: _json_safe(v) for k, v in vars(record).items() if k not in _RECORD_ATTRS
                  and k not in _CONTEXT_ATTRS}
@@ -119,7 +118,7 @@ class DatabaseLogHandler(logging.Handler):
             "team_id": None,
             "extra": extra,
         }
-        ctx = _current_job_context()
+        ctx = current_job_context()
         if ctx is not None:
             row.update(job_id=ctx.job_id, run_id=ctx.run_id, team_id=getattr(ctx.team, "pk", None))
         # An explicit `extra={"job_id": ...}` wins: lines logged outside the job's own thread can still say whose.
@@ -171,8 +170,6 @@ class DatabaseLogHandler(logging.Handler):
     @staticmethod
     def _close_connection() -> None:
         try:
-            from django.db import connection
-
             connection.close()
         except Exception:  # noqa: BLE001
             pass
@@ -239,9 +236,7 @@ _COLUMNS = ("timestamp", "level", "levelno", "logger", "message", "job_id", "run
 def _insert_rows(rows: list[dict]) -> None:
     """One batch in one transaction (a savepoint inside a caller's atomic block), without model instances (building
     them cost more than the INSERT). PostgreSQL: COPY (about 3x executemany); elsewhere: executemany."""
-    from django.db import connection, transaction
-
-    from logs_app.models import LogEntry
+    from logs_app.models import LogEntry  # noqa: PLC0415 - the handler is built with the settings, before models load
 
     ops = connection.ops
     table = ops.quote_name(LogEntry._meta.db_table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -13,6 +14,8 @@ from django.utils import timezone
 from logs_app import selectors
 from logs_app.handler import database_handlers
 from logs_app.models import LogEntry, MetricTotal
+from scheduler_app import selectors as scheduler_selectors
+from scheduler_app.context import current_job_context
 
 logger = logging.getLogger("logs_app")
 
@@ -39,8 +42,6 @@ def log_entries_delete_before(*, cutoff, batch_size: int = MAX_BATCH_SIZE) -> tu
     Inside a job, the job's context is checked between batches, so a timeout stops the clean-up at a batch border.
     Returns (rows deleted, batches).
     """
-    from scheduler_app.context import current_job_context
-
     batch_size = max(1, min(batch_size, MAX_BATCH_SIZE))
     ctx = current_job_context()
     old = LogEntry.objects.filter(timestamp__lt=cutoff).order_by("pk")
@@ -63,12 +64,12 @@ def log_entries_delete_before(*, cutoff, batch_size: int = MAX_BATCH_SIZE) -> tu
     return deleted, batches
 
 
-def log_entries_cleanup(*, older_than_days: int | None = None, batch_size: int | None = None) -> dict:
+def log_entries_cleanup(*, older_than_days: int | None = None, batch_size: int | None = None,
+                        run_history_delete: Callable[..., int] | None = None) -> dict:
     """Retention: log entries older than `older_than_days` (default LOG_RETENTION_DAYS; 0 clears everything),
-    then finished runs and scheduler executions older than RUN_RETENTION_DAYS. Batches of at most 10k rows."""
-    from scheduler_app.context import current_job_context
-    from scheduler_app.services import run_history_delete_before
-
+    then, given `run_history_delete(cutoff=, batch_size=)` (the scheduler's, passed in by the job), finished runs
+    older than RUN_RETENTION_DAYS, after their figures are retired into the metric totals. Batches of at most
+    10k rows."""
     days = settings.LOG_RETENTION_DAYS if older_than_days is None else older_than_days
     if days < 0:
         raise ValueError("older_than_days must be 0 or more")
@@ -78,15 +79,18 @@ def log_entries_cleanup(*, older_than_days: int | None = None, batch_size: int |
     deleted, batches = log_entries_delete_before(cutoff=now - timedelta(days=days), batch_size=batch)
     logger.info("Deleted %d log entries older than %d days in %d batches", deleted, days, batches)
 
+    result = {"deleted": deleted, "batches": batches, "older_than_days": days, "runs_deleted": None}
+    if run_history_delete is None:
+        return result
     ctx = current_job_context()
     if ctx is not None:
         ctx.check()
     run_cutoff = now - timedelta(days=settings.RUN_RETENTION_DAYS)
     # Counters at /metrics must not go down when history goes: retire the old runs' figures first.
     run_metrics_retire(cutoff=run_cutoff)
-    runs_deleted = run_history_delete_before(cutoff=run_cutoff, batch_size=batch)
-    logger.info("Deleted %d runs older than %d days", runs_deleted, settings.RUN_RETENTION_DAYS)
-    return {"deleted": deleted, "batches": batches, "older_than_days": days, "runs_deleted": runs_deleted}
+    result["runs_deleted"] = run_history_delete(cutoff=run_cutoff, batch_size=batch)
+    logger.info("Deleted %d runs older than %d days", result["runs_deleted"], settings.RUN_RETENTION_DAYS)
+    return result
 
 
 def run_metrics_retire(*, cutoff: datetime) -> int:
@@ -99,7 +103,8 @@ def run_metrics_retire(*, cutoff: datetime) -> int:
         start = datetime.fromtimestamp(mark.value, tz=UTC) if mark.value else None
         if start is not None and cutoff <= start:
             return 0
-        figures = selectors.run_metric_aggregates(created_from=start, created_before=cutoff, finished_only=True)
+        figures = scheduler_selectors.run_metric_aggregates(created_from=start, created_before=cutoff,
+                                                            finished_only=True)
         for (name, labels), value in figures.items():
             row, _ = MetricTotal.objects.select_for_update().get_or_create(
                 name=name, job_id=labels[0], label="|".join(labels[1:]), defaults={"value": 0})

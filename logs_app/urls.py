@@ -1,6 +1,6 @@
 from django.urls import path
 
-from logs_app.api import LogClearApi, LogEntryListApi
+from logs_app.api.views import LogClearApi, LogEntryListApi
 
 urlpatterns = [
     path("logs/", LogEntryListApi.as_view(), name="logs-list"),

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from scheduler_app import locks, runs
 from scheduler_app.context import JobCancelled, JobContext, StaleFencingToken, job_context_active
+from scheduler_app.db_work import thread_db_work
 from scheduler_app.definitions import job_definitions_sync
 from scheduler_app.locks import Lease, LockNotAcquired, LockServiceUnavailable
 from scheduler_app.models import JobDefinition, JobRun
@@ -115,12 +116,9 @@ class Execution:
         return (f"Lock lost: {self.lease.lost_reason or 'another holder took it'} (fencing token "
                 f"{self.run.fencing_token}; current fencing token: {'none' if current is None else current})")
 
+    @thread_db_work()
     def _finish_from_watchdog(self, status: str, **details) -> None:
-        close_old_connections()
-        try:
-            self.finish(status, **details)
-        finally:
-            close_old_connections()
+        self.finish(status, **details)
 
     def finish(self, status: str, *, error: str = "", traceback: str = "", result: Any = None,
                warning: str | None = None) -> bool:
@@ -246,12 +244,9 @@ def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict |
         execution.body(kwargs)
         return run
 
+    @thread_db_work()
     def target() -> None:
-        close_old_connections()
-        try:
-            execution.body(kwargs)
-        finally:
-            close_old_connections()
+        execution.body(kwargs)
 
     started = copy.copy(run)  # the caller's view of the run as it started; the thread goes on updating its own
     threading.Thread(target=target, name=f"job-{spec.job_id}-{run.pk}", daemon=True).start()

@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from scheduler_app import locks
+from scheduler_app.db_work import thread_db_work
 from scheduler_app.locks import Lease
 from scheduler_app.models import JobRun
 from scheduler_app.selectors import lease_ago
@@ -55,7 +56,7 @@ def run_create(*, job_id: str, lock_key: str, trigger: str, user=None, team=None
     holder value can name the run; the row is INSERTed once, already RUNNING or SKIPPED.
     """
     fields: dict[str, Any] = dict(job_id=job_id, lock_key=lock_key, trigger=trigger, user=user, team=team,
-                                  params=to_json(params or {}), scheduled_for=scheduled_for,
+                                  params=_json_column_value(params or {}), scheduled_for=scheduled_for,
                                   timeout_seconds=timeout_seconds)
     try:
         if defer and scheduled_for is None and connection.vendor == "postgresql":
@@ -171,7 +172,7 @@ def run_finish(run: JobRun, *, status: str, error: str = "", traceback: str = ""
     now = timezone.now()
     duration = (now - run.started_at).total_seconds() * 1000 if run.started_at else None
     values = dict(status=status, finished_at=now, duration_ms=duration, error=error[:10000], traceback=traceback,
-                  result=to_json(result), warnings=list(warnings or []))
+                  result=_json_column_value(result), warnings=list(warnings or []))
     updated = JobRun.objects.filter(pk=run.pk, status=JobRun.Status.RUNNING).update(**values)
     if updated:
         for name, value in values.items():
@@ -201,18 +202,15 @@ def run_fence_current(*, lock_key: str) -> int | None:
 def runs_confirm(run_ids: list[int]) -> dict[int, bool] | None:
     """The renewal thread's database renewal: one UPDATE writes the heartbeat of every run this process holds and
     tells which are still RUNNING. None when the database cannot be reached."""
-    close_old_connections()
     placeholders = ", ".join(["%s"] * len(run_ids))
     try:
-        with connection.cursor() as cursor:
+        with thread_db_work(), connection.cursor() as cursor:
             cursor.execute(f"UPDATE {RUNS} SET heartbeat_at = %s WHERE id IN ({placeholders}) AND status = %s "
                            "RETURNING id", [_db_time(timezone.now()), *run_ids, JobRun.Status.RUNNING])
             alive = {row[0] for row in cursor.fetchall()}
     except DatabaseError as exc:
         logger.error("Failed to write run heartbeat (%s); the lock's own renewal carries on", exc)
         return None
-    finally:
-        close_old_connections()
     return {run_id: run_id in alive for run_id in run_ids}
 
 
@@ -280,7 +278,9 @@ def _copy(run: JobRun, **changes) -> JobRun:
     return row
 
 
-def to_json(value: Any) -> Any:
+def _json_column_value(value: Any) -> Any:
+    """A value a JSON column can store: what DjangoJSONEncoder makes of it (dates, decimals, UUIDs), or its repr
+    when it has no JSON form (a job may return anything)."""
     if value is None:
         return None
     try:

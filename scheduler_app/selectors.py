@@ -1,8 +1,12 @@
-"""Scheduler reads. The API, the admin and the CLI show the same facts from these functions."""
+"""Scheduler reads. The API, the admin, the CLI and the operations views (/healthz, /metrics) show the same facts
+from these functions."""
 
 from __future__ import annotations
 
+import math
+import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -10,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob
 
@@ -163,6 +167,14 @@ def scheduled_slot_has_run(*, job_id: str, scheduled_for) -> bool:
             .exclude(status__in=[JobRun.Status.SKIPPED, JobRun.Status.MISSED]).exists())
 
 
+def scheduled_slots_run(*, job_id: str, slots: list) -> set:
+    """Those of `slots` that have a run the per-slot guard counts (any scheduler's)."""
+    return set(JobRun.objects.filter(job_id=job_id, trigger=JobRun.Trigger.SCHEDULED,
+                                     scheduled_for__gte=min(slots), scheduled_for__lte=max(slots))
+               .exclude(status__in=[JobRun.Status.SKIPPED, JobRun.Status.MISSED])
+               .values_list("scheduled_for", flat=True))
+
+
 def _iso(value, zone=None) -> str | None:
     if value is None:
         return None
@@ -300,9 +312,9 @@ def job_runs_visible(*, user):
 
 
 def job_runs_list(*, user, job_id: str | None = None, status: str | None = None, trigger: str | None = None,
-                  team_id: int | None = None):
+                  team=None):
     runs = job_runs_visible(user=user)
-    for field, value in (("job_id", job_id), ("status", status), ("trigger", trigger), ("team_id", team_id)):
+    for field, value in (("job_id", job_id), ("status", status), ("trigger", trigger), ("team", team)):
         if value is not None:
             runs = runs.filter(**{field: value})
     return runs.order_by("-id")
@@ -360,3 +372,103 @@ def scheduler_dashboard() -> dict:
 
 def job_definition_get(*, job_id: str) -> JobDefinition | None:
     return JobDefinition.objects.filter(job_id=job_id).first()
+
+
+# --- Lock service and scheduler liveness, for the health check ------------------------------------------------------
+
+def lock_service_ping(*, timeout: float = 1.0) -> bool:
+    """PING the lock's Redis, answering within `timeout`: with Redis down, redis-py's default retries take
+    seconds per call, longer than a probe or a scrape should wait. (The ping thread finishes on its own.)"""
+    answer: dict[str, bool] = {}
+
+    def ping() -> None:
+        try:
+            answer["ok"] = locks.redis_available()
+        except Exception:  # noqa: BLE001 - any failure means "not answering"
+            answer["ok"] = False
+
+    thread = threading.Thread(target=ping, name="redis-ping", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return answer.get("ok", False)
+
+
+def scheduler_heartbeat_age() -> float | None:
+    """Seconds since the newest heartbeat of a scheduler that has not stopped; None when none ever ran."""
+    last = SchedulerInstance.objects.filter(stopped_at__isnull=True).order_by("-heartbeat_at").first()
+    return None if last is None else round((timezone.now() - last.heartbeat_at).total_seconds(), 3)
+
+
+# --- Run figures for /metrics ---------------------------------------------------------------------------------------
+# Seconds. Run durations span sub-second to the longest timeout; lock waits are mostly ~0 or up to `wait` (600 s).
+DURATION_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, math.inf)
+WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, math.inf)
+MetricKey = tuple[str, tuple[str, ...]]  # (metric, label values)
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if math.isinf(bound) else repr(bound)
+
+
+def run_metric_aggregates(*, created_from: datetime | None = None, created_before: datetime | None = None,
+                          finished_only: bool = False) -> dict[MetricKey, float]:
+    """Counters and histogram figures over JobRun rows, in ONE grouped query. Keys:
+
+    ("runs", (job, status)), ("lock_acquisitions", (job, result)),
+    ("run_duration", (job, status, le)) / ("run_duration_sum"|"_count", (job, status)),
+    ("lock_held", (job, backend, le)) / sum / count, ("lock_wait", (job, le)) / sum / count.
+    Histogram buckets are cumulative (each run counts in every bucket at or above its value).
+    """
+    qs = JobRun.objects.all()
+    if created_from is not None:
+        qs = qs.filter(created_at__gte=created_from)
+    if created_before is not None:
+        qs = qs.filter(created_at__lt=created_before)
+    if finished_only:
+        qs = qs.filter(status__in=JobRun.FINISHED)
+    started = Q(started_at__isnull=False, duration_ms__isnull=False) & ~Q(status=JobRun.Status.SKIPPED)
+    waited = Q(lock_wait_ms__isnull=False, started_at__isnull=False)
+    aggregates = {"n": Count("id"), "d_sum": Sum("duration_ms", filter=started), "d_n": Count("id", filter=started),
+                  "w_sum": Sum("lock_wait_ms", filter=waited), "w_n": Count("id", filter=waited)}
+    for i, bound in enumerate(DURATION_BUCKETS[:-1]):
+        aggregates[f"d{i}"] = Count("id", filter=started & Q(duration_ms__lte=bound * 1000))
+    for i, bound in enumerate(WAIT_BUCKETS[:-1]):
+        aggregates[f"w{i}"] = Count("id", filter=waited & Q(lock_wait_ms__lte=bound * 1000))
+    rows = qs.order_by().values("job_id", "status", "skip_reason", "lock_backend").annotate(**aggregates)
+
+    out: dict[MetricKey, float] = defaultdict(float)
+    for row in rows:
+        job, status, backend = row["job_id"], row["status"], row["lock_backend"] or ""
+        out[("runs", (job, status))] += row["n"]
+        result = _lock_result(status=status, skip_reason=row["skip_reason"], backend=backend)
+        if result:
+            out[("lock_acquisitions", (job, result))] += row["n"]
+        if row["d_n"]:
+            for i, bound in enumerate(DURATION_BUCKETS):
+                count = row["d_n"] if math.isinf(bound) else row[f"d{i}"]
+                out[("run_duration", (job, status, _le(bound)))] += count
+                out[("lock_held", (job, backend, _le(bound)))] += count
+            seconds = (row["d_sum"] or 0) / 1000
+            out[("run_duration_sum", (job, status))] += seconds
+            out[("run_duration_count", (job, status))] += row["d_n"]
+            out[("lock_held_sum", (job, backend))] += seconds
+            out[("lock_held_count", (job, backend))] += row["d_n"]
+        if row["w_n"]:
+            for i, bound in enumerate(WAIT_BUCKETS):
+                out[("lock_wait", (job, _le(bound)))] += row["w_n"] if math.isinf(bound) else row[f"w{i}"]
+            out[("lock_wait_sum", (job,))] += (row["w_sum"] or 0) / 1000
+            out[("lock_wait_count", (job,))] += row["w_n"]
+    return dict(out)
+
+
+def _lock_result(*, status: str, skip_reason: str, backend: str) -> str | None:
+    """Which lock outcome a run records: acquired (Redis), fallback (database lease), blocked, error."""
+    if backend == "redis":
+        return "acquired"
+    if backend == "database":
+        return "fallback"
+    if skip_reason == "lock_held":
+        return "blocked"
+    if skip_reason == "lock_unavailable":
+        return "error"
+    return None

@@ -6,9 +6,9 @@ from django.http import QueryDict
 from django.urls import reverse
 from rest_framework import serializers
 
-from scheduler_app.models import JobRun
+from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.registry import job_id_validator
-from scraping_app.selectors import team_get
+from scheduler_app.teams import team_id_field_class
 
 
 def _typed_input(field) -> bool:
@@ -65,23 +65,9 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class TeamIdField(StrictIntegerField):
-    """A team id that must name an existing team: invalid or unknown is 400, everywhere (DESIGN, HTTP)."""
-
-    default_error_messages = {"unknown": "Unknown team."}
-
-    def __init__(self, **kwargs):
-        super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)
-
-    def run_validation(self, data=serializers.empty):
-
-        team_id = super().run_validation(data)
-        if team_id is None:
-            return None
-        team = team_get(team_id=team_id)
-        if team is None:
-            self.fail("unknown")
-        return team
+# Team ids are validated by the domain's field (SCHEDULER_TEAM_ID_FIELD): strict integers naming a team the user
+# may use; an invalid or unknown one is 400 "Unknown team.", as everywhere.
+TeamIdField = team_id_field_class()
 
 
 class JobTriggerInput(StrictSerializer):
@@ -97,15 +83,9 @@ class RunFilterInput(StrictSerializer):
     job_id = JobIdField(required=False)
     status = serializers.ChoiceField(choices=JobRun.Status.choices, required=False)
     trigger = serializers.ChoiceField(choices=JobRun.Trigger.choices, required=False)
-    team_id = StrictIntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    team_id = TeamIdField(required=False)
     page = StrictIntegerField(required=False, min_value=1)  # the paginator reads it; a bad one is 400, not 404
     page_size = StrictIntegerField(required=False, min_value=1, max_value=500)
-
-    def validate_team_id(self, value: int) -> int:
-
-        if team_get(team_id=value) is None:
-            raise serializers.ValidationError("Unknown team.")
-        return value
 
 
 class LockReleaseInput(StrictSerializer):
@@ -137,8 +117,6 @@ class JobRunOutput(serializers.ModelSerializer):
 
 class JobDefinitionOutput(serializers.ModelSerializer):
     class Meta:
-        from scheduler_app.models import JobDefinition
-
         model = JobDefinition
         fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
                   "lock_scope", "wait_seconds", "updated_at"]

@@ -99,6 +99,8 @@ class RunListView(generics.ListAPIView):
 
     def get_queryset(self):
         filters = _parse(RunFilterInput, self.request.query_params)
+        if "team_id" in filters:
+            filters["team"] = filters.pop("team_id")
         filters.pop("page", None)  # the paginator reads these two
         filters.pop("page_size", None)
         return selectors.job_runs_list(user=self.request.user, **filters)

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from django.db import close_old_connections
 
+from scheduler_app.db_work import thread_db_work
 from scheduler_app.scheduler import triggers
 
 # Counting dropped slots walks the trigger in the scheduler's loop: a 1 s job down for a day has 86,400 of them.
@@ -63,14 +63,10 @@ class SlotThreadPoolExecutor(ThreadPoolExecutor):
 
     # The result listeners (ours and django-apscheduler's) run in the pool thread after the job: close what they
     # opened, so no idle connection outlives a database restart or a test database.
+    @thread_db_work()
     def _run_job_success(self, job_id, events):
-        try:
-            super()._run_job_success(job_id, events)
-        finally:
-            close_old_connections()
+        super()._run_job_success(job_id, events)
 
+    @thread_db_work()
     def _run_job_error(self, job_id, exc, traceback=None):
-        try:
-            super()._run_job_error(job_id, exc, traceback)
-        finally:
-            close_old_connections()
+        super()._run_job_error(job_id, exc, traceback)

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django_apscheduler.jobstores import DjangoJobStore
 
 from scheduler_app import registry, selectors, services
+from scheduler_app.db_work import thread_db_work
 from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.scheduler import triggers
 from scheduler_app.scheduler.control import ControlListener
@@ -99,14 +100,11 @@ class SchedulerProcess:
     # -- definitions -------------------------------------------------------------------------------------------------
     def reload(self) -> None:
         """Re-read the definitions; running jobs go on untouched (only the store's schedule entries change)."""
-        with self._reload_mutex:
-            close_old_connections()
+        with self._reload_mutex, thread_db_work():
             try:
                 self._load()
             except Exception:  # noqa: BLE001 - keep the last good schedule; the next poll retries
                 logger.exception("Scheduler reload failed")
-            finally:
-                close_old_connections()
 
     def _load(self) -> None:
         version = selectors.job_definitions_version()
@@ -198,52 +196,46 @@ class SchedulerProcess:
     def _ran(self, job_id: str, slots: list) -> set:
         """Those of `slots` that have a run the per-slot guard counts (any scheduler's). On a database error:
         none (a missed slot is then recorded as missed; the record itself may fail and is logged)."""
-        close_old_connections()
         try:
-            return set(JobRun.objects.filter(job_id=job_id, trigger=JobRun.Trigger.SCHEDULED,
-                                             scheduled_for__gte=min(slots), scheduled_for__lte=max(slots))
-                       .exclude(status__in=[JobRun.Status.SKIPPED, JobRun.Status.MISSED])
-                       .values_list("scheduled_for", flat=True))
+            with thread_db_work():
+                return selectors.scheduled_slots_run(job_id=job_id, slots=slots)
         except DatabaseError:
             logger.exception("Could not read the runs of job: %s", job_id)
             return set()
 
     def _record(self, job_id: str, scheduled_for, status: str, reason: str, error: str) -> None:
-        close_old_connections()
-        try:
-            services.job_run_record_not_started(job_id=job_id, scheduled_for=scheduled_for, status=status,
-                                                skip_reason=reason, error=error)
-        except Exception:  # noqa: BLE001 - never let a listener break the scheduler loop
-            logger.exception("Could not record %s fire of job: %s", status, job_id)
-        finally:
-            close_old_connections()
+        with thread_db_work():
+            try:
+                services.job_run_record_not_started(job_id=job_id, scheduled_for=scheduled_for, status=status,
+                                                    skip_reason=reason, error=error)
+            except Exception:  # noqa: BLE001 - never let a listener break the scheduler loop
+                logger.exception("Could not record %s fire of job: %s", status, job_id)
 
     # -- housekeeping: heartbeat, DB reload fallback, reaper ---------------------------------------------------------
     def _housekeeping(self) -> None:
         next_reap = time.monotonic() + settings.SCHEDULER_REAPER_SECONDS
         while not self._stopping.wait(settings.SCHEDULER_HEARTBEAT_SECONDS):
-            close_old_connections()
-            try:
-                services.scheduler_instance_beat(instance_id=self.instance_id)
-                if selectors.job_definitions_version() != self.version:
-                    logger.info("Job definitions changed; reloading")
-                    self.reload()
-                if time.monotonic() >= next_reap:
-                    next_reap = time.monotonic() + settings.SCHEDULER_REAPER_SECONDS
-                    reaped = services.reaper_run()
-                    if reaped["abandoned"] or reaped["locks_cleared"]:
-                        logger.warning("Reaper: %s", reaped)
-            except Exception:  # noqa: BLE001 - database or Redis down: try again next beat
-                logger.exception("Scheduler housekeeping failed; retrying in %s s",
-                                 settings.SCHEDULER_HEARTBEAT_SECONDS)
-            finally:
-                close_old_connections()
+            with thread_db_work():
+                try:
+                    services.scheduler_instance_beat(instance_id=self.instance_id)
+                    if selectors.job_definitions_version() != self.version:
+                        logger.info("Job definitions changed; reloading")
+                        self.reload()
+                    if time.monotonic() >= next_reap:
+                        next_reap = time.monotonic() + settings.SCHEDULER_REAPER_SECONDS
+                        reaped = services.reaper_run()
+                        if reaped["abandoned"] or reaped["locks_cleared"]:
+                            logger.warning("Reaper: %s", reaped)
+                except Exception:  # noqa: BLE001 - database or Redis down: try again next beat
+                    logger.exception("Scheduler housekeeping failed; retrying in %s s",
+                                     settings.SCHEDULER_HEARTBEAT_SECONDS)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Register, load, and run. Blocks until `stop()` for the blocking scheduler."""
-        close_old_connections()
-        instance = services.scheduler_instance_start(host=socket.gethostname(), pid=os.getpid())
+    def register_and_run(self) -> None:
+        """Register this process, load the definitions, and run. Blocks until `stop()` for the blocking
+        scheduler."""
+        with thread_db_work():
+            instance = services.scheduler_instance_start(host=socket.gethostname(), pid=os.getpid())
         self.instance_id = instance.pk
         self.reload()
         self.control.start()
@@ -270,12 +262,10 @@ class SchedulerProcess:
             self._mark_stopped()
 
     def _mark_stopped(self) -> None:
-        close_old_connections()
-        try:
-            if self.instance_id is not None:
-                services.scheduler_instance_stop(instance_id=self.instance_id)
-            logger.info("Scheduler stopped (instance %s)", self.instance_id)
-        except Exception:  # noqa: BLE001
-            logger.exception("Could not mark scheduler instance %s stopped", self.instance_id)
-        finally:
-            close_old_connections()
+        with thread_db_work():
+            try:
+                if self.instance_id is not None:
+                    services.scheduler_instance_stop(instance_id=self.instance_id)
+                logger.info("Scheduler stopped (instance %s)", self.instance_id)
+            except Exception:  # noqa: BLE001
+                logger.exception("Could not mark scheduler instance %s stopped", self.instance_id)

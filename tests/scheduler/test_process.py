@@ -30,7 +30,7 @@ def process(settings):
         if paused:
             proc.scheduler.start = functools.partial(proc.scheduler.start, paused=True)
         started.append(proc)
-        proc.start()
+        proc.register_and_run()
         return proc
 
     yield start

@@ -11,13 +11,15 @@ import signal
 import sys
 import threading
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from scheduler_app import selectors, services
-from scheduler_app.cli import progress_display, resolve_team
 from scheduler_app.models import JobRun
 from scheduler_app.params import params_parse
-from scheduler_app.registry import InvalidJobParams, JobNotFound
+from scheduler_app.progress_bar import progress_display
+from scheduler_app.registry import InvalidJobParams, JobNotFound, job_id_validator
+from scheduler_app.teams import team_from_id
 
 EXIT = {
     JobRun.Status.SUCCEEDED: 0,
@@ -49,7 +51,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from None
         if wait is not None and not 0 <= wait <= 600:
             raise CommandError("--wait must be between 0 and 600 seconds", returncode=2)
-        team_obj = resolve_team(team)
+        try:
+            job_id_validator(job_id)
+            team_obj = None if team is None else team_from_id(team)
+        except (ValidationError, ValueError) as exc:
+            message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            raise CommandError(message, returncode=2) from None
         # From another thread: the handler may interrupt the job inside its own commit.
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=services.job_runs_cancel_active).start())
         with progress_display(enabled=sys.stdout.isatty()) as progress:

@@ -37,5 +37,5 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, on_signal)
         faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack, to stderr
         self.stdout.write("Starting scheduler")
-        process.start()
+        process.register_and_run()
         self.stdout.write("Scheduler stopped")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from logs_app.ops import healthz_view, metrics_view
+from logs_app.ops.views import healthz_view, metrics_view
 
 urlpatterns = [
     path("metrics", metrics_view, name="metrics"),

@@ -10,7 +10,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from logs_app import metrics, selectors
+from logs_app.ops import metrics
+from logs_app.ops.checks import health_report
 
 logger = logging.getLogger("logs_app")
 
@@ -31,5 +32,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def healthz_view(request: HttpRequest) -> JsonResponse:
-    report = selectors.health_report()
+    report = health_report()
     return JsonResponse(report.as_dict(), status=200 if report.healthy else 503)

@@ -11,14 +11,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from logs_app import selectors
+from scheduler_app import selectors as scheduler_selectors
 
 PREFIX = "jobsite"
 
 
 class JobsiteCollector:
     def collect(self):
-        from scheduler_app.selectors import scheduler_instances_alive
-
         totals = selectors.run_metric_totals()
 
         acquisitions = CounterMetricFamily(f"{PREFIX}_lock_acquisitions", "Lock attempts by job and result "
@@ -40,8 +39,8 @@ class JobsiteCollector:
         yield _histogram(totals, "run_duration", f"{PREFIX}_run_duration_seconds",
                          "Duration of runs that started, by final status.", ["job_id", "status"])
 
-        redis_ok = selectors.redis_ping()
-        states = selectors.lock_overview(redis_ok=redis_ok)
+        redis_ok = scheduler_selectors.lock_service_ping()
+        states = scheduler_selectors.lock_states(include_redis=redis_ok)
         held = GaugeMetricFamily(f"{PREFIX}_lock_current_held_seconds", "Seconds each currently held lock has "
                                  "been held.", labels=["key", "backend"])
         for state in states:
@@ -54,7 +53,7 @@ class JobsiteCollector:
                                 "or whose holder's run has finished.",
                                 value=sum(1 for s in states if s.extra.get("stuck")))
         yield GaugeMetricFamily(f"{PREFIX}_scheduler_instances_alive", "Scheduler processes with a fresh "
-                                "heartbeat.", value=len(scheduler_instances_alive()))
+                                "heartbeat.", value=len(scheduler_selectors.scheduler_instances_alive()))
         yield GaugeMetricFamily(f"{PREFIX}_redis_up", "1 when the lock's Redis answers a PING.",
                                 value=1 if redis_ok else 0)
 

@@ -1,32 +1,19 @@
-"""Helpers shared by the scheduler's management commands (parsing and display only)."""
+"""runjob's live progress bar: one bar per task (per board) when attached to a terminal."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.core.management.base import CommandError
-
-
-def resolve_team(team_id: int | None):
-    if team_id is None:
-        return None
-    from scraping_app.selectors import team_get
-
-    team = team_get(team_id=team_id)
-    if team is None:
-        raise CommandError(f"Unknown team: {team_id}", returncode=2)
-    return team
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 
 @contextmanager
 def progress_display(*, enabled: bool) -> Iterator:
-    """A live progress bar per task (per board) when attached to a terminal; nothing otherwise."""
+    """Yield a `progress(task, done, total)` listener that draws the bars, or None when not `enabled`."""
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     tasks: dict[str, int] = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), transient=False) as bar:
 

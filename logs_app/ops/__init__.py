@@ -1,0 +1,1 @@
+"""Operations: /healthz, /metrics and `manage.py healthcheck`. They read the other apps through their selectors."""
