@@ -2,6 +2,6 @@ from rest_framework.authentication import TokenAuthentication
 
 
 class BearerTokenAuthentication(TokenAuthentication):
-    """DRF token auth that reads `Authorization: Bearer <token>` (the seed guide's header)."""
+    """DRF token auth that reads `Authorization: Bearer <token>` (the header the API's docs and curl examples use)."""
 
     keyword = "Bearer"

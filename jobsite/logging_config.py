@@ -1,4 +1,4 @@
-"""LOGGING dict for settings.py: console, a rotating file at logs/app.log (the seed guide tails it) and the
+"""LOGGING dict for settings.py: console, a rotating file at logs/app.log (operators tail it) and the
 database handler (LogEntry rows, served by /api/v1/logs/)."""
 
 import sys

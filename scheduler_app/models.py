@@ -121,7 +121,8 @@ class JobRun(models.Model):
 
     lock_backend = models.CharField(max_length=10, blank=True)
     lock_token = models.CharField(max_length=64, blank=True)
-    fencing_token = models.BigIntegerField(null=True, blank=True, help_text="The run's id, once it holds its lock.")
+    fencing_token = models.BigIntegerField(null=True, blank=True, help_text="Drawn from the runs' id sequence when "
+                                           "the run starts: greater than every earlier holder's.")
     host = models.CharField(max_length=255, blank=True)
     pid = models.IntegerField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -161,8 +162,8 @@ class JobRun(models.Model):
 
 
 class DatabaseLock(models.Model):
-    """The fallback lease, taken by compare-and-swap when Redis is unreachable. It issues no fence: the fencing
-    token is the run's id."""
+    """The fallback lease, taken by compare-and-swap when Redis is unreachable. It issues no fence: the run's
+    fencing token comes from the database when the run starts."""
 
     key = models.CharField(max_length=128, unique=True)
     token = models.CharField(max_length=64, blank=True)

@@ -152,7 +152,7 @@ def scheduler_instances_alive() -> list:
     return list(SchedulerInstance.objects.filter(heartbeat_at__gte=fresh_after, stopped_at__isnull=True))
 
 
-# --- Scheduler status, run history and the dashboard (issue #3) -------------------------------------------------------
+# --- Scheduler status, run history and the dashboard ------------------------------------------------------------------
 
 def job_definitions_version() -> tuple:
     """Changes whenever a definition is added, removed, edited or a reload is requested (the DB control path)."""
@@ -244,9 +244,9 @@ def _status_rows(*, fresh_after) -> list:
 
 
 def scheduler_status() -> dict:
-    """The seed guide's Test 7 shape plus extras, in three SQL queries however many jobs and runs (the API adds
-    one for the token): live schedulers; definitions with their job-store entry, last and live runs; database
-    leases.
+    """`{running, jobs: [{id, name, next_run, ...}]}` plus the locks and schedulers, in three SQL queries however
+    many jobs and runs (the API adds one for the token): live schedulers; definitions with their job-store entry,
+    last and live runs; database leases.
 
     `next_run` comes from the job store while a scheduler runs and from the trigger otherwise. A job is `running`
     when a RUNNING run has a fresh heartbeat (`running_run`) or its lock key is held (`lock`).

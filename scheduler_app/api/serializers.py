@@ -70,30 +70,6 @@ class StrictSerializer(serializers.Serializer):
 TeamIdField = team_id_field_class()
 
 
-class JobTriggerInput(StrictSerializer):
-    job_id = JobIdField()
-    team_id = TeamIdField(required=False, allow_null=True)
-    wait_seconds = StrictFloatField(required=False, allow_null=True, min_value=0, max_value=600)
-    params = serializers.DictField(required=False, default=dict)
-
-
-class RunFilterInput(StrictSerializer):
-    ignored = {"format"}
-
-    job_id = JobIdField(required=False)
-    status = serializers.ChoiceField(choices=JobRun.Status.choices, required=False)
-    trigger = serializers.ChoiceField(choices=JobRun.Trigger.choices, required=False)
-    team_id = TeamIdField(required=False)
-    page = StrictIntegerField(required=False, min_value=1)  # the paginator reads it; a bad one is 400, not 404
-    page_size = StrictIntegerField(required=False, min_value=1, max_value=500)
-
-
-class LockReleaseInput(StrictSerializer):
-    ignored = {"format"}
-
-    team_id = TeamIdField(required=False)
-
-
 class JobRunOutput(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     user = serializers.SerializerMethodField()
@@ -121,16 +97,3 @@ class JobDefinitionOutput(serializers.ModelSerializer):
         fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
                   "lock_scope", "wait_seconds", "updated_at"]
         read_only_fields = fields
-
-
-class JobDefinitionUpdateInput(StrictSerializer):
-    """PATCH body for a job definition: every field optional; the model's own validation runs after."""
-
-    name = StrictCharField(max_length=200, required=False)
-    trigger_type = serializers.ChoiceField(choices=["cron", "interval"], required=False)
-    cron = StrictCharField(max_length=100, required=False, allow_blank=True)
-    interval_seconds = StrictIntegerField(min_value=1, required=False, allow_null=True)
-    timeout_minutes = StrictFloatField(min_value=0.01, max_value=24 * 60, required=False)
-    enabled = serializers.BooleanField(required=False)
-    lock_scope = serializers.ChoiceField(choices=["job", "team"], required=False)
-    wait_seconds = StrictFloatField(min_value=0, max_value=600, required=False)

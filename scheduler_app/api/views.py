@@ -13,15 +13,15 @@ from rest_framework.views import APIView
 
 from scheduler_app import registry, selectors, services
 from scheduler_app.api.permissions import IsStaff
-from scheduler_app.api.refusals import refusal_response
 from scheduler_app.api.serializers import (
     JobDefinitionOutput,
-    JobDefinitionUpdateInput,
     JobIdField,
     JobRunOutput,
-    JobTriggerInput,
-    LockReleaseInput,
-    RunFilterInput,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictSerializer,
+    TeamIdField,
 )
 from scheduler_app.models import JobDefinition, JobRun
 
@@ -45,7 +45,7 @@ def _parse(serializer_class, data) -> dict:
 class SchedulerStatusView(APIView):
     permission_classes = [IsStaff]
 
-    @extend_schema(responses=_any, summary="Scheduler status (the seed guide's Test 7 shape plus extras)")
+    @extend_schema(responses=_any, summary="Scheduler status: is it running; each job's next run, lock, last run")
     def get(self, request):
         return Response(selectors.scheduler_status())
 
@@ -62,10 +62,16 @@ class SchedulerRestartView(APIView):
 class SchedulerJobView(APIView):
     permission_classes = [IsStaff]
 
-    @extend_schema(request=JobTriggerInput, responses={202: _any, 400: _any, 404: _any, 409: _any, 503: _any},
+    class InputSerializer(StrictSerializer):
+        job_id = JobIdField()
+        team_id = TeamIdField(required=False, allow_null=True)
+        wait_seconds = StrictFloatField(required=False, allow_null=True, min_value=0, max_value=600)
+        params = serializers.DictField(required=False, default=dict)
+
+    @extend_schema(request=InputSerializer, responses={202: _any, 400: _any, 404: _any, 409: _any, 503: _any},
                    summary="Run a job now, in the background, behind its lock")
     def post(self, request):
-        data = _parse(JobTriggerInput, request.data)
+        data = _parse(self.InputSerializer, request.data)
         try:
             run = services.job_run(job_id=data["job_id"], trigger=JobRun.Trigger.API, user=request.user,
                                    team=data.get("team_id"), wait_seconds=data.get("wait_seconds"),
@@ -74,9 +80,9 @@ class SchedulerJobView(APIView):
             raise NotFound(str(exc)) from None
         except registry.InvalidJobParams as exc:
             raise ValidationError({"params": exc.errors or [str(exc)]}) from None
-        refused = refusal_response(run)
-        if refused is not None:
-            return refused
+        refusal = selectors.run_refusal(run=run)
+        if refusal is not None:
+            return Response(refusal.as_dict(), status=refusal.http_status)
         url = request.build_absolute_uri(reverse("scheduler-run-detail", args=[run.pk]))
         return Response({"run_id": run.pk, "job_id": run.job_id, "status": run.status, "lock_key": run.lock_key,
                          "url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
@@ -91,6 +97,16 @@ class RunListView(generics.ListAPIView):
     serializer_class = JobRunOutput
     pagination_class = RunPagination
 
+    class FilterSerializer(StrictSerializer):
+        ignored = {"format"}
+
+        job_id = JobIdField(required=False)
+        status = serializers.ChoiceField(choices=JobRun.Status.choices, required=False)
+        trigger = serializers.ChoiceField(choices=JobRun.Trigger.choices, required=False)
+        team_id = TeamIdField(required=False)
+        page = StrictIntegerField(required=False, min_value=1)  # the paginator reads it; a bad one is 400, not 404
+        page_size = StrictIntegerField(required=False, min_value=1, max_value=500)
+
     @extend_schema(parameters=[OpenApiParameter("job_id", str), OpenApiParameter("status", str),
                                OpenApiParameter("trigger", str), OpenApiParameter("team_id", int),
                                OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
@@ -98,7 +114,7 @@ class RunListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        filters = _parse(RunFilterInput, self.request.query_params)
+        filters = _parse(self.FilterSerializer, self.request.query_params)
         if "team_id" in filters:
             filters["team"] = filters.pop("team_id")
         filters.pop("page", None)  # the paginator reads these two
@@ -124,11 +140,16 @@ class LockListView(APIView):
 class LockDetailView(APIView):
     permission_classes = [IsStaff]
 
+    class FilterSerializer(StrictSerializer):
+        ignored = {"format"}
+
+        team_id = TeamIdField(required=False)
+
     @extend_schema(parameters=[OpenApiParameter("team_id", int)], responses={200: _any, 400: _any, 404: _any},
                    summary="Force-release a job's lock (an operator's decision)")
     def delete(self, request, job_id: str):
         _job_id_from_path(job_id)
-        team = _parse(LockReleaseInput, request.query_params).get("team_id")
+        team = _parse(self.FilterSerializer, request.query_params).get("team_id")
         try:
             registry.get(job_id)
         except registry.JobNotFound as exc:
@@ -152,6 +173,18 @@ class JobDefinitionDetailView(APIView):
 
     permission_classes = [IsStaff]
 
+    class InputSerializer(StrictSerializer):
+        """PATCH body for a job definition: every field optional; the model's own validation runs after."""
+
+        name = StrictCharField(max_length=200, required=False)
+        trigger_type = serializers.ChoiceField(choices=["cron", "interval"], required=False)
+        cron = StrictCharField(max_length=100, required=False, allow_blank=True)
+        interval_seconds = StrictIntegerField(min_value=1, required=False, allow_null=True)
+        timeout_minutes = StrictFloatField(min_value=0.01, max_value=24 * 60, required=False)
+        enabled = serializers.BooleanField(required=False)
+        lock_scope = serializers.ChoiceField(choices=["job", "team"], required=False)
+        wait_seconds = StrictFloatField(min_value=0, max_value=600, required=False)
+
     def _definition(self, job_id: str) -> JobDefinition:
         definition = selectors.job_definition_get(job_id=_job_id_from_path(job_id))
         if definition is None:
@@ -162,11 +195,11 @@ class JobDefinitionDetailView(APIView):
     def get(self, request, job_id: str):
         return Response(JobDefinitionOutput(self._definition(job_id)).data)
 
-    @extend_schema(request=JobDefinitionUpdateInput, responses={200: JobDefinitionOutput, 400: _any, 404: _any},
+    @extend_schema(request=InputSerializer, responses={200: JobDefinitionOutput, 400: _any, 404: _any},
                    summary="Edit a job definition (schedulers reload)")
     def patch(self, request, job_id: str):
         definition = self._definition(job_id)
-        data = _parse(JobDefinitionUpdateInput, request.data)
+        data = _parse(self.InputSerializer, request.data)
         try:
             definition = services.job_definition_update(definition=definition, data=data)
         except DjangoValidationError as exc:

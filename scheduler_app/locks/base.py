@@ -1,7 +1,8 @@
 """The lock interface every backend implements, the holder it stores, and what it raises.
 
-The lock decides who may start; it issues no fencing token. The fence is the run's database id, checked by the
-database inside the writer's transaction (see `scheduler_app.context`).
+The lock decides who may start; it issues no fencing token. The fence is a number the database draws from the runs'
+id sequence when a run starts, and the database checks it inside the writer's transaction (`scheduler_app.runs`,
+`scheduler_app.context`).
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ class RedisLockBackend(LockBackend):
 
     def __init__(self, client: redis.Redis, *, blocking_chunk_seconds: float = 1.0):
         self.client = client
-        # BLPOP must return before the client's socket timeout fires; long waits are split into chunks.
+        # A wait on the wake-up channel must return before the client's socket timeout fires, so long waits are
+        # split into chunks of this length.
         self.blocking_chunk_seconds = blocking_chunk_seconds
         self._acquire = LuaScript(client, ACQUIRE)
         self._release = LuaScript(client, RELEASE)
