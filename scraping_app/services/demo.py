@@ -4,6 +4,9 @@ with a per-page delay so a demo scrape takes a while, as the acceptance guide ex
 
 from __future__ import annotations
 
+from django.core.management.color import no_style
+from django.db import connection
+
 from scraping_app.models import AutomationRule, JobSource, SavedSearch, Team
 from scraping_app.sources import source_class
 
@@ -40,9 +43,6 @@ def demo_domain_seed(*, members: list) -> Team:
 
 
 def _sequence_reset(model) -> None:
-    from django.core.management.color import no_style
-    from django.db import connection
-
     statements = connection.ops.sequence_reset_sql(no_style(), [model])
     with connection.cursor() as cursor:
         for sql in statements:

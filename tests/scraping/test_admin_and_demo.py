@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from scheduler_app.registry import InvalidJobParams
+from scheduler_app.services import InvalidJobParams
 from scraping_app.models import (
     AutomationRule,
     FollowUp,

@@ -101,7 +101,7 @@ class TestScrape:
     def test_400_for_a_team_the_user_is_not_in(self, api, people, sample):
         response = api.get(f"{SCRAPE}&team_id={people['other'].pk}")
         assert response.status_code == 400
-        assert response.json() == {"team_id": ["Unknown team"]}
+        assert response.json() == {"team_id": ["Unknown team."]}
 
     def test_staff_may_use_any_team(self, fake_redis, people, sample):
         response = client_for(people["staff"]).get(f"{SCRAPE}&team_id={people['other'].pk}")
@@ -259,7 +259,7 @@ class TestTeamRecords:
         assert api.delete(f"/api/v1/applications/{theirs.pk}").status_code == 404
         response = api.post("/api/v1/applications/", {"team": people["other"].pk, "posting": posting.pk},
                             format="json")
-        assert response.status_code == 400 and response.json() == {"team": ["Unknown team"]}
+        assert response.status_code == 400 and response.json() == {"team": ["Unknown team."]}
         assert api.get(f"/api/v1/applications/?team_id={people['other'].pk}").status_code == 400
 
     def test_application_lifecycle_and_uniqueness(self, api, people, posting):
