@@ -1,5 +1,5 @@
 """Demo data for `make run` (idempotent, never overwrites an edit): team 1, the offline sample source (enabled,
-with a per-page delay so a demo scrape takes a while, as the acceptance guide expects), the real boards
+with a per-page delay so a demo scrape takes a while and a second trigger meets its lock), the real boards
 (disabled until a user enables them), a saved search and an automation rule."""
 
 from __future__ import annotations

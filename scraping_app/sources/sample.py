@@ -1,6 +1,7 @@
 """The offline sample board: fictional postings from a JSON file shipped in the app, so the demo works with no
-network. `delay_seconds` per page stands in for a real board's response time (the acceptance guide needs a
-scrape that takes a while); the wait checks for cancellation, so a timed-out run stops between pages."""
+network. `delay_seconds` per page stands in for a real board's response time (a demo scrape that takes a
+while lets a second trigger meet the held lock); the wait checks for cancellation, so a timed-out run stops
+between pages."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from rest_framework.test import APIClient
 
 from scheduler_app.models import JobRun
 from scraping_app.models import AutomationRule, JobApplication, JobPosting, SavedSearch, Team
-from tests.scraping.conftest import make_source
+from tests.scraping_app.conftest import make_source, wait_until
 
 SCRAPE = "/api/v1/jobs/scrape?keyword=python&location=remote&limit=25"
 
@@ -148,7 +147,7 @@ class TestScrape:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_second_trigger_during_a_running_scrape_gets_409_then_the_lock_frees(fake_redis, people):
-    """The acceptance guide's Test 2: the first request runs (slowly), the second is refused at once."""
+    """The first request runs (slowly); a second one meanwhile is refused at once with 409."""
     slow = make_source("sample", name="Slow sample", params={"delay_seconds": 0.15, "page_size": 10})
     api = client_for(people["alice"])
     first: dict = {}
@@ -161,9 +160,8 @@ def test_a_second_trigger_during_a_running_scrape_gets_409_then_the_lock_frees(f
 
     thread = threading.Thread(target=slow_request)
     thread.start()
-    deadline = time.monotonic() + 5
-    while not JobRun.objects.filter(status=JobRun.Status.RUNNING).exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: JobRun.objects.filter(status=JobRun.Status.RUNNING).exists(),
+               message="the first scrape never started running")
     second = api.get(SCRAPE)
     thread.join(20)
 
