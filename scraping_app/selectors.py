@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import F, Q, QuerySet
@@ -14,17 +15,15 @@ def team_get(*, team_id: int) -> Team | None:
 
 
 def teams_for_user(*, user) -> QuerySet[Team]:
-    """Staff see every team; others the teams they belong to."""
+    """Staff see every team; others the teams they belong to; an anonymous user none."""
     teams = Team.objects.all()
+    if not user.is_authenticated:
+        return teams.none()
     return teams if user.is_staff else teams.filter(members=user)
 
 
-def team_for_user(*, user, team_id) -> Team | None:
-    """The team if it exists and the user may use it, else None (the API's 400 "Unknown team")."""
-    try:
-        team_id = int(team_id)
-    except (TypeError, ValueError):
-        return None
+def team_for_user(*, user, team_id: int) -> Team | None:
+    """The team if it exists and the user may use it, else None (the API's 400 "Unknown team.")."""
     return teams_for_user(user=user).filter(pk=team_id).first()
 
 
@@ -41,24 +40,49 @@ def source_list() -> QuerySet[JobSource]:
     return JobSource.objects.order_by("id")
 
 
-def _location_q(location: str) -> Q:
-    if location.strip().lower() == "remote":
-        return Q(is_remote=True)
-    return Q(location__icontains=location.strip())
+def postings_matching(*, queryset: QuerySet[JobPosting] | None = None, keywords: Iterable[str] = (),
+                      locations: Iterable[str] = (), exclude_keywords: Iterable[str] = ()) -> QuerySet[JobPosting]:
+    """The one keyword and location filter of stored postings (the postings list, the scrape's stored fallback
+    and automation rules all use it).
+
+    A keyword matches the title, company or description, case-insensitively; a location matches the posting's
+    location case-insensitively, and "remote" matches every posting with `is_remote`. A posting is kept when it
+    matches any of `keywords` (when given), any of `locations` (when given), and none of `exclude_keywords`.
+    """
+    postings = JobPosting.objects.all() if queryset is None else queryset
+    keywords, locations = list(keywords), list(locations)
+    if keywords:
+        postings = postings.filter(_any_of(_keyword_q(word) for word in keywords))
+    if locations:
+        postings = postings.filter(_any_of(_location_q(place) for place in locations))
+    for word in exclude_keywords:
+        postings = postings.exclude(_keyword_q(word))
+    return postings
 
 
 def _keyword_q(keyword: str) -> Q:
     return Q(title__icontains=keyword) | Q(company__icontains=keyword) | Q(description_text__icontains=keyword)
 
 
+def _location_q(location: str) -> Q:
+    if location.strip().lower() == "remote":
+        return Q(is_remote=True)
+    return Q(location__icontains=location.strip())
+
+
+def _any_of(parts: Iterable[Q]) -> Q:
+    combined = Q(pk__in=[])  # matches nothing: the identity of OR
+    for part in parts:
+        combined |= part
+    return combined
+
+
 def postings_list(*, keyword: str | None = None, location: str | None = None, remote: bool | None = None,
                   source: str | None = None, posted_after: datetime | None = None) -> QuerySet[JobPosting]:
     # Newest first; postings without a date last on every database (PostgreSQL sorts NULLs first by default).
     postings = JobPosting.objects.select_related("source").order_by(F("posted_at").desc(nulls_last=True), "-id")
-    if keyword:
-        postings = postings.filter(_keyword_q(keyword))
-    if location:
-        postings = postings.filter(_location_q(location))
+    postings = postings_matching(queryset=postings, keywords=[keyword] if keyword else [],
+                                 locations=[location] if location else [])
     if remote is not None:
         postings = postings.filter(is_remote=remote)
     if source:
@@ -79,7 +103,7 @@ def postings_by_ids(*, ids: list[int]) -> list[JobPosting]:
     return [found[pk] for pk in ids if pk in found]
 
 
-def posting_summary(posting: JobPosting) -> dict:
+def posting_summary(*, posting: JobPosting) -> dict:
     """The JSON a scrape run keeps in its result (and the scrape endpoint returns)."""
     return {
         "id": posting.pk,
@@ -100,20 +124,20 @@ def posting_summary(posting: JobPosting) -> dict:
     }
 
 
-def _scoped(queryset: QuerySet, user) -> QuerySet:
+def _team_scoped(queryset: QuerySet, user) -> QuerySet:
     return queryset if user.is_staff else queryset.filter(team__members=user).distinct()
 
 
 def saved_searches_for_user(*, user, team: Team | None = None) -> QuerySet[SavedSearch]:
-    searches = _scoped(SavedSearch.objects.prefetch_related("sources"), user)
+    searches = _team_scoped(SavedSearch.objects.prefetch_related("sources"), user)
     return searches if team is None else searches.filter(team=team)
 
 
-def applications_for_user(*, user, team: Team | None = None) -> QuerySet[JobApplication]:
-    applications = _scoped(JobApplication.objects.select_related("posting", "posting__source"), user)
+def job_applications_for_user(*, user, team: Team | None = None) -> QuerySet[JobApplication]:
+    applications = _team_scoped(JobApplication.objects.select_related("posting", "posting__source"), user)
     return applications if team is None else applications.filter(team=team)
 
 
 def automation_rules_for_user(*, user, team: Team | None = None) -> QuerySet[AutomationRule]:
-    rules = _scoped(AutomationRule.objects.all(), user)
+    rules = _team_scoped(AutomationRule.objects.all(), user)
     return rules if team is None else rules.filter(team=team)

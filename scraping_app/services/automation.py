@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from scraping_app import selectors
 from scraping_app.models import AutomationRule, JobApplication, JobPosting, Team
 from scraping_app.services.common import job_atomic, job_checkpoint
 
@@ -35,7 +36,7 @@ def automation_run(*, team: Team | None = None, now: datetime | None = None) -> 
 def automation_rule_apply(*, rule: AutomationRule, now: datetime) -> tuple[int, int]:
     """Returns (postings matched, applications created)."""
     with job_atomic():
-        postings = list(rule_candidates(rule=rule).values_list("pk", flat=True))
+        postings = list(automation_rule_candidates(rule=rule).values_list("pk", flat=True))
         created = 0
         if rule.auto_shortlist and postings:
             tracked = set(JobApplication.objects.filter(team=rule.team, posting_id__in=postings)
@@ -51,33 +52,16 @@ def automation_rule_apply(*, rule: AutomationRule, now: datetime) -> tuple[int, 
     return len(postings), created
 
 
-def rule_candidates(*, rule: AutomationRule) -> QuerySet[JobPosting]:
+def automation_rule_candidates(*, rule: AutomationRule) -> QuerySet[JobPosting]:
+    """The postings `rule` matches among those first seen since its last run (all of them on its first run)."""
     postings = JobPosting.objects.all()
     if rule.last_run_at is not None:
         postings = postings.filter(first_seen_at__gt=rule.last_run_at - LATE_COMMIT_GRACE)
-    if rule.include_keywords:
-        postings = postings.filter(_any(_text_q(word) for word in rule.include_keywords))
-    for word in rule.exclude_keywords or []:
-        postings = postings.exclude(_text_q(word))
-    if rule.locations:
-        postings = postings.filter(_any(_location_q(place) for place in rule.locations))
+    postings = selectors.postings_matching(queryset=postings, keywords=rule.include_keywords or [],
+                                           locations=rule.locations or [],
+                                           exclude_keywords=rule.exclude_keywords or [])
     if rule.remote_only:
         postings = postings.filter(is_remote=True)
     if rule.min_salary is not None:
         postings = postings.filter(Q(salary_max__gte=rule.min_salary) | Q(salary_min__gte=rule.min_salary))
     return postings.order_by("pk")
-
-
-def _text_q(word: str) -> Q:
-    return Q(title__icontains=word) | Q(company__icontains=word) | Q(description_text__icontains=word)
-
-
-def _location_q(place: str) -> Q:
-    return Q(is_remote=True) if place.strip().lower() == "remote" else Q(location__icontains=place.strip())
-
-
-def _any(parts) -> Q:
-    combined = Q(pk__in=[])
-    for part in parts:
-        combined |= part
-    return combined

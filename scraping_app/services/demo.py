@@ -1,8 +1,11 @@
 """Demo data for `make run` (idempotent, never overwrites an edit): team 1, the offline sample source (enabled,
-with a per-page delay so a demo scrape takes a while, as the acceptance guide expects), the real boards
+with a per-page delay so a demo scrape takes a while and a second trigger meets its lock), the real boards
 (disabled until a user enables them), a saved search and an automation rule."""
 
 from __future__ import annotations
+
+from django.core.management.color import no_style
+from django.db import connection
 
 from scraping_app.models import AutomationRule, JobSource, SavedSearch, Team
 from scraping_app.sources import source_class
@@ -40,9 +43,6 @@ def demo_domain_seed(*, members: list) -> Team:
 
 
 def _sequence_reset(model) -> None:
-    from django.core.management.color import no_style
-    from django.db import connection
-
     statements = connection.ops.sequence_reset_sql(no_style(), [model])
     with connection.cursor() as cursor:
         for sql in statements:

@@ -38,7 +38,7 @@ def postings_upsert(*, source: JobSource, postings: list[PostingData], now: date
         job_ids = [posting.source_job_id for posting in batch]
         with job_atomic():
             JobPosting.objects.bulk_create(
-                [_model(source, posting, now) for posting in batch],
+                [_posting_model(source, posting, now) for posting in batch],
                 update_conflicts=True, unique_fields=["source", "source_job_id"], update_fields=UPDATE_FIELDS,
             )
             # first_seen_at is never updated, so rows still carrying this batch's timestamp are the ones this
@@ -53,7 +53,7 @@ def postings_upsert(*, source: JobSource, postings: list[PostingData], now: date
     return counts
 
 
-def _model(source: JobSource, posting: PostingData, now: datetime) -> JobPosting:
+def _posting_model(source: JobSource, posting: PostingData, now: datetime) -> JobPosting:
     return JobPosting(
         source=source, source_job_id=posting.source_job_id, title=posting.title or "(untitled)",
         company=posting.company, location=posting.location, is_remote=posting.is_remote,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from scheduler_app.context import JobCancelled, current_job_context
-from scheduler_app.registry import InvalidJobParams
+from scheduler_app.job_wrapper import InvalidJobParams
 from scraping_app import selectors
 from scraping_app.models import JobSource, Team
 from scraping_app.services.budget import source_budget_record, source_budget_reserve
@@ -119,7 +119,7 @@ def scrape_run(*, keyword: str | None, location: str | None, limit: int, team: T
             _warn(ctx, "No enabled job sources: enable one with `manage.py sources enable ID` or in the admin.")
         posting_ids += sources_scrape(query=query, sources=sources, outcomes=outcomes)
     unique_ids = list(dict.fromkeys(posting_ids))[:limit]
-    postings = [selectors.posting_summary(p) for p in selectors.postings_by_ids(ids=unique_ids)]
+    postings = [selectors.posting_summary(posting=p) for p in selectors.postings_by_ids(ids=unique_ids)]
     logger.info("Scraping completed")
     return {
         "counts": {name: outcome.as_dict() for name, outcome in outcomes.items()},

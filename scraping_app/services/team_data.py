@@ -12,7 +12,8 @@ from django.db import models, transaction
 from scraping_app.models import AutomationRule, JobApplication, JobSource, SavedSearch
 
 
-def _update(instance: models.Model, data: dict[str, Any], *, m2m: tuple[str, ...] = ()) -> models.Model:
+def _team_record_update(instance: models.Model, data: dict[str, Any], *,
+                        m2m: tuple[str, ...] = ()) -> models.Model:
     with transaction.atomic():
         for name, value in data.items():
             if name not in m2m:
@@ -35,7 +36,7 @@ def saved_search_create(*, data: dict[str, Any]) -> SavedSearch:
 
 
 def saved_search_update(*, saved_search: SavedSearch, data: dict[str, Any]) -> SavedSearch:
-    return _update(saved_search, data, m2m=("sources",))
+    return _team_record_update(saved_search, data, m2m=("sources",))
 
 
 def job_application_create(*, data: dict[str, Any]) -> JobApplication:
@@ -43,7 +44,7 @@ def job_application_create(*, data: dict[str, Any]) -> JobApplication:
 
 
 def job_application_update(*, application: JobApplication, data: dict[str, Any]) -> JobApplication:
-    return _update(application, data)
+    return _team_record_update(application, data)
 
 
 def automation_rule_create(*, data: dict[str, Any]) -> AutomationRule:
@@ -51,7 +52,7 @@ def automation_rule_create(*, data: dict[str, Any]) -> AutomationRule:
 
 
 def automation_rule_update(*, rule: AutomationRule, data: dict[str, Any]) -> AutomationRule:
-    return _update(rule, data)
+    return _team_record_update(rule, data)
 
 
 def team_record_delete(*, instance: SavedSearch | JobApplication | AutomationRule) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
 from scraping_app.sources.http import BudgetExhausted
-from scraping_app.sources.parsing import clean_str, epoch_to_utc, html_to_text, str_list
+from scraping_app.sources.parsing import epoch_to_utc, html_to_text, text_clean, text_list_clean
 
 
 class ArbeitnowSource(Source):
@@ -27,7 +27,7 @@ class ArbeitnowSource(Source):
                 break
             items = payload.get("data", []) if isinstance(payload, dict) else payload
             seen += len(items or [])
-            skipped += self.select(items or [], parse, query, kept)
+            skipped += self.select(items or [], posting_parse, query, kept)
             self.fetcher.on_page(page, max_pages)
             # The board links the next page absolutely; we only need to know there is one.
             has_next = isinstance(payload, dict) and bool((payload.get("links") or {}).get("next"))
@@ -37,18 +37,18 @@ class ArbeitnowSource(Source):
         return FetchResult(postings=kept, seen=seen, skipped=skipped, requests=self.fetcher.requests, notes=notes)
 
 
-def parse(item: dict) -> PostingData | None:
+def posting_parse(item: dict) -> PostingData | None:
     if not item.get("slug") or not item.get("title"):
         return None
-    location = clean_str(item.get("location"), 300)
+    location = text_clean(item.get("location"), 300)
     return PostingData(
         source_job_id=str(item["slug"])[:200],
-        title=clean_str(item["title"], 300),
-        company=clean_str(item.get("company_name"), 200),
+        title=text_clean(item["title"], 300),
+        company=text_clean(item.get("company_name"), 200),
         location=location,
         is_remote=bool(item.get("remote")),
-        employment_type=", ".join(str_list(item.get("job_types")))[:100],
-        tags=str_list(item.get("tags")),
+        employment_type=", ".join(text_list_clean(item.get("job_types")))[:100],
+        tags=text_list_clean(item.get("tags")),
         description_text=html_to_text(item.get("description")),
         url=item.get("url") or "",
         apply_url=item.get("url") or "",

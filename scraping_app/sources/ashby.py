@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
-from scraping_app.sources.parsing import clean_str, decimal_or_none, html_to_text, iso_to_utc
+from scraping_app.sources.parsing import decimal_or_none, html_to_text, iso_to_utc, text_clean
 
 INTERVALS = {"1 YEAR": "year", "1 MONTH": "month", "1 WEEK": "week", "1 DAY": "day", "1 HOUR": "hour"}
 
@@ -24,7 +24,7 @@ class AshbySource(Source):
         self.fetcher.on_page(1, 1)
         company = self.params.get("company") or board_from_url(self.base_url)
         kept: list[PostingData] = []
-        skipped = self.select(items, lambda item: parse(item, company=company), query, kept)
+        skipped = self.select(items, lambda item: posting_parse(item, company=company), query, kept)
         return FetchResult(postings=kept, seen=len(items), skipped=skipped, requests=self.fetcher.requests)
 
 
@@ -40,10 +40,10 @@ def _salary(item: dict) -> dict:
     return {}
 
 
-def parse(item: dict, *, company: str = "") -> PostingData | None:
+def posting_parse(item: dict, *, company: str = "") -> PostingData | None:
     if not item.get("id") or not (item.get("title") or "").strip():
         return None
-    location = clean_str(item.get("location"), 300)
+    location = text_clean(item.get("location"), 300)
     workplace = str(item.get("workplaceType") or "")
     is_remote = item.get("isRemote")
     if is_remote is None:  # null is common; fall back to the workplace type
@@ -51,16 +51,16 @@ def parse(item: dict, *, company: str = "") -> PostingData | None:
     salary = _salary(item)
     return PostingData(
         source_job_id=str(item["id"]),
-        title=clean_str(item["title"], 300),
-        company=clean_str(company, 200),
+        title=text_clean(item["title"], 300),
+        company=text_clean(company, 200),
         location=location,
         is_remote=bool(is_remote),
-        employment_type=clean_str(item.get("employmentType"), 100),
+        employment_type=text_clean(item.get("employmentType"), 100),
         salary_min=decimal_or_none(salary.get("minValue")),
         salary_max=decimal_or_none(salary.get("maxValue")),
-        salary_currency=clean_str(salary.get("currencyCode"), 10),
+        salary_currency=text_clean(salary.get("currencyCode"), 10),
         salary_period=INTERVALS.get(salary.get("interval") or "", ""),
-        tags=[clean_str(item[key], 100) for key in ("department", "team") if item.get(key)],
+        tags=[text_clean(item[key], 100) for key in ("department", "team") if item.get(key)],
         description_text=item.get("descriptionPlain") or html_to_text(item.get("descriptionHtml")),
         url=item.get("jobUrl") or "",
         apply_url=item.get("applyUrl") or item.get("jobUrl") or "",

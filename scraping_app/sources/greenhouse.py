@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
-from scraping_app.sources.parsing import clean_str, html_to_text, iso_to_utc
+from scraping_app.sources.parsing import html_to_text, iso_to_utc, text_clean
 
 
 class GreenhouseSource(Source):
@@ -22,7 +22,7 @@ class GreenhouseSource(Source):
         self.fetcher.on_page(1, 1)
         company = self.params.get("company") or board_from_url(self.base_url)
         kept: list[PostingData] = []
-        skipped = self.select(items, lambda item: parse(item, company=company), query, kept)
+        skipped = self.select(items, lambda item: posting_parse(item, company=company), query, kept)
         return FetchResult(postings=kept, seen=len(items), skipped=skipped, requests=self.fetcher.requests)
 
 
@@ -31,19 +31,19 @@ def board_from_url(url: str) -> str:
     return parts[parts.index("boards") + 1] if "boards" in parts[:-1] else ""
 
 
-def parse(item: dict, *, company: str = "") -> PostingData | None:
+def posting_parse(item: dict, *, company: str = "") -> PostingData | None:
     if not item.get("id") or not item.get("title"):
         return None
-    location = clean_str((item.get("location") or {}).get("name"), 300)
+    location = text_clean((item.get("location") or {}).get("name"), 300)
     workplace = " ".join(str(meta.get("value")) for meta in (item.get("metadata") or [])
                          if isinstance(meta, dict) and "workplace" in str(meta.get("name", "")).lower())
     return PostingData(
         source_job_id=str(item["id"]),
-        title=clean_str(item["title"], 300),
-        company=clean_str(item.get("company_name") or company, 200),
+        title=text_clean(item["title"], 300),
+        company=text_clean(item.get("company_name") or company, 200),
         location=location,
         is_remote="remote" in f"{location} {workplace}".lower(),
-        tags=[clean_str(dep.get("name"), 100) for dep in (item.get("departments") or []) if dep.get("name")],
+        tags=[text_clean(dep.get("name"), 100) for dep in (item.get("departments") or []) if dep.get("name")],
         description_text=html_to_text(item.get("content"), escaped=True),
         url=item.get("absolute_url") or "",
         apply_url=item.get("absolute_url") or "",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
 from scraping_app.sources.http import BudgetExhausted
-from scraping_app.sources.parsing import clean_str, decimal_or_none, epoch_to_utc, html_to_text, str_list
+from scraping_app.sources.parsing import decimal_or_none, epoch_to_utc, html_to_text, text_clean, text_list_clean
 
 PERIODS = {"annual": "year", "yearly": "year", "monthly": "month", "weekly": "week", "hourly": "hour"}
 
@@ -33,7 +33,7 @@ class HimalayasSource(Source):
             items = payload.get("jobs", []) if isinstance(payload, dict) else payload
             items = items if isinstance(items, list) else []
             seen += len(items)
-            skipped += self.select(items, parse, query, kept)
+            skipped += self.select(items, posting_parse, query, kept)
             total = payload.get("totalCount") if isinstance(payload, dict) else None
             self.fetcher.on_page(page + 1, max_pages)
             if not items or len(items) < page_size or (total is not None and (page + 1) * page_size >= total):
@@ -41,23 +41,23 @@ class HimalayasSource(Source):
         return FetchResult(postings=kept, seen=seen, skipped=skipped, requests=self.fetcher.requests, notes=notes)
 
 
-def parse(item: dict) -> PostingData | None:
+def posting_parse(item: dict) -> PostingData | None:
     guid = item.get("guid") or item.get("applicationLink")
     if not guid or not item.get("title"):
         return None
-    restrictions = str_list(item.get("locationRestrictions"))
+    restrictions = text_list_clean(item.get("locationRestrictions"))
     return PostingData(
         source_job_id=str(guid)[:200],
-        title=clean_str(item["title"], 300),
-        company=clean_str(item.get("companyName"), 200),
+        title=text_clean(item["title"], 300),
+        company=text_clean(item.get("companyName"), 200),
         location=", ".join(restrictions)[:300] or "Worldwide",
         is_remote=True,  # a remote-only board; locationRestrictions say where from
-        employment_type=clean_str(item.get("employmentType"), 100),
+        employment_type=text_clean(item.get("employmentType"), 100),
         salary_min=decimal_or_none(item.get("minSalary")),
         salary_max=decimal_or_none(item.get("maxSalary")),
-        salary_currency=clean_str(item.get("currency"), 10),
+        salary_currency=text_clean(item.get("currency"), 10),
         salary_period=PERIODS.get(str(item.get("salaryPeriod") or "").lower(), ""),
-        tags=[tag.replace("-", " ") for tag in str_list(item.get("categories"))],
+        tags=[tag.replace("-", " ") for tag in text_list_clean(item.get("categories"))],
         description_text=html_to_text(item.get("description") or item.get("excerpt")),
         url=item.get("guid") or "",
         apply_url=item.get("applicationLink") or item.get("guid") or "",

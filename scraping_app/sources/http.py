@@ -70,7 +70,7 @@ _sessions: dict[tuple, requests.Session] = {}
 _sessions_mutex = threading.Lock()
 
 
-def shared_session() -> requests.Session:
+def http_session_get() -> requests.Session:
     """The process-wide session for the current retry settings (one connection pool for every board)."""
     config = (settings.SCRAPE_RETRY_TOTAL, settings.SCRAPE_RETRY_AFTER_CAP_SECONDS,
               settings.SCRAPE_RETRY_BACKOFF_FACTOR)
@@ -119,7 +119,7 @@ class Fetcher:
         self._last_request = time.monotonic()
         timeout = (settings.SCRAPE_HTTP_CONNECT_TIMEOUT, settings.SCRAPE_HTTP_READ_TIMEOUT)
         try:
-            response = shared_session().get(url, params=params, timeout=timeout)
+            response = http_session_get().get(url, params=params, timeout=timeout)
         except requests.exceptions.RequestException as exc:
             kind = "timeout" if _is_timeout(exc) else "connection error"
             raise BoardError(f"{kind}: {_short(exc)}") from exc

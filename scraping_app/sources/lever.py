@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
 from scraping_app.sources.http import BudgetExhausted
-from scraping_app.sources.parsing import clean_str, decimal_or_none, epoch_to_utc, html_to_text
+from scraping_app.sources.parsing import decimal_or_none, epoch_to_utc, html_to_text, text_clean
 
 INTERVALS = {"per-year-salary": "year", "per-month-salary": "month", "per-week-salary": "week",
              "per-day-wage": "day", "per-hour-wage": "hour", "one-time": "once"}
@@ -37,7 +37,7 @@ class LeverSource(Source):
                 break
             items = items if isinstance(items, list) else []
             seen += len(items)
-            skipped += self.select(items, lambda item: parse(item, company=company), query, kept)
+            skipped += self.select(items, lambda item: posting_parse(item, company=company), query, kept)
             self.fetcher.on_page(page + 1, max_pages)
             if len(items) < page_size:
                 break
@@ -49,25 +49,25 @@ def site_from_url(url: str) -> str:
     return parts[-1] if parts else ""
 
 
-def parse(item: dict, *, company: str = "") -> PostingData | None:
+def posting_parse(item: dict, *, company: str = "") -> PostingData | None:
     if not item.get("id") or not item.get("text"):
         return None
     categories = item.get("categories") or {}
-    location = clean_str(categories.get("location"), 300)
+    location = text_clean(categories.get("location"), 300)
     salary = item.get("salaryRange") or {}
     workplace = str(item.get("workplaceType") or "").lower()
     return PostingData(
         source_job_id=str(item["id"]),
-        title=clean_str(item["text"], 300),
-        company=clean_str(company, 200),
+        title=text_clean(item["text"], 300),
+        company=text_clean(company, 200),
         location=location,
         is_remote=workplace == "remote" or "remote" in location.lower(),
-        employment_type=clean_str(categories.get("commitment"), 100),
+        employment_type=text_clean(categories.get("commitment"), 100),
         salary_min=decimal_or_none(salary.get("min")),
         salary_max=decimal_or_none(salary.get("max")),
-        salary_currency=clean_str(salary.get("currency"), 10),
+        salary_currency=text_clean(salary.get("currency"), 10),
         salary_period=INTERVALS.get(salary.get("interval") or "", ""),
-        tags=[clean_str(categories[key], 100) for key in ("team", "department") if categories.get(key)],
+        tags=[text_clean(categories[key], 100) for key in ("team", "department") if categories.get(key)],
         description_text=item.get("descriptionPlain") or html_to_text(item.get("description")),
         url=item.get("hostedUrl") or "",
         apply_url=item.get("applyUrl") or item.get("hostedUrl") or "",

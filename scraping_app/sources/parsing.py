@@ -27,7 +27,7 @@ def html_to_text(value: str | None, *, escaped: bool = False) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
-def fix_mojibake(value: str) -> str:
+def mojibake_fix(value: str) -> str:
     """RemoteOK serves some UTF-8 text decoded as Latin-1 (â\x80\x99 for ’); undo it when that is what it is."""
     if not value or not any("\x80" <= ch <= "\x9f" or ch == "Ã" or ch == "â" for ch in value):
         return value
@@ -105,11 +105,11 @@ def salary_text_parse(text: str | None) -> tuple[Decimal | None, Decimal | None,
     return min(amounts), max(amounts), currency, period
 
 
-def clean_str(value: Any, limit: int) -> str:
+def text_clean(value: Any, limit: int) -> str:
     return " ".join(str(value).split())[:limit] if value not in (None, "") else ""
 
 
-def str_list(value: Any) -> list[str]:
+def text_list_clean(value: Any) -> list[str]:
     if not isinstance(value, list):
         return []
-    return [clean_str(item, 100) for item in value if isinstance(item, str | int | float) and str(item).strip()]
+    return [text_clean(item, 100) for item in value if isinstance(item, str | int | float) and str(item).strip()]

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
 from scraping_app.sources.parsing import (
-    clean_str,
     decimal_or_none,
     epoch_to_utc,
-    fix_mojibake,
     html_to_text,
     iso_to_utc,
-    str_list,
+    mojibake_fix,
+    text_clean,
+    text_list_clean,
 )
 
 
@@ -28,7 +28,7 @@ class RemoteOKSource(Source):
         items = [item for item in (payload if isinstance(payload, list) else []) if not is_legal_notice(item)]
         self.fetcher.on_page(1, 1)
         kept: list[PostingData] = []
-        skipped = self.select(items, parse, query, kept)
+        skipped = self.select(items, posting_parse, query, kept)
         return FetchResult(postings=kept, seen=len(items), skipped=skipped, requests=self.fetcher.requests)
 
 
@@ -36,21 +36,21 @@ def is_legal_notice(item) -> bool:
     return not isinstance(item, dict) or "legal" in item or not item.get("id")
 
 
-def parse(item: dict) -> PostingData | None:
+def posting_parse(item: dict) -> PostingData | None:
     if not item.get("position"):
         return None
     salary_min, salary_max = decimal_or_none(item.get("salary_min")), decimal_or_none(item.get("salary_max"))
     return PostingData(
         source_job_id=str(item["id"]),
-        title=clean_str(fix_mojibake(item["position"]), 300),
-        company=clean_str(fix_mojibake(item.get("company") or ""), 200),
-        location=clean_str(fix_mojibake(item.get("location") or ""), 300),
+        title=text_clean(mojibake_fix(item["position"]), 300),
+        company=text_clean(mojibake_fix(item.get("company") or ""), 200),
+        location=text_clean(mojibake_fix(item.get("location") or ""), 300),
         is_remote=True,  # a remote-only board
         salary_min=salary_min, salary_max=salary_max,
         salary_currency="USD" if salary_min or salary_max else "",
         salary_period="year" if salary_min or salary_max else "",
-        tags=str_list(item.get("tags")),
-        description_text=html_to_text(fix_mojibake(item.get("description") or "")),
+        tags=text_list_clean(item.get("tags")),
+        description_text=html_to_text(mojibake_fix(item.get("description") or "")),
         url=item.get("url") or "",
         apply_url=item.get("apply_url") or item.get("url") or "",
         posted_at=epoch_to_utc(item.get("epoch")) or iso_to_utc(item.get("date")),

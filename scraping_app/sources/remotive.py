@@ -6,7 +6,7 @@ Terms: at most 4 requests a day, more than 2 a minute are blocked; link back to 
 from __future__ import annotations
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
-from scraping_app.sources.parsing import clean_str, html_to_text, iso_to_utc, salary_text_parse, str_list
+from scraping_app.sources.parsing import html_to_text, iso_to_utc, salary_text_parse, text_clean, text_list_clean
 
 
 class RemotiveSource(Source):
@@ -23,23 +23,23 @@ class RemotiveSource(Source):
         items = payload.get("jobs", []) if isinstance(payload, dict) else payload
         self.fetcher.on_page(1, 1)
         kept: list[PostingData] = []
-        skipped = self.select(items or [], parse, query, kept)
+        skipped = self.select(items or [], posting_parse, query, kept)
         return FetchResult(postings=kept, seen=len(items or []), skipped=skipped, requests=self.fetcher.requests)
 
 
-def parse(item: dict) -> PostingData | None:
+def posting_parse(item: dict) -> PostingData | None:
     if not item.get("id") or not item.get("title"):
         return None
     salary_min, salary_max, currency, period = salary_text_parse(item.get("salary"))
     return PostingData(
         source_job_id=str(item["id"]),
-        title=clean_str(item["title"], 300),
-        company=clean_str(item.get("company_name"), 200),
-        location=clean_str(item.get("candidate_required_location"), 300),
+        title=text_clean(item["title"], 300),
+        company=text_clean(item.get("company_name"), 200),
+        location=text_clean(item.get("candidate_required_location"), 300),
         is_remote=True,  # a remote-only board
-        employment_type=clean_str(item.get("job_type"), 100).replace("_", " "),
+        employment_type=text_clean(item.get("job_type"), 100).replace("_", " "),
         salary_min=salary_min, salary_max=salary_max, salary_currency=currency, salary_period=period,
-        tags=str_list(item.get("tags")) + ([item["category"]] if item.get("category") else []),
+        tags=text_list_clean(item.get("tags")) + ([item["category"]] if item.get("category") else []),
         description_text=html_to_text(item.get("description")),
         url=item.get("url") or "",
         apply_url=item.get("url") or "",

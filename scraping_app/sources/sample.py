@@ -1,6 +1,7 @@
 """The offline sample board: fictional postings from a JSON file shipped in the app, so the demo works with no
-network. `delay_seconds` per page stands in for a real board's response time (the acceptance guide needs a
-scrape that takes a while); the wait checks for cancellation, so a timed-out run stops between pages."""
+network. `delay_seconds` per page stands in for a real board's response time (a demo scrape that takes a
+while lets a second trigger meet the held lock); the wait checks for cancellation, so a timed-out run stops
+between pages."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 from pathlib import Path
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
-from scraping_app.sources.parsing import clean_str, decimal_or_none, html_to_text, iso_to_utc, str_list
+from scraping_app.sources.parsing import decimal_or_none, html_to_text, iso_to_utc, text_clean, text_list_clean
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "sample_postings.json"
 
@@ -34,26 +35,26 @@ class SampleSource(Source):
             self.fetcher.pause(delay)
             chunk = items[page * page_size:(page + 1) * page_size]
             seen += len(chunk)
-            skipped += self.select(chunk, parse, query, kept)
+            skipped += self.select(chunk, posting_parse, query, kept)
             self.fetcher.on_page(page + 1, pages)
         return FetchResult(postings=kept, seen=seen, skipped=skipped, requests=0)
 
 
-def parse(item: dict) -> PostingData | None:
+def posting_parse(item: dict) -> PostingData | None:
     if not item.get("id") or not item.get("title"):
         return None
     return PostingData(
         source_job_id=str(item["id"]),
-        title=clean_str(item["title"], 300),
-        company=clean_str(item.get("company"), 200),
-        location=clean_str(item.get("location"), 300),
+        title=text_clean(item["title"], 300),
+        company=text_clean(item.get("company"), 200),
+        location=text_clean(item.get("location"), 300),
         is_remote=bool(item.get("remote")),
-        employment_type=clean_str(item.get("employment_type"), 100).replace("_", " "),
+        employment_type=text_clean(item.get("employment_type"), 100).replace("_", " "),
         salary_min=decimal_or_none(item.get("salary_min")),
         salary_max=decimal_or_none(item.get("salary_max")),
-        salary_currency=clean_str(item.get("currency"), 10),
+        salary_currency=text_clean(item.get("currency"), 10),
         salary_period="year" if item.get("salary_min") else "",
-        tags=str_list(item.get("tags")),
+        tags=text_list_clean(item.get("tags")),
         description_text=html_to_text(item.get("description")),
         url=item.get("url") or "",
         apply_url=item.get("url") or "",

@@ -9,6 +9,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from scheduler_app.params import params_parse
 from scraping_app import selectors, services
 from scraping_app.sources import SOURCE_CLASSES
 
@@ -36,7 +37,7 @@ class Command(BaseCommand):
                 return self._list()
             if action == "add":
                 source = services.source_add(kind=options["kind"], url=options["url"], name=options["name"],
-                                             params=_params(options["param"]), enabled=options["enable"])
+                                             params=_source_params_parse(options["param"]), enabled=options["enable"])
                 self.stdout.write(f"Added source {source.pk}: {source.name} ({source.kind}, "
                                   f"{'enabled' if source.enabled else 'disabled'})")
                 return
@@ -56,17 +57,16 @@ class Command(BaseCommand):
             self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
-def _params(items: list[str]) -> dict:
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise CommandError(f"--param expects KEY=VALUE, got {item!r}", returncode=2)
-        params[key.strip()] = _scalar(value)
-    return params
+def _source_params_parse(items: list[str]) -> dict:
+    """`--param KEY=VALUE` items through the project's one parser, with numbers cast (max_pages=2 is an int)."""
+    try:
+        params = params_parse(items)
+    except ValueError as exc:
+        raise CommandError(str(exc), returncode=2) from None
+    return {key: _param_value_cast(value) for key, value in params.items()}
 
 
-def _scalar(value: str):
+def _param_value_cast(value: str) -> int | float | str:
     """Numbers stay numbers (max_pages=2), everything else is a string."""
     for cast in (int, float):
         try:

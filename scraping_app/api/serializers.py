@@ -1,38 +1,14 @@
-"""Input validation and output shapes for the job-search API."""
+"""The job-search API's output shapes, and the team records' serializers (their input and output alike).
+
+Each view's own input serializer (query filters, the scrape's parameters) is nested in the view.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
-
-from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from scraping_app import selectors
+from scraping_app.api.fields import TeamIdField
 from scraping_app.models import AutomationRule, JobApplication, JobPosting, JobSource, SavedSearch, Team
-from scraping_app.services.scrape import KEYWORD_MAX_LENGTH, LOCATION_MAX_LENGTH
-
-
-@extend_schema_field(OpenApiTypes.DATETIME)
-class LenientDateTimeField(serializers.Field):
-    """An ISO datetime, or a bare date meaning its midnight UTC."""
-
-    def to_internal_value(self, data):
-        value = parse_datetime(str(data)) if data else None
-        if value is None and data and (day := parse_date(str(data))) is not None:
-            value = datetime.combine(day, time.min)
-        if value is None:
-            raise serializers.ValidationError("Use an ISO 8601 date or datetime, e.g. 2026-11-01.")
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-class ScrapeInputSerializer(serializers.Serializer):
-    keyword = serializers.CharField(required=False, max_length=KEYWORD_MAX_LENGTH)
-    location = serializers.CharField(required=False, allow_blank=True, max_length=LOCATION_MAX_LENGTH)
-    limit = serializers.IntegerField(required=False, default=25, min_value=1, max_value=100)
-    team_id = serializers.IntegerField(required=False)
-    wait = serializers.FloatField(required=False, min_value=0, max_value=600)
 
 
 class ScrapeResultSerializer(serializers.Serializer):
@@ -48,17 +24,19 @@ class ScrapeResultSerializer(serializers.Serializer):
     error = serializers.CharField(allow_null=True)
     duration_ms = serializers.FloatField(allow_null=True)
 
-
-class PostingFilterSerializer(serializers.Serializer):
-    keyword = serializers.CharField(required=False, max_length=KEYWORD_MAX_LENGTH)
-    location = serializers.CharField(required=False, max_length=LOCATION_MAX_LENGTH)
-    remote = serializers.BooleanField(required=False, allow_null=True, default=None)
-    source = serializers.CharField(required=False, max_length=100)
-    posted_after = LenientDateTimeField(required=False)
-
-
-class TeamFilterSerializer(serializers.Serializer):
-    team_id = serializers.IntegerField(required=False)
+    def to_representation(self, instance):
+        """`instance` is the scrape's run (a JobRun): its result holds the counts, postings and store fallback."""
+        result = instance.result if isinstance(instance.result, dict) else {}
+        return super().to_representation({
+            "run_id": instance.pk,
+            "status": instance.status,
+            "counts": result.get("counts", {}),
+            "postings": result.get("postings", []),
+            "served_from_store": result.get("served_from_store", False),
+            "warnings": instance.warnings or [],
+            "error": instance.error or None,
+            "duration_ms": instance.duration_ms,
+        })
 
 
 class PostingSerializer(serializers.ModelSerializer):
@@ -83,17 +61,8 @@ class TeamSerializer(serializers.ModelSerializer):
         fields = ["id", "name"]
 
 
-class UserTeamField(serializers.PrimaryKeyRelatedField):
-    """A team the requesting user may use (staff: any); anything else is "Unknown team"."""
-
-    default_error_messages = {"does_not_exist": "Unknown team", "incorrect_type": "Unknown team"}
-
-    def get_queryset(self):
-        return selectors.teams_for_user(user=self.context["request"].user)
-
-
 class SavedSearchSerializer(serializers.ModelSerializer):
-    team = UserTeamField()
+    team = TeamIdField()
     sources = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=JobSource.objects.all())
 
     class Meta:
@@ -103,7 +72,7 @@ class SavedSearchSerializer(serializers.ModelSerializer):
 
 
 class JobApplicationSerializer(serializers.ModelSerializer):
-    team = UserTeamField()
+    team = TeamIdField()
     posting = serializers.PrimaryKeyRelatedField(queryset=JobPosting.objects.all())
     posting_title = serializers.CharField(source="posting.title", read_only=True)
 
@@ -115,7 +84,7 @@ class JobApplicationSerializer(serializers.ModelSerializer):
 
 
 class AutomationRuleSerializer(serializers.ModelSerializer):
-    team = UserTeamField()
+    team = TeamIdField()
     include_keywords = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
     exclude_keywords = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
     locations = serializers.ListField(child=serializers.CharField(max_length=100), required=False)

@@ -10,8 +10,8 @@ logger = logging.getLogger("scraping_app")
 
 class ScrapeRateThrottle(ScopedRateThrottle):
     """DRF's scoped throttle ("scrape") with two changes: the rate is read per request (settings can change), and
-    a cache outage lets the request through. The cache is Redis; the acceptance guide's Redis-down test must not
-    turn a scrape into a 500."""
+    a cache outage lets the request through. The cache is Redis, and Redis being down must not turn a
+    scrape into a 500."""
 
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)

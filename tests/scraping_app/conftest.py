@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from scraping_app.models import JobSource
+from scraping_app.sources import FetchResult, SearchQuery, source_class
+from scraping_app.sources.http import Fetcher
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -137,3 +139,22 @@ def make_source(kind: str, url: str = "", *, name: str | None = None, params: di
 def arbeitnow_page(items: list, *, has_next: bool) -> dict:
     return {"data": items, "links": {"next": "https://www.arbeitnow.com/api/job-board-api?page=2" if has_next
                                      else None}, "meta": {}}
+
+
+QUERY_ALL = SearchQuery(limit=100)
+
+
+def adapter_fetch(kind: str, url: str, query: SearchQuery = QUERY_ALL, **params) -> tuple[FetchResult, Fetcher]:
+    """One fetch by the `kind` adapter from `url`, with its own Fetcher (returned to read its request count)."""
+    fetcher = Fetcher()
+    result = source_class(kind)(base_url=url, params=params, fetcher=fetcher).fetch(query)
+    return result, fetcher
+
+
+def wait_until(condition, *, timeout: float = 5.0, interval: float = 0.02, message: str = "") -> None:
+    """Poll `condition()` until it is true; fail the test if it is still false after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(message or f"condition still false after {timeout} s")
+        time.sleep(interval)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from rest_framework.test import APIClient
 
 from scheduler_app.models import JobRun
 from scraping_app.models import AutomationRule, JobApplication, JobPosting, SavedSearch, Team
-from tests.scraping.conftest import make_source
+from tests.scraping_app.conftest import make_source, wait_until
 
 SCRAPE = "/api/v1/jobs/scrape?keyword=python&location=remote&limit=25"
 
@@ -101,7 +100,7 @@ class TestScrape:
     def test_400_for_a_team_the_user_is_not_in(self, api, people, sample):
         response = api.get(f"{SCRAPE}&team_id={people['other'].pk}")
         assert response.status_code == 400
-        assert response.json() == {"team_id": ["Unknown team"]}
+        assert response.json() == {"team_id": ["Unknown team."]}
 
     def test_staff_may_use_any_team(self, fake_redis, people, sample):
         response = client_for(people["staff"]).get(f"{SCRAPE}&team_id={people['other'].pk}")
@@ -148,7 +147,7 @@ class TestScrape:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_second_trigger_during_a_running_scrape_gets_409_then_the_lock_frees(fake_redis, people):
-    """The acceptance guide's Test 2: the first request runs (slowly), the second is refused at once."""
+    """The first request runs (slowly); a second one meanwhile is refused at once with 409."""
     slow = make_source("sample", name="Slow sample", params={"delay_seconds": 0.15, "page_size": 10})
     api = client_for(people["alice"])
     first: dict = {}
@@ -161,9 +160,8 @@ def test_a_second_trigger_during_a_running_scrape_gets_409_then_the_lock_frees(f
 
     thread = threading.Thread(target=slow_request)
     thread.start()
-    deadline = time.monotonic() + 5
-    while not JobRun.objects.filter(status=JobRun.Status.RUNNING).exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: JobRun.objects.filter(status=JobRun.Status.RUNNING).exists(),
+               message="the first scrape never started running")
     second = api.get(SCRAPE)
     thread.join(20)
 
@@ -259,7 +257,7 @@ class TestTeamRecords:
         assert api.delete(f"/api/v1/applications/{theirs.pk}").status_code == 404
         response = api.post("/api/v1/applications/", {"team": people["other"].pk, "posting": posting.pk},
                             format="json")
-        assert response.status_code == 400 and response.json() == {"team": ["Unknown team"]}
+        assert response.status_code == 400 and response.json() == {"team": ["Unknown team."]}
         assert api.get(f"/api/v1/applications/?team_id={people['other'].pk}").status_code == 400
 
     def test_application_lifecycle_and_uniqueness(self, api, people, posting):

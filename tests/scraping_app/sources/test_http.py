@@ -7,7 +7,7 @@ import time
 import pytest
 
 from scraping_app.sources.http import BoardError, BudgetExhausted, Fetcher
-from tests.scraping.conftest import Reply
+from tests.scraping_app.conftest import Reply
 
 pytestmark = pytest.mark.usefixtures("fast_http")
 

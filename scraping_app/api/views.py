@@ -1,34 +1,32 @@
-"""Job-search API views: parse input, call one service or selector, render."""
+"""Job-search API views: each parses its input (the nested serializer), calls one service or selector, and
+renders one output serializer."""
 
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scheduler_app.api.refusals import refusal_response
-from scheduler_app.models import JobRun
-from scheduler_app.registry import InvalidJobParams
-from scheduler_app.services import job_run
+from scheduler_app.selectors import run_refusal
+from scheduler_app.services import InvalidJobParams, Trigger, job_run
 from scraping_app import selectors, services
-from scraping_app.serializers import (
+from scraping_app.api.fields import LenientDateTimeField, TeamIdField
+from scraping_app.api.serializers import (
     AutomationRuleSerializer,
     JobApplicationSerializer,
     PostingDetailSerializer,
-    PostingFilterSerializer,
     PostingSerializer,
     SavedSearchSerializer,
-    ScrapeInputSerializer,
     ScrapeResultSerializer,
-    TeamFilterSerializer,
     TeamSerializer,
 )
-from scraping_app.throttles import ScrapeRateThrottle
+from scraping_app.api.throttles import ScrapeRateThrottle
+from scraping_app.services.scrape import KEYWORD_MAX_LENGTH, LOCATION_MAX_LENGTH
 
-UNKNOWN_TEAM = {"team_id": ["Unknown team"]}
+KEYWORD_REQUIRED = "This field is required unless team_id names a team with active saved searches."
 
 
 class Pagination(PageNumberPagination):
@@ -38,7 +36,7 @@ class Pagination(PageNumberPagination):
     max_page_size = 100
 
 
-def _plain(query_params) -> dict:
+def _query_params_plain(query_params) -> dict:
     """A QueryDict as a plain dict (DRF treats a missing boolean in form input as False)."""
     return {key: query_params.get(key) for key in query_params}
 
@@ -49,55 +47,58 @@ class JobScrapeApi(APIView):
     throttle_classes = [ScrapeRateThrottle]
     throttle_scope = "scrape"
 
-    @extend_schema(parameters=[ScrapeInputSerializer], responses=ScrapeResultSerializer)
-    def get(self, request):
-        return self._scrape(request, _plain(request.query_params))
+    @extend_schema_serializer(component_name="ScrapeInput")
+    class InputSerializer(serializers.Serializer):
+        keyword = serializers.CharField(required=False, max_length=KEYWORD_MAX_LENGTH)
+        location = serializers.CharField(required=False, allow_blank=True, max_length=LOCATION_MAX_LENGTH)
+        limit = serializers.IntegerField(required=False, default=25, min_value=1, max_value=100)
+        team_id = TeamIdField(required=False)
+        wait = serializers.FloatField(required=False, min_value=0, max_value=600)
 
-    @extend_schema(request=ScrapeInputSerializer, responses=ScrapeResultSerializer)
+        def validate(self, attrs: dict) -> dict:
+            team = attrs.get("team_id")
+            if not attrs.get("keyword") and not (team and selectors.saved_searches_active(team=team).exists()):
+                raise serializers.ValidationError({"keyword": [KEYWORD_REQUIRED]})
+            return attrs
+
+    @extend_schema(parameters=[InputSerializer], responses=ScrapeResultSerializer)
+    def get(self, request):
+        return self._scrape(request, _query_params_plain(request.query_params))
+
+    @extend_schema(request=InputSerializer, responses=ScrapeResultSerializer)
     def post(self, request):
         body = request.data if isinstance(request.data, dict) else {}
-        return self._scrape(request, {**_plain(request.query_params), **body})
+        return self._scrape(request, {**_query_params_plain(request.query_params), **body})
 
     def _scrape(self, request, data: dict) -> Response:
-        serializer = ScrapeInputSerializer(data=data)
+        serializer = self.InputSerializer(data=data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
-        team = None
-        if "team_id" in values:
-            team = selectors.team_for_user(user=request.user, team_id=values["team_id"])
-            if team is None:
-                return Response(UNKNOWN_TEAM, status=status.HTTP_400_BAD_REQUEST)
-        if not values.get("keyword") and not (team and selectors.saved_searches_active(team=team).exists()):
-            return Response({"keyword": ["This field is required unless team_id names a team with active saved "
-                                         "searches."]}, status=status.HTTP_400_BAD_REQUEST)
         params = {"limit": values["limit"]}
         params.update({name: values[name] for name in ("keyword", "location") if values.get(name)})
         try:
-            run = job_run(job_id="scrape_jobs_task", trigger=JobRun.Trigger.API, user=request.user, team=team,
-                          wait_seconds=values.get("wait"), params=params)
+            run = job_run(job_id="scrape_jobs_task", trigger=Trigger.API, user=request.user,
+                          team=values.get("team_id"), wait_seconds=values.get("wait"), params=params)
         except InvalidJobParams as exc:
             return Response({"detail": str(exc), **{k: [v] for k, v in exc.errors.items()}},
                             status=status.HTTP_400_BAD_REQUEST)
-        refusal = refusal_response(run)
+        refusal = run_refusal(run=run)
         if refusal is not None:
-            return refusal
-        result = run.result if isinstance(run.result, dict) else {}
-        return Response({
-            "run_id": run.pk,
-            "status": run.status,
-            "counts": result.get("counts", {}),
-            "postings": result.get("postings", []),
-            "served_from_store": result.get("served_from_store", False),
-            "warnings": run.warnings or [],
-            "error": run.error or None,
-            "duration_ms": run.duration_ms,
-        })
+            return Response(refusal.as_dict(), status=refusal.http_status)
+        return Response(ScrapeResultSerializer(run).data)
 
 
 class PostingListApi(APIView):
-    @extend_schema(parameters=[PostingFilterSerializer], responses=PostingSerializer(many=True))
+    class FilterSerializer(serializers.Serializer):
+        keyword = serializers.CharField(required=False, max_length=KEYWORD_MAX_LENGTH)
+        location = serializers.CharField(required=False, max_length=LOCATION_MAX_LENGTH)
+        remote = serializers.BooleanField(required=False, allow_null=True, default=None)
+        source = serializers.CharField(required=False, max_length=100)
+        posted_after = LenientDateTimeField(required=False)
+
+    @extend_schema(parameters=[FilterSerializer], responses=PostingSerializer(many=True))
     def get(self, request):
-        filters = PostingFilterSerializer(data=_plain(request.query_params))
+        filters = self.FilterSerializer(data=_query_params_plain(request.query_params))
         filters.is_valid(raise_exception=True)
         postings = selectors.postings_list(**filters.validated_data)
         paginator = Pagination()
@@ -139,14 +140,13 @@ class _TeamRecordApi(APIView):
 
 
 class _TeamRecordListApi(_TeamRecordApi):
+    class FilterSerializer(serializers.Serializer):
+        team_id = TeamIdField(required=False)
+
     def get(self, request):
-        filters = TeamFilterSerializer(data=_plain(request.query_params))
+        filters = self.FilterSerializer(data=_query_params_plain(request.query_params), context={"request": request})
         filters.is_valid(raise_exception=True)
-        team = None
-        if "team_id" in filters.validated_data:
-            team = selectors.team_for_user(user=request.user, team_id=filters.validated_data["team_id"])
-            if team is None:
-                return Response(UNKNOWN_TEAM, status=status.HTTP_400_BAD_REQUEST)
+        team = filters.validated_data.get("team_id")
         paginator = Pagination()
         page = paginator.paginate_queryset(self.select(user=request.user, team=team), request, view=self)
         return paginator.get_paginated_response(self._serializer(page, many=True).data)
@@ -189,7 +189,7 @@ class _SavedSearches:
 
 class _Applications:
     serializer_class = JobApplicationSerializer
-    select = staticmethod(selectors.applications_for_user)
+    select = staticmethod(selectors.job_applications_for_user)
     create = staticmethod(services.job_application_create)
     update = staticmethod(lambda instance, data: services.job_application_update(application=instance, data=data))
 

@@ -11,11 +11,11 @@ from django.db import connection
 
 from scheduler_app.context import JobContext, StaleFencingToken, job_context_active
 from scheduler_app.models import JobDefinition, JobRun
-from scheduler_app.services import job_definitions_sync, job_run
+from scheduler_app.services import InvalidJobParams, job_definitions_sync, job_run
 from scraping_app.models import JobPosting, JobSource, SavedSearch, Team
-from scraping_app.services import postings_upsert
+from scraping_app.services import postings_upsert, scrape_params_validate
 from scraping_app.sources.base import PostingData
-from tests.scraping.conftest import Reply, arbeitnow_page, fixture_json, make_source
+from tests.scraping_app.conftest import Reply, arbeitnow_page, fixture_json, make_source
 
 pytestmark = pytest.mark.usefixtures("fast_http")
 
@@ -51,7 +51,7 @@ def test_scrape_upserts_without_duplicates_and_counts_created_then_updated(fake_
 
 
 @pytest.mark.django_db
-def test_logs_the_acceptance_guide_lines_and_returns_matches_up_to_limit(fake_redis, caplog):
+def test_logs_the_start_and_completion_lines_and_returns_matches_up_to_limit(fake_redis, caplog):
     make_source("sample", params={"page_size": 20})
     with caplog.at_level(logging.INFO, logger="scraping_app"):
         run = scrape(keyword="python", location="remote", limit=5)
@@ -219,3 +219,24 @@ def test_a_saved_search_limited_to_some_sources_fetches_only_those(fake_redis, b
     run = scrape(team=team)
     assert list(run.result["counts"]) == [wanted.name]
     assert board.hits("/gh") == []
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"keyword": "x", "limit": "0"}, "limit"),
+    ({"keyword": "x", "limit": 101}, "limit"),
+    ({"keyword": "x", "limit": "ten"}, "limit"),
+    ({"keyword": "  "}, "keyword"),
+    ({"keyword": "x" * 101}, "keyword"),
+    ({"keyword": "x", "location": "y" * 101}, "location"),
+    ({"keyword": "x", "colour": "red"}, "colour"),
+])
+def test_job_params_are_validated_for_every_trigger(params, field):
+    with pytest.raises(InvalidJobParams) as raised:
+        scrape_params_validate(params)
+    assert field in raised.value.errors
+
+
+def test_cli_strings_are_coerced():
+    assert scrape_params_validate({"keyword": " python ", "location": "remote", "limit": "25"}) == {
+        "keyword": "python", "location": "remote", "limit": 25}
+    assert scrape_params_validate({}) == {"limit": 25}

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from scraping_app.sources.base import PostingData
-from scraping_app.sources.parsing import epoch_to_utc, fix_mojibake, html_to_text, iso_to_utc, salary_text_parse
+from scraping_app.sources.parsing import epoch_to_utc, html_to_text, iso_to_utc, mojibake_fix, salary_text_parse
 
 
 def test_epoch_seconds_and_milliseconds_give_the_same_instant():
@@ -38,8 +37,8 @@ def test_entity_escaped_html_is_unescaped_first():
 
 
 def test_mojibake_is_repaired_and_clean_text_left_alone():
-    assert fix_mojibake("You\u00e2\u0080\u0099ll join") == "You\u2019ll join"
-    assert fix_mojibake("Caf\u00e9 M\u00fcnchen") == "Caf\u00e9 M\u00fcnchen"
+    assert mojibake_fix("You\u00e2\u0080\u0099ll join") == "You\u2019ll join"
+    assert mojibake_fix("Caf\u00e9 M\u00fcnchen") == "Caf\u00e9 M\u00fcnchen"
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -51,10 +50,3 @@ def test_mojibake_is_repaired_and_clean_text_left_alone():
 ])
 def test_free_text_salaries(text, expected):
     assert salary_text_parse(text) == expected
-
-
-def test_fingerprint_ignores_case_and_spacing():
-    a = PostingData(source_job_id="1", title="Python  Developer", company="Acme", location="Berlin")
-    b = PostingData(source_job_id="2", title="python developer", company="ACME ", location="berlin")
-    assert a.fingerprint == b.fingerprint
-    assert a.fingerprint != PostingData(source_job_id="3", title="Go developer", company="Acme").fingerprint

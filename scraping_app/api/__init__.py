@@ -1,0 +1,1 @@
+"""The job-search HTTP API: views, their fields and serializers, the scrape throttle."""

@@ -1,0 +1,75 @@
+"""Serializer fields the job-search API shares (and other apps' APIs use by dotted path)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from scraping_app import selectors
+from scraping_app.models import Team
+
+TEAM_ID_MAX = 2**63 - 1  # the largest primary key PostgreSQL's bigint (and SQLite's integer) can hold
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+")  # ASCII only: str.isdigit() would also accept "²" and "١"
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class TeamIdField(serializers.Field):
+    """A team id in, the Team out: the one validator of every `team_id` (and `team`) the API takes.
+
+    Accepts an int, or a decimal string of ASCII digits (query strings and forms carry nothing but text).
+    Refuses booleans (JSON true is not team 1), floats, blanks and other digits ("²") with "A valid integer is
+    required." An id that names no team, or a team the request's user may not use (staff may use every team,
+    others the teams they belong to), is "Unknown team." Without a request in the serializer's context (a
+    management command, a job), any existing team will do.
+
+    Takes DRF's standard field arguments (required, allow_null, default, help_text, ...); renders a Team, or an
+    id, as the id.
+    """
+
+    default_error_messages = {
+        "invalid": "A valid integer is required.",
+        "unknown": "Unknown team.",
+    }
+
+    def to_internal_value(self, data) -> Team:
+        team_id = self._team_id(data)
+        if not 1 <= team_id <= TEAM_ID_MAX:  # no team has it; and a bigger one would overflow the query
+            self.fail("unknown")
+        request = self.context.get("request")
+        if request is None:
+            team = selectors.team_get(team_id=team_id)
+        else:
+            team = selectors.team_for_user(user=request.user, team_id=team_id)
+        if team is None:
+            self.fail("unknown")
+        return team
+
+    def to_representation(self, value) -> int:
+        return value.pk if isinstance(value, Team) else int(value)
+
+    def _team_id(self, data) -> int:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, int):
+            return data
+        if isinstance(data, str) and _DECIMAL_TEXT.fullmatch(data):
+            return int(data)
+        self.fail("invalid")
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class LenientDateTimeField(serializers.Field):
+    """An ISO datetime, or a bare date meaning its midnight UTC."""
+
+    def to_internal_value(self, data):
+        value = parse_datetime(str(data)) if data else None
+        if value is None and data and (day := parse_date(str(data))) is not None:
+            value = datetime.combine(day, time.min)
+        if value is None:
+            raise serializers.ValidationError("Use an ISO 8601 date or datetime, e.g. 2026-11-01.")
+        return value if value.tzinfo else value.replace(tzinfo=UTC)

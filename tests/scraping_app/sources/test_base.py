@@ -1,0 +1,58 @@
+"""The adapters' shared interface: local keyword and location filtering, the fingerprint, and every recorded
+response parsing into complete postings."""
+
+from __future__ import annotations
+
+import pytest
+
+from scraping_app.sources import PostingData, SearchQuery
+from tests.scraping_app.conftest import Reply, adapter_fetch, fixture_json
+
+pytestmark = pytest.mark.usefixtures("fast_http")
+
+
+def test_keyword_and_location_filter_locally(board):
+    url = board.add("/api", [{"legal": "..."}, *fixture_json("remoteok-2.json")])
+    everything, _ = adapter_fetch("remoteok", url)
+    wanted = everything.postings[0]
+    result, _ = adapter_fetch("remoteok", url, SearchQuery(keyword=wanted.title.split()[0].upper(),
+                                                   location=wanted.location.lower()))
+    assert wanted.source_job_id in [p.source_job_id for p in result.postings]
+    assert all(wanted.location.lower() in p.location.lower() for p in result.postings)
+    remote, _ = adapter_fetch("remoteok", url, SearchQuery(location="Remote"))
+    assert len(remote.postings) == len(everything.postings)  # a remote board: all are is_remote
+
+
+@pytest.mark.parametrize("fixture, kind, envelope", [
+    ("remotive-2.json", "remotive", lambda jobs: {"job-count": len(jobs), "jobs": jobs}),
+    ("arbeitnow-1.json", "arbeitnow", None),
+    ("arbeitnow-2.json", "arbeitnow", None),
+    ("arbeitnow-3.json", "arbeitnow", None),  # a bare array, as some recordings have it
+    ("remoteok-2.json", "remoteok", lambda jobs: [{"legal": "Terms"}, *jobs]),
+    ("greenhouse-1.json", "greenhouse", None),
+    ("greenhouse-3.json", "greenhouse", None),
+    ("lever-2.json", "lever", None),
+    ("ashby-2.json", "ashby", None),
+    ("himalayas-2.json", "himalayas", None),
+    ("himalayas-3.json", "himalayas", None),
+])
+def test_every_recorded_response_parses_into_complete_postings(board, fixture, kind, envelope):
+    data = fixture_json(fixture)
+    body = envelope(data) if envelope else data
+    url = board.add("/board", Reply(body))
+    result, _ = adapter_fetch(kind, url)
+    items = data if isinstance(data, list) else next(v for v in data.values() if isinstance(v, list))
+    titled = [item for item in items if (item.get("title") or item.get("position") or item.get("text") or "").strip()]
+    assert len(result.postings) == len(titled) > 0
+    for posting in result.postings:
+        assert posting.source_job_id and posting.title == posting.title.strip()
+        assert posting.posted_at is not None and posting.posted_at.tzinfo is not None
+        assert posting.url.startswith("https://")
+        assert "<" not in posting.description_text
+
+
+def test_fingerprint_ignores_case_and_spacing():
+    a = PostingData(source_job_id="1", title="Python  Developer", company="Acme", location="Berlin")
+    b = PostingData(source_job_id="2", title="python developer", company="ACME ", location="berlin")
+    assert a.fingerprint == b.fingerprint
+    assert a.fingerprint != PostingData(source_job_id="3", title="Go developer", company="Acme").fingerprint

@@ -1,0 +1,32 @@
+"""The Greenhouse adapter against a local server serving the board's recorded response shape (real HTTP)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.scraping_app.conftest import adapter_fetch, fixture_json
+
+pytestmark = pytest.mark.usefixtures("fast_http")
+
+
+def test_greenhouse_unescapes_entity_escaped_html_and_trims_locations(board):
+    url = board.add("/v1/boards/airbnb/jobs", fixture_json("greenhouse-1.json"))
+    result, _ = adapter_fetch("greenhouse", url)
+    assert board.seen[0].query == {"content": "true"}
+    first = result.postings[0]
+    assert first.source_job_id == "7995153" and first.company == "Airbnb"
+    assert first.location == "Berlin, Germany"
+    assert "&lt;" not in first.description_text and "<" not in first.description_text
+    assert first.posted_at == datetime(2026, 6, 10, 12, 50, 56, tzinfo=UTC)  # -04:00 to UTC
+    assert first.tags == ["Sales"]
+
+
+def test_greenhouse_company_falls_back_to_the_board_token(board):
+    data = fixture_json("greenhouse-3.json")
+    for job in data["jobs"]:
+        job.pop("company_name")
+    url = board.add("/v1/boards/acme/jobs", data)
+    result, _ = adapter_fetch("greenhouse", url)
+    assert {p.company for p in result.postings} == {"acme"}

@@ -1,0 +1,23 @@
+"""The offline sample board: paging, its per-page delay, the limit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from scraping_app.sources import SearchQuery, source_class
+from scraping_app.sources.http import Fetcher
+
+pytestmark = pytest.mark.usefixtures("fast_http")
+
+
+def test_sample_source_pages_with_delay_and_stops_at_the_limit():
+    fetcher = Fetcher()
+    started = datetime.now()
+    result = source_class("sample")(params={"delay_seconds": 0.05, "page_size": 10}, fetcher=fetcher).fetch(
+        SearchQuery(keyword="python", location="remote", limit=5))
+    assert len(result.postings) == 5
+    assert all(p.is_remote and "python" in (p.title + " ".join(p.tags)).lower() for p in result.postings)
+    assert result.seen < 120  # stopped paging once it had 5
+    assert (datetime.now() - started).total_seconds() >= 0.05
