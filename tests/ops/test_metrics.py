@@ -13,7 +13,7 @@ from logs_app.models import LogEntry
 from logs_app.services import log_entries_cleanup
 from scheduler_app import locks
 from scheduler_app.models import JobRun, SchedulerInstance
-from scheduler_app.services import job_run
+from scheduler_app.services import job_run, run_history_delete_before
 from tests.conftest import manage
 
 JOB = "cleanup_old_logs_task"
@@ -94,8 +94,9 @@ def test_counters_do_not_go_down_when_retention_deletes_history(fake_redis, sett
     before = value(scrape(), "jobsite_runs_total", job_id="check_follow_ups_task", status="FAILED")
     assert before == 4
 
-    assert log_entries_cleanup()["runs_deleted"] == 4
-    assert log_entries_cleanup()["runs_deleted"] == 0  # retiring twice counts nothing twice
+    assert log_entries_cleanup(run_history_delete=run_history_delete_before)["runs_deleted"] == 4
+    # retiring twice counts nothing twice
+    assert log_entries_cleanup(run_history_delete=run_history_delete_before)["runs_deleted"] == 0
     assert not JobRun.objects.filter(job_id="check_follow_ups_task").exists()
     JobRun.objects.create(job_id="check_follow_ups_task", lock_key="check_follow_ups_task", trigger="api",
                           status="FAILED")
