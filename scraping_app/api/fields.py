@@ -21,7 +21,8 @@ _DECIMAL_TEXT = re.compile(r"-?[0-9]+")  # ASCII only: str.isdigit() would also 
 class TeamIdField(serializers.Field):
     """A team id in, the Team out: the one validator of every `team_id` (and `team`) the API takes.
 
-    Accepts an int, or a decimal string of ASCII digits (query strings and forms carry nothing but text).
+    Accepts an int, or a decimal string of ASCII digits (query strings and forms carry nothing but text) unless
+    the parent serializer sets `typed_input` (a JSON body that must be typed).
     Refuses booleans (JSON true is not team 1), floats, blanks and other digits ("²") with "A valid integer is
     required." An id that names no team, or a team the request's user may not use (staff may use every team,
     others the teams they belong to), is "Unknown team." Without a request in the serializer's context (a
@@ -57,9 +58,14 @@ class TeamIdField(serializers.Field):
             self.fail("invalid")
         if isinstance(data, int):
             return data
-        if isinstance(data, str) and _DECIMAL_TEXT.fullmatch(data):
+        if isinstance(data, str) and _DECIMAL_TEXT.fullmatch(data) and not self._typed_input():
             return int(data)
         self.fail("invalid")
+
+    def _typed_input(self) -> bool:
+        """Whether the parent serializer says its data came typed (a strict serializer's JSON body, where "1" is a
+        string, not a number)."""
+        return bool(getattr(self.parent, "typed_input", False))
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)

@@ -2,7 +2,7 @@
 
 from scraping_app.services.automation import automation_rule_apply, automation_run
 from scraping_app.services.budget import BudgetGrant, source_budget_record, source_budget_reserve
-from scraping_app.services.demo import demo_domain_seed
+from scraping_app.services.demo import demo_data_seed, demo_domain_seed
 from scraping_app.services.follow_ups import follow_up_emails_send, follow_ups_check
 from scraping_app.services.postings import postings_upsert
 from scraping_app.services.scrape import SourceOutcome, scrape_params_validate, scrape_run, sources_scrape
@@ -25,6 +25,7 @@ __all__ = [
     "automation_rule_create",
     "automation_rule_update",
     "automation_run",
+    "demo_data_seed",
     "demo_domain_seed",
     "follow_up_emails_send",
     "follow_ups_check",

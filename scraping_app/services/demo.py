@@ -1,11 +1,16 @@
-"""Demo data for `make run` (idempotent, never overwrites an edit): team 1, the offline sample source (enabled,
-with a per-page delay so a demo scrape takes a while and a second trigger meets its lock), the real boards
-(disabled until a user enables them), a saved search and an automation rule."""
+"""Demo data for `make run` (idempotent, never overwrites an edit): the admin superuser and a non-staff demo user
+with their API tokens, team 1, the offline sample source (enabled, with a per-page delay so a demo scrape takes a
+while and a second trigger meets its lock), the real boards (disabled until a user enables them), a saved search
+and an automation rule. The job definitions are seeded by `migrate` itself."""
 
 from __future__ import annotations
 
+import os
+
+from django.contrib.auth import get_user_model
 from django.core.management.color import no_style
 from django.db import connection
+from rest_framework.authtoken.models import Token
 
 from scraping_app.models import AutomationRule, JobSource, SavedSearch, Team
 from scraping_app.sources import source_class
@@ -47,3 +52,28 @@ def _sequence_reset(model) -> None:
     with connection.cursor() as cursor:
         for sql in statements:
             cursor.execute(sql)
+
+
+def demo_data_seed() -> list[str]:
+    """Seed the demo users, their tokens and the domain data; return the lines `seed_demo` prints (one per token)."""
+    User = get_user_model()
+    admin, created = User.objects.get_or_create(
+        username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@localhost"}
+    )
+    if created:
+        admin.set_password(os.environ.get("DJANGO_SUPERUSER_PASSWORD", "admin"))
+        admin.save()
+    demo, created = User.objects.get_or_create(username="demo", defaults={"email": "demo@localhost"})
+    if created:
+        demo.set_password(os.environ.get("DEMO_USER_PASSWORD", "demo"))
+        demo.save()
+    team = demo_domain_seed(members=[admin, demo])
+    admin_token, _ = Token.objects.get_or_create(user=admin)
+    demo_token, _ = Token.objects.get_or_create(user=demo)
+    return [
+        "Admin user: admin (password from DJANGO_SUPERUSER_PASSWORD, default 'admin')",
+        f"ADMIN_TOKEN={admin_token.key}",
+        f"DEMO_TOKEN={demo_token.key}",
+        f"Team: {team.pk} ({team.name})",
+        "API: http://localhost:8000/api/v1/  docs: http://localhost:8000/api/docs/  admin: http://localhost:8000/admin/",
+    ]
