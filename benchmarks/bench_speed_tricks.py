@@ -1,0 +1,352 @@
+"""Do the three "speed tricks" earn their place? Each stays only if it is worth >= 20 % on a measured target.
+
+    BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/jobsite_bench_speed BENCH_REDIS_URL=redis://127.0.0.1:6379/12 \
+        .venv/bin/python benchmarks/bench_speed_tricks.py [status|run|all] [--repeats 3] [--iterations N]
+
+Every variant is toggled here by monkeypatching, never by editing the app; the variants run interleaved (A, B, A,
+B ... with the first one rotating) in the same process on the same data, `--repeats` blocks each, and the table
+shows each block's p50/p95 and the p50 ratio (trick / plain; below 1.00 means the trick is faster).
+
+status  Trick 1, `fast_reads.cursor()` registering psycopg's C `TimestamptzLoader`. Plain: `fast_reads.cursor` is
+        a bare `connection.cursor()` (Django's Python loader). Target: `scheduler_status()` and
+        GET /api/v1/scheduler/status on PostgreSQL with bench_status.py's data (100 jobs, --history finished runs
+        each, every tenth running); `job_runs_recent_per_job()` (the dashboard's other raw read) for reference.
+run     Tricks 2 and 3, the reserved run id (`policy_read`'s nextval) and the deferred insert (`run_create(defer=
+        True)`, the row INSERTed already RUNNING). Target: the whole run of a no-op job via `services.job_run`, as
+        bench_locks.py's whole-run row, on PostgreSQL and on SQLite (where neither trick applies: an A/A control).
+        Variants: "app" (both tricks), "deferred, own nextval" (trick 3 without trick 2: `policy_read` without the
+        annotation, so `run_create` draws the id in a round trip of its own), "plain" (neither: INSERT QUEUED at
+        trigger time, then run_start's fenced UPDATE).
+
+PostgreSQL: BENCH_PG_URL (dropped and created afresh; dropped at the end). Redis: BENCH_REDIS_URL (flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench_locks import interleaved, pct
+from bench_status import pg_recreate, seed
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/jobsite_bench_speed")
+
+
+def setup_django(database_url: str, tmp: str) -> None:
+    if ROOT.as_posix() not in sys.path:
+        sys.path.insert(0, ROOT.as_posix())
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["REDIS_URL"] = REDIS_URL
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
+    os.environ.setdefault("DEBUG", "false")  # as in production: no per-query debug recording
+    os.environ["LOG_LEVEL"] = "WARNING"  # measure the code, not the console
+    os.environ.setdefault("LOG_DIR", tmp)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def use_redis() -> None:
+    import redis
+
+    from scheduler_app import locks
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    locks.use_redis_client(client)
+
+
+def stats(samples: list[float]) -> dict:
+    return {"p50": statistics.median(samples) * 1000, "p95": pct(samples, 0.95) * 1000}
+
+
+def queries_of(fn) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return len(ctx.captured_queries)
+
+
+# --- trick 1: the C timestamptz loader --------------------------------------------------------------------------
+
+def child_status(args) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from scheduler_app import fast_reads, selectors
+
+    use_redis()
+    seed(args.jobs, args.history)
+    with connection.cursor() as cursor:  # fresh planner statistics, as autovacuum keeps them in production
+        cursor.execute("ANALYZE")
+    user = get_user_model().objects.create_user("bench", is_staff=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
+
+    c_cursor = fast_reads.cursor
+
+    @contextmanager
+    def plain_cursor():
+        with connection.cursor() as wrapper:
+            yield wrapper
+
+    def variant(use_c: bool, fn):
+        def call():
+            fast_reads.cursor = c_cursor if use_c else plain_cursor
+            try:
+                return fn()
+            finally:
+                fast_reads.cursor = c_cursor
+        return call
+
+    def endpoint():
+        response = client.get("/api/v1/scheduler/status")
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    targets = {"scheduler_status() selector": selectors.scheduler_status,
+               "GET /api/v1/scheduler/status": endpoint,
+               "job_runs_recent_per_job(limit=50)": lambda: selectors.job_runs_recent_per_job(limit=50),
+               "scheduler_dashboard()": selectors.scheduler_dashboard}
+    def comparable(answer: dict) -> dict:
+        """The answer without the lock TTLs and ages, which tick on between two calls."""
+        if "recent_runs" in answer:  # the dashboard: the status and the recent runs are what the loader reads
+            return {"status": comparable(answer["status"]), "recent_runs": answer["recent_runs"]}
+        for job in answer.get("jobs", []):
+            if job.get("lock"):
+                job["lock"]["ttl_seconds"] = None
+        return answer
+
+    # Same answer either way (ISO strings in the status; equal aware datetimes in the recent runs).
+    for name, fn in targets.items():
+        with_c, without = comparable(variant(True, fn)()), comparable(variant(False, fn)())
+        assert with_c == without, f"{name}: the two loaders disagree"
+    loader_of = {}
+    for use_c in (True, False):
+        def probe():
+            with fast_reads.cursor() as cursor:
+                loader = cursor.cursor.adapters.get_loader(1184, 0)  # timestamptz, text format
+                return f"{loader.__module__}.{loader.__qualname__}"
+        loader_of[use_c] = variant(use_c, probe)()
+    result: dict = {"vendor": connection.vendor, "loaders": {"trick": loader_of[True], "plain": loader_of[False]},
+                    "targets": {}}
+    for name, fn in targets.items():
+        blocks = []
+        for _ in range(args.repeats):
+            samples = interleaved({"trick": variant(True, fn), "plain": variant(False, fn)}, args.iterations,
+                                  warmup=20)
+            blocks.append({k: stats(v) for k, v in samples.items()})
+        result["targets"][name] = {"blocks": blocks, "queries": queries_of(fn)}
+    return result
+
+
+# --- tricks 2 and 3: the reserved run id and the deferred insert ------------------------------------------------
+
+def child_run(args) -> dict:
+    from django.db import DatabaseError, connection
+
+    from scheduler_app import runner, runs, services
+    from scheduler_app.definitions import job_definitions_sync
+    from scheduler_app.job_wrapper import with_execution_lock
+    from scheduler_app.models import JobDefinition, JobRun
+
+    use_redis()
+
+    def noop() -> None:
+        return None
+
+    with_execution_lock(timeout_minutes=1, job_id="bench_noop", name="Bench no-op")(noop)
+
+    app_policy_read, app_run_create = runner.policy_read, runs.run_create
+
+    def policy_read_no_reserve(spec):
+        """runner.policy_read without the nextval annotation: reserved_run_id is None."""
+        fields = ["lock_scope", "wait_seconds", "timeout_minutes"]
+        rows = JobDefinition.objects.filter(job_id=spec.job_id)
+        try:
+            row = next(iter(rows.values_list(*fields)[:1]), None)
+            if row is None:
+                job_definitions_sync()
+                row = rows.values_list(*fields).get()
+        except DatabaseError as exc:
+            raise runs.RunNotRecorded(spec.job_id, None, exc) from exc
+        return runner.Policy(*row)
+
+    def run_create_plain(**kwargs):
+        """The row INSERTed QUEUED at trigger time, as on SQLite and for waiting triggers."""
+        kwargs["defer"] = False
+        return app_run_create(**kwargs)
+
+    variants = {
+        "app (reserved id + deferred insert)": (app_policy_read, app_run_create),
+        "deferred insert, own nextval": (policy_read_no_reserve, app_run_create),
+        "plain (INSERT QUEUED, UPDATE RUNNING)": (policy_read_no_reserve, run_create_plain),
+    }
+    if connection.vendor != "postgresql":  # neither trick applies: the app path is the plain path (A/A control)
+        variants.pop("deferred insert, own nextval")
+
+    def variant(policy, create):
+        def call():
+            runner.policy_read, runs.run_create = policy, create
+            try:
+                run = services.job_run(job_id="bench_noop", trigger="cli")
+            finally:
+                runner.policy_read, runs.run_create = app_policy_read, app_run_create
+            assert run.status == JobRun.Status.SUCCEEDED and run.fencing_token, (run.status, run.error)
+            return run
+        return call
+
+    calls = {name: variant(*pair) for name, pair in variants.items()}
+    for call in calls.values():  # the first run syncs the definitions
+        call()
+    statements = {name: queries_of(call) for name, call in calls.items()}
+    blocks = []
+    for _ in range(args.repeats):
+        samples = interleaved(calls, args.iterations, warmup=50)
+        blocks.append({k: stats(v) for k, v in samples.items()})
+    JobRun.objects.filter(job_id="bench_noop").delete()
+    return {"vendor": connection.vendor, "statements": statements, "blocks": blocks}
+
+
+# --- the parent: one child per database, then the tables -----------------------------------------------------------
+
+def run_child(mode: str, database_url: str, args) -> dict | None:
+    argv = [sys.executable, __file__, mode, "--child", database_url, "--iterations", str(args.iterations),
+            "--repeats", str(args.repeats), "--jobs", str(args.jobs), "--history", str(args.history)]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[tuple]) -> str:
+    header = ("target", "variant", "block", "p50 ms", "p95 ms", "p50 / plain p50")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def block_rows(target: str, blocks: list[dict], plain: str) -> list[tuple]:
+    rows = []
+    for i, block in enumerate(blocks, 1):
+        for name, s in block.items():
+            ratio = s["p50"] / block[plain]["p50"]
+            rows.append((target, name, i, f"{s['p50']:.3f}", f"{s['p95']:.3f}", f"{ratio:.3f}"))
+    return rows
+
+
+def verdict(label: str, blocks: list[dict], trick: str, base: str) -> str:
+    """The trick's p50 and p95 against its baseline, block by block: time saved = 1 - trick/base."""
+    p50 = [b[trick]["p50"] / b[base]["p50"] for b in blocks]
+    p95 = [b[trick]["p95"] / b[base]["p95"] for b in blocks]
+    saved = [(1 - r) * 100 for r in p50]
+    speedup = [1 / r for r in p50]
+    return (f"  {label}: p50 ratio {statistics.median(p50):.3f} (blocks {min(p50):.3f}-{max(p50):.3f}), p95 ratio "
+            f"{statistics.median(p95):.3f} (blocks {min(p95):.3f}-{max(p95):.3f}); p50 time saved "
+            f"{statistics.median(saved):.1f} % (blocks {min(saved):.1f} to {max(saved):.1f} %), speed-up "
+            f"{statistics.median(speedup):.3f}x; every block: time saved >= 20 % "
+            f"{'yes' if min(saved) >= 20 else 'no'}, speed-up >= 1.20x {'yes' if min(speedup) >= 1.2 else 'no'}")
+
+
+def report_status(args) -> None:
+    if not pg_ok():
+        return
+    result = run_child("status", PG_URL, args)
+    pg_recreate(PG_URL, drop_only=True)
+    if not result:
+        return
+    print(f"\n## Trick 1: C timestamptz loader ({result['vendor']}, {args.jobs} jobs x {args.history} finished runs, "
+          f"{args.iterations} interleaved calls per variant per block, {args.repeats} blocks)\n")
+    print(f"trick loader: `{result['loaders']['trick']}`; plain loader: `{result['loaders']['plain']}`\n")
+    rows, notes = [], []
+    for target, data in result["targets"].items():
+        blocks = [{("trick (C loader)" if k == "trick" else "plain (Django loader)"): v for k, v in b.items()}
+                  for b in data["blocks"]]
+        rows += block_rows(f"{target} ({data['queries']} queries)", blocks, "plain (Django loader)")
+        notes.append(verdict(target, blocks, "trick (C loader)", "plain (Django loader)"))
+    print(table(rows))
+    print()
+    print("\n".join(notes))
+
+
+def report_run(args) -> None:
+    plain = "plain (INSERT QUEUED, UPDATE RUNNING)"
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, url in (("PostgreSQL", PG_URL), ("SQLite", f"sqlite:///{tmp}/bench_speed.sqlite3")):
+            if label == "PostgreSQL" and not pg_ok():
+                continue
+            result = run_child("run", url, args)
+            if label == "PostgreSQL":
+                pg_recreate(PG_URL, drop_only=True)
+            if not result:
+                continue
+            print(f"\n## Tricks 2 and 3: reserved id, deferred insert; whole run of a no-op job via job_run "
+                  f"({result['vendor']}, {args.iterations} interleaved runs per variant per block, "
+                  f"{args.repeats} blocks)\n")
+            print("SQL statements per run (this thread): " + "; ".join(f"{k}: {v}" for k, v in
+                                                                       result["statements"].items()) + "\n")
+            rows = block_rows(f"whole run, {label}", result["blocks"], plain)
+            print(table(rows))
+            print()
+            blocks = result["blocks"]
+            print(verdict("tricks 2+3 (app vs plain)", blocks, "app (reserved id + deferred insert)", plain))
+            if "deferred insert, own nextval" in blocks[0]:
+                print(verdict("trick 3 alone (deferred insert, own nextval vs plain)", blocks,
+                              "deferred insert, own nextval", plain))
+                print(verdict("trick 2 on top of 3 (app vs deferred insert, own nextval)", blocks,
+                              "app (reserved id + deferred insert)", "deferred insert, own nextval"))
+
+
+def pg_ok() -> bool:
+    try:
+        pg_recreate(PG_URL)
+        return True
+    except Exception as exc:  # noqa: BLE001
+        print(f"(PostgreSQL unavailable: {exc})", file=sys.stderr)
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", nargs="?", default="all", choices=("status", "run", "all"))
+    parser.add_argument("--iterations", type=int, default=None, help="per variant per block (status 300, run 2000)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=100)
+    parser.add_argument("--history", type=int, default=20, help="finished runs per job (status)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        with tempfile.TemporaryDirectory() as tmp:
+            setup_django(args.child, tmp)
+            result = child_status(args) if args.mode == "status" else child_run(args)
+            from django.db import connection
+
+            connection.close()
+        print(json.dumps(result))
+        return
+    print(f"Speed tricks benchmark: Python {sys.version.split()[0]}, PostgreSQL {PG_URL}, Redis {REDIS_URL}")
+    if args.mode in ("status", "all"):
+        report_status(argparse.Namespace(**{**vars(args), "iterations": args.iterations or 300}))
+    if args.mode in ("run", "all"):
+        report_run(argparse.Namespace(**{**vars(args), "iterations": args.iterations or 2000}))
+
+
+if __name__ == "__main__":
+    main()
