@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, close_old_connections, connection
-from django.db.models.expressions import RawSQL
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from scheduler_app import locks, runs
@@ -52,18 +51,12 @@ class Policy:
     lock_scope: str
     wait_seconds: float
     timeout_minutes: float
-    reserved_run_id: int | None = None  # PostgreSQL: the run's id, taken from the sequence in the same query
 
 
 def policy_read(spec: JobSpec) -> Policy:
-    # Plain values, no ORDER BY: this read is on every run's path. On PostgreSQL the same round trip reserves the
-    # run's id, so a fail-fast run is written once (runs.run_create(defer=True)).
+    # Plain values, no ORDER BY: this read is on every run's path.
     fields = ["lock_scope", "wait_seconds", "timeout_minutes"]
     rows = JobDefinition.objects.filter(job_id=spec.job_id)
-    if connection.vendor == "postgresql":
-        rows = rows.annotate(reserved_run_id=RawSQL("nextval(pg_get_serial_sequence(%s, 'id'))",
-                                                    [JobRun._meta.db_table]))
-        fields.append("reserved_run_id")
     try:
         row = next(iter(rows.values_list(*fields)[:1]), None)
         if row is None:
@@ -224,8 +217,7 @@ def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict |
     key = lock_key_for(job_id=spec.job_id, scope=policy.lock_scope, team=team)
     wait = policy.wait_seconds if wait_seconds is None else wait_seconds
     run = runs.run_create(job_id=spec.job_id, lock_key=key, trigger=trigger, user=user, team=team, params=params,
-                          scheduled_for=scheduled_for, timeout_seconds=policy.timeout_minutes * 60,
-                          defer=wait <= 0, reserved_id=policy.reserved_run_id)
+                          scheduled_for=scheduled_for, timeout_seconds=policy.timeout_minutes * 60)
     run.job_value = run.job_exception = None
     if run.status == JobRun.Status.SKIPPED:
         return run

@@ -19,7 +19,6 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from scheduler_app import locks
@@ -48,22 +47,12 @@ class RunNotRecorded(Exception):
 
 
 def run_create(*, job_id: str, lock_key: str, trigger: str, user=None, team=None, params: dict | None = None,
-               scheduled_for: datetime | None = None, timeout_seconds: float, defer: bool = False,
-               reserved_id: int | None = None) -> JobRun:
-    """A QUEUED row. A second row for the same scheduled slot is recorded SKIPPED (duplicate_slot) instead.
-
-    `defer` (a fail-fast trigger on PostgreSQL): only the id is taken now, from the table's sequence, so the lock's
-    holder value can name the run; the row is INSERTed once, already RUNNING or SKIPPED.
-    """
+               scheduled_for: datetime | None = None, timeout_seconds: float) -> JobRun:
+    """A QUEUED row. A second row for the same scheduled slot is recorded SKIPPED (duplicate_slot) instead."""
     fields: dict[str, Any] = dict(job_id=job_id, lock_key=lock_key, trigger=trigger, user=user, team=team,
                                   params=_json_column_value(params or {}), scheduled_for=scheduled_for,
                                   timeout_seconds=timeout_seconds)
     try:
-        if defer and scheduled_for is None and connection.vendor == "postgresql":
-            run = JobRun(**fields)
-            run.pk = reserved_id or _next_run_id()
-            run.deferred_insert = True
-            return run
         if scheduled_for is None:
             return JobRun.objects.create(**fields)
         try:
@@ -95,7 +84,6 @@ def run_start(run: JobRun, lease: Lease) -> JobRun | None:
                 for name, value in fields.items():
                     setattr(run, name, value)
                 run.fencing_token = fence
-                run.deferred_insert = False
                 return None
             except IntegrityError:
                 if attempt == 0 and _runs_abandon_dead(lock_key=run.lock_key, by_run=run.pk):
@@ -116,15 +104,9 @@ def _start_fenced(run: JobRun, fields: dict) -> int:
     is never issued twice (the sequence survives deleted history)."""
     in_transaction = transaction.get_connection().in_atomic_block
     if connection.vendor == "postgresql":
-        fence_sql = RawSQL("nextval(pg_get_serial_sequence(%s, 'id'))", [RUNS])
         # A savepoint only inside a caller's transaction; in autocommit the statement is its own transaction and a
         # failed one leaves the connection usable (no BEGIN/COMMIT round trips on the hot path).
         with transaction.atomic() if in_transaction else nullcontext():
-            if getattr(run, "deferred_insert", False):
-                row = _copy(run, **fields, fencing_token=fence_sql)
-                returned = JobRun.objects._insert([row], fields=JobRun._meta.concrete_fields,
-                                                  returning_fields=[JobRun._meta.get_field("fencing_token")])
-                return returned[0][0]
             return _update_returning_fence(run.pk, fields, "nextval(pg_get_serial_sequence(%s, 'id'))", [RUNS])
     with transaction.atomic():  # SQLite: bump the AUTOINCREMENT counter and start, as one write
         with connection.cursor() as cursor:
@@ -153,13 +135,9 @@ def run_skip(run: JobRun, *, reason: str, blocked_by: dict | None, error: str = 
     run.finished_at = now
     run.duration_ms = 0
     try:
-        if getattr(run, "deferred_insert", False):
-            JobRun.objects.bulk_create([run])
-            run.deferred_insert = False
-        else:
-            JobRun.objects.filter(pk=run.pk, status=JobRun.Status.QUEUED).update(
-                status=run.status, skip_reason=reason, blocked_by=blocked_by, error=error, finished_at=now,
-                duration_ms=0)
+        JobRun.objects.filter(pk=run.pk, status=JobRun.Status.QUEUED).update(
+            status=run.status, skip_reason=reason, blocked_by=blocked_by, error=error, finished_at=now,
+            duration_ms=0)
     except DatabaseError as exc:
         raise RunNotRecorded(run.job_id, run.pk, exc) from exc
     return run
@@ -261,21 +239,6 @@ def runs_reap_abandoned(*, lock_key: str | None = None) -> int:
 def _db_time(moment: datetime):
     """A datetime as the ORM would store it (raw SQL gets no field adaptation; SQLite stores naive UTC text)."""
     return connection.ops.adapt_datetimefield_value(moment)
-
-
-def _next_run_id() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [RUNS])
-        return cursor.fetchone()[0]
-
-
-def _copy(run: JobRun, **changes) -> JobRun:
-    """The row to INSERT for a deferred run: the run as created, with `changes` (the run object itself only
-    takes them once the INSERT succeeded, so a refused attempt leaves it QUEUED)."""
-    row = JobRun(**{f.attname: getattr(run, f.attname) for f in JobRun._meta.concrete_fields})
-    for name, value in changes.items():
-        setattr(row, name, value)
-    return row
 
 
 def _json_column_value(value: Any) -> Any:

@@ -18,7 +18,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob
 
-from scheduler_app import fast_reads, locks
+from scheduler_app import locks, raw_sql
 from scheduler_app.locks import LockState
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
 from scheduler_app.scheduler import triggers
@@ -189,7 +189,7 @@ def _run_brief(run: tuple | None, zone) -> dict | None:
     """A run row in `_RUN_BRIEF_FIELDS` order as the API's brief run dict (None for a LEFT JOIN miss)."""
     if run is None or run[0] is None:
         return None
-    aware = fast_reads.aware
+    aware = raw_sql.aware
     return {"id": run[0], "status": run[1], "trigger": run[2], "skip_reason": run[3],
             "scheduled_for": _iso(aware(run[4]), zone), "started_at": _iso(aware(run[5]), zone),
             "finished_at": _iso(aware(run[6]), zone), "duration_ms": run[7], "heartbeat_at": _iso(aware(run[8]), zone)}
@@ -227,8 +227,8 @@ def _status_rows(*, fresh_after) -> list:
            f"LEFT JOIN {runs} rr ON rr.{job_id} = d.{job_id} AND rr.{qn('status')} = %s "
            f"AND rr.{qn('heartbeat_at')} >= %s "
            f"ORDER BY d.{job_id}, rr.{run_id} DESC")
-    with fast_reads.cursor() as cursor:
-        cursor.execute(sql, [JobRun.Status.RUNNING, fast_reads.db_datetime(fresh_after)])
+    with raw_sql.cursor() as cursor:
+        cursor.execute(sql, [JobRun.Status.RUNNING, raw_sql.db_datetime(fresh_after)])
         rows = cursor.fetchall()
     width, brief = len(_DEFINITION_FIELDS), len(_RUN_BRIEF_FIELDS)
     out = []
@@ -236,7 +236,7 @@ def _status_rows(*, fresh_after) -> list:
         if out and out[-1].job_id == row[0]:
             continue  # an older live run of a team-scoped job
         item = SimpleNamespace(**dict(zip(_DEFINITION_FIELDS, row, strict=False)),
-                               store_next=fast_reads.aware(row[width]),
+                               store_next=raw_sql.aware(row[width]),
                                last=row[width + 1:width + 1 + brief], live=row[width + 1 + brief:])
         item.enabled = bool(item.enabled)
         out.append(item)
@@ -342,13 +342,13 @@ def job_runs_recent_per_job(*, limit: int = 50) -> dict[str, list[dict]]:
                f"AND r.{run_id} >= COALESCE((SELECT l.{run_id} FROM {runs} l WHERE l.{job_id} = d.{job_id} "
                f"ORDER BY l.{run_id} DESC LIMIT 1 OFFSET %s), 0)")
         params = [limit - 1]
-    with fast_reads.cursor() as cursor:
+    with raw_sql.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     out: dict[str, list[dict]] = {}
     for row in rows:
         run = dict(zip(fields, row, strict=True))
-        run["created_at"] = fast_reads.aware(run["created_at"])
+        run["created_at"] = raw_sql.aware(run["created_at"])
         out.setdefault(run["job_id"], []).append(run)
     for job_runs in out.values():
         job_runs.sort(key=lambda r: r["id"])

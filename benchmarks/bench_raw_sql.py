@@ -1,22 +1,17 @@
-"""Do the three "speed tricks" earn their place? Each stays only if it is worth >= 20 % on a measured target.
+"""Does `scheduler_app.raw_sql` earn its place? It stays only while it is worth >= 20 % on a measured target.
 
     BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/jobsite_bench_speed BENCH_REDIS_URL=redis://127.0.0.1:6379/12 \
-        .venv/bin/python benchmarks/bench_speed_tricks.py [status|run|all] [--repeats 3] [--iterations N]
+        .venv/bin/python benchmarks/bench_raw_sql.py [--repeats 3] [--iterations 300] [--history 20]
 
-Every variant is toggled here by monkeypatching, never by editing the app; the variants run interleaved (A, B, A,
-B ... with the first one rotating) in the same process on the same data, `--repeats` blocks each, and the table
-shows each block's p50/p95 and the p50 ratio (trick / plain; below 1.00 means the trick is faster).
+`raw_sql.cursor()` registers psycopg's C `TimestamptzLoader`; the plain variant is a bare `connection.cursor()`
+(Django's Python loader), swapped in here by monkeypatching, never by editing the app. Targets on PostgreSQL with
+bench_status.py's data (100 jobs, --history finished runs each, every tenth running): `scheduler_status()`, GET
+/api/v1/scheduler/status, `job_runs_recent_per_job()` and `scheduler_dashboard()`. The variants run interleaved (A,
+B, A, B ... with the first one rotating) in one process on the same data, `--repeats` blocks each; the table shows
+each block's p50/p95 and the p50 ratio (trick / plain; below 1.00 means the trick is faster).
 
-status  Trick 1, `fast_reads.cursor()` registering psycopg's C `TimestamptzLoader`. Plain: `fast_reads.cursor` is
-        a bare `connection.cursor()` (Django's Python loader). Target: `scheduler_status()` and
-        GET /api/v1/scheduler/status on PostgreSQL with bench_status.py's data (100 jobs, --history finished runs
-        each, every tenth running); `job_runs_recent_per_job()` (the dashboard's other raw read) for reference.
-run     Tricks 2 and 3, the reserved run id (`policy_read`'s nextval) and the deferred insert (`run_create(defer=
-        True)`, the row INSERTed already RUNNING). Target: the whole run of a no-op job via `services.job_run`, as
-        bench_locks.py's whole-run row, on PostgreSQL and on SQLite (where neither trick applies: an A/A control).
-        Variants: "app" (both tricks), "deferred, own nextval" (trick 3 without trick 2: `policy_read` without the
-        annotation, so `run_create` draws the id in a round trip of its own), "plain" (neither: INSERT QUEUED at
-        trigger time, then run_start's fenced UPDATE).
+(The two other tricks this script measured, a run id reserved with `nextval` in the definition read and a row
+INSERTed already RUNNING, saved 1-2 % and 10-11 % of a whole run on PostgreSQL and were removed.)
 
 PostgreSQL: BENCH_PG_URL (dropped and created afresh; dropped at the end). Redis: BENCH_REDIS_URL (flushed).
 """
@@ -89,7 +84,7 @@ def child_status(args) -> dict:
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    from scheduler_app import fast_reads, selectors
+    from scheduler_app import raw_sql, selectors
 
     use_redis()
     seed(args.jobs, args.history)
@@ -99,7 +94,7 @@ def child_status(args) -> dict:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
 
-    c_cursor = fast_reads.cursor
+    c_cursor = raw_sql.cursor
 
     @contextmanager
     def plain_cursor():
@@ -108,11 +103,11 @@ def child_status(args) -> dict:
 
     def variant(use_c: bool, fn):
         def call():
-            fast_reads.cursor = c_cursor if use_c else plain_cursor
+            raw_sql.cursor = c_cursor if use_c else plain_cursor
             try:
                 return fn()
             finally:
-                fast_reads.cursor = c_cursor
+                raw_sql.cursor = c_cursor
         return call
 
     def endpoint():
@@ -140,7 +135,7 @@ def child_status(args) -> dict:
     loader_of = {}
     for use_c in (True, False):
         def probe():
-            with fast_reads.cursor() as cursor:
+            with raw_sql.cursor() as cursor:
                 loader = cursor.cursor.adapters.get_loader(1184, 0)  # timestamptz, text format
                 return f"{loader.__module__}.{loader.__qualname__}"
         loader_of[use_c] = variant(use_c, probe)()
@@ -154,74 +149,6 @@ def child_status(args) -> dict:
             blocks.append({k: stats(v) for k, v in samples.items()})
         result["targets"][name] = {"blocks": blocks, "queries": queries_of(fn)}
     return result
-
-
-# --- tricks 2 and 3: the reserved run id and the deferred insert ------------------------------------------------
-
-def child_run(args) -> dict:
-    from django.db import DatabaseError, connection
-
-    from scheduler_app import runner, runs, services
-    from scheduler_app.definitions import job_definitions_sync
-    from scheduler_app.job_wrapper import with_execution_lock
-    from scheduler_app.models import JobDefinition, JobRun
-
-    use_redis()
-
-    def noop() -> None:
-        return None
-
-    with_execution_lock(timeout_minutes=1, job_id="bench_noop", name="Bench no-op")(noop)
-
-    app_policy_read, app_run_create = runner.policy_read, runs.run_create
-
-    def policy_read_no_reserve(spec):
-        """runner.policy_read without the nextval annotation: reserved_run_id is None."""
-        fields = ["lock_scope", "wait_seconds", "timeout_minutes"]
-        rows = JobDefinition.objects.filter(job_id=spec.job_id)
-        try:
-            row = next(iter(rows.values_list(*fields)[:1]), None)
-            if row is None:
-                job_definitions_sync()
-                row = rows.values_list(*fields).get()
-        except DatabaseError as exc:
-            raise runs.RunNotRecorded(spec.job_id, None, exc) from exc
-        return runner.Policy(*row)
-
-    def run_create_plain(**kwargs):
-        """The row INSERTed QUEUED at trigger time, as on SQLite and for waiting triggers."""
-        kwargs["defer"] = False
-        return app_run_create(**kwargs)
-
-    variants = {
-        "app (reserved id + deferred insert)": (app_policy_read, app_run_create),
-        "deferred insert, own nextval": (policy_read_no_reserve, app_run_create),
-        "plain (INSERT QUEUED, UPDATE RUNNING)": (policy_read_no_reserve, run_create_plain),
-    }
-    if connection.vendor != "postgresql":  # neither trick applies: the app path is the plain path (A/A control)
-        variants.pop("deferred insert, own nextval")
-
-    def variant(policy, create):
-        def call():
-            runner.policy_read, runs.run_create = policy, create
-            try:
-                run = services.job_run(job_id="bench_noop", trigger="cli")
-            finally:
-                runner.policy_read, runs.run_create = app_policy_read, app_run_create
-            assert run.status == JobRun.Status.SUCCEEDED and run.fencing_token, (run.status, run.error)
-            return run
-        return call
-
-    calls = {name: variant(*pair) for name, pair in variants.items()}
-    for call in calls.values():  # the first run syncs the definitions
-        call()
-    statements = {name: queries_of(call) for name, call in calls.items()}
-    blocks = []
-    for _ in range(args.repeats):
-        samples = interleaved(calls, args.iterations, warmup=50)
-        blocks.append({k: stats(v) for k, v in samples.items()})
-    JobRun.objects.filter(job_id="bench_noop").delete()
-    return {"vendor": connection.vendor, "statements": statements, "blocks": blocks}
 
 
 # --- the parent: one child per database, then the tables -----------------------------------------------------------
@@ -286,34 +213,6 @@ def report_status(args) -> None:
     print("\n".join(notes))
 
 
-def report_run(args) -> None:
-    plain = "plain (INSERT QUEUED, UPDATE RUNNING)"
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, url in (("PostgreSQL", PG_URL), ("SQLite", f"sqlite:///{tmp}/bench_speed.sqlite3")):
-            if label == "PostgreSQL" and not pg_ok():
-                continue
-            result = run_child("run", url, args)
-            if label == "PostgreSQL":
-                pg_recreate(PG_URL, drop_only=True)
-            if not result:
-                continue
-            print(f"\n## Tricks 2 and 3: reserved id, deferred insert; whole run of a no-op job via job_run "
-                  f"({result['vendor']}, {args.iterations} interleaved runs per variant per block, "
-                  f"{args.repeats} blocks)\n")
-            print("SQL statements per run (this thread): " + "; ".join(f"{k}: {v}" for k, v in
-                                                                       result["statements"].items()) + "\n")
-            rows = block_rows(f"whole run, {label}", result["blocks"], plain)
-            print(table(rows))
-            print()
-            blocks = result["blocks"]
-            print(verdict("tricks 2+3 (app vs plain)", blocks, "app (reserved id + deferred insert)", plain))
-            if "deferred insert, own nextval" in blocks[0]:
-                print(verdict("trick 3 alone (deferred insert, own nextval vs plain)", blocks,
-                              "deferred insert, own nextval", plain))
-                print(verdict("trick 2 on top of 3 (app vs deferred insert, own nextval)", blocks,
-                              "app (reserved id + deferred insert)", "deferred insert, own nextval"))
-
-
 def pg_ok() -> bool:
     try:
         pg_recreate(PG_URL)
@@ -325,8 +224,8 @@ def pg_ok() -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", nargs="?", default="all", choices=("status", "run", "all"))
-    parser.add_argument("--iterations", type=int, default=None, help="per variant per block (status 300, run 2000)")
+    parser.add_argument("mode", nargs="?", default="status", choices=("status",))
+    parser.add_argument("--iterations", type=int, default=300, help="per variant per block")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--history", type=int, default=20, help="finished runs per job (status)")
@@ -335,17 +234,14 @@ def main() -> None:
     if args.child:
         with tempfile.TemporaryDirectory() as tmp:
             setup_django(args.child, tmp)
-            result = child_status(args) if args.mode == "status" else child_run(args)
+            result = child_status(args)
             from django.db import connection
 
             connection.close()
         print(json.dumps(result))
         return
-    print(f"Speed tricks benchmark: Python {sys.version.split()[0]}, PostgreSQL {PG_URL}, Redis {REDIS_URL}")
-    if args.mode in ("status", "all"):
-        report_status(argparse.Namespace(**{**vars(args), "iterations": args.iterations or 300}))
-    if args.mode in ("run", "all"):
-        report_run(argparse.Namespace(**{**vars(args), "iterations": args.iterations or 2000}))
+    print(f"raw_sql benchmark: Python {sys.version.split()[0]}, PostgreSQL {PG_URL}, Redis {REDIS_URL}")
+    report_status(args)
 
 
 if __name__ == "__main__":
