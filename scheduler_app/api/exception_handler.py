@@ -1,0 +1,17 @@
+"""The project's DRF exception handler (REST_FRAMEWORK["EXCEPTION_HANDLER"]): a trigger whose run row the database
+could not take answers 503 with the refusal's body, on every endpoint that triggers a job, not a 500."""
+
+from __future__ import annotations
+
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from scheduler_app import selectors
+from scheduler_app.runs import RunNotRecorded
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, RunNotRecorded):
+        refusal = selectors.run_not_recorded_refusal(job_id=exc.job_id, error=exc)
+        return Response(refusal.as_dict(), status=refusal.http_status)
+    return exception_handler(exc, context)
