@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from scheduler_app import locks
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
+from tests.waiting import wait_for
 
 CHANGELIST = "/admin/scheduler_app/jobdefinition/"
 
@@ -60,9 +59,7 @@ def test_run_now_starts_a_run_through_the_lock(admin_client_, lock_redis):
     run = JobRun.objects.get(job_id="quick_job")
     assert run.trigger == "admin" and run.user == admin_client_.user
     assert any("started run" in m and f"#{run.pk}" in m for m in _messages(response))
-    deadline = time.monotonic() + 5
-    while not JobRun.objects.get(pk=run.pk).is_finished and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: JobRun.objects.get(pk=run.pk).is_finished, timeout=30, message=f"run {run.pk} to finish")
     assert JobRun.objects.get(pk=run.pk).status == "SUCCEEDED"
 
 

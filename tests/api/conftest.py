@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from scheduler_app.models import JobRun
+from tests.waiting import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -47,11 +46,6 @@ def member_api(users):
     return bearer(users["member"])
 
 
-def wait_finished(run_id: int, timeout: float = 30.0) -> JobRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = JobRun.objects.get(pk=run_id)
-        if run.is_finished:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not finish: {JobRun.objects.get(pk=run_id).status}")
+def wait_finished(run_id: int, timeout: float = 60.0) -> JobRun:
+    return wait_for(lambda: (run := JobRun.objects.get(pk=run_id)).is_finished and run, timeout=timeout,
+                    message=f"run {run_id} to finish")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from rest_framework.authtoken.models import Token
 
 from scheduler_app.models import JobRun
 from tests.conftest import manage
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_redis]
 GUIDE = Path(__file__).with_name("manual-testing-guide.md")
@@ -42,16 +42,22 @@ def web_server(subprocess_env, tmp_path):
     proc = manage("runserver", f"127.0.0.1:{port}", "--noreload", env=subprocess_env, stdout=output,
                   stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def answers() -> bool:
         try:
             requests.get(f"{base}/healthz", timeout=1)
-            break
+            return True
         except requests.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                output.seek(0)
-                raise AssertionError(f"runserver did not start: {output.read()}") from None
-            time.sleep(0.2)
+            return proc.poll() is not None  # it exited: stop waiting, and say so below
+
+    try:
+        wait_for(answers, timeout=60, interval=0.2, message="runserver to answer")
+        started = proc.poll() is None
+    except AssertionError:
+        started = False
+    if not started:
+        output.seek(0)
+        raise AssertionError(f"runserver did not start: {output.read()}")
     yield base
     proc.terminate()
     proc.wait(timeout=15)
@@ -100,7 +106,6 @@ def test_every_curl_command_of_the_guide_works_as_written(web_server, guide_setu
     assert seen >= {"/api/v1/jobs/scrape", "/api/v1/scheduler/restart", "/api/v1/logs/clear",
                     "/api/v1/scheduler/status", "/api/v1/scheduler/job"}
     triggered = JobRun.objects.filter(job_id="scrape_jobs_task", trigger="api", team_id=1)
-    deadline = time.monotonic() + 30  # Test 8's background run
-    while not (triggered.exists() and triggered.first().is_finished) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: triggered.exists() and triggered.first().is_finished, timeout=60, interval=0.1,
+             message="Test 8's background run to finish")
     assert triggered.get().status == "SUCCEEDED"

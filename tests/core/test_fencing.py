@@ -17,6 +17,7 @@ from scheduler_app import locks, runs, services
 from scheduler_app.context import StaleFencingToken, current_job_context
 from scheduler_app.job_wrapper import with_execution_lock
 from scheduler_app.models import JobRun
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = JobRun.Status
@@ -118,7 +119,7 @@ def test_a_take_over_cannot_pass_an_open_fenced_transaction(real_redis, paused_f
         # SQLite: the open transaction holds the database's write lock (nothing else can even record a run, or
         # mark the holder dead); the new trigger waits for it.
         newer_thread, newer_box = in_thread(job_id="fenced_writer", trigger="api", params={"marker": "new"})
-        time.sleep(0.3)
+        time.sleep(0.3)  # a chance to pass, which it must not take (a negative check: load can only weaken it)
         assert not JobRun.objects.filter(job_id="fenced_writer").exclude(pk=old.pk).exists()
     resume.set()
     thread.join(30)
@@ -169,8 +170,9 @@ def test_a_stale_holder_cannot_commit_after_a_take_over(lock_redis, fast_lease, 
 def test_a_refused_trigger_changes_nothing_the_holder_depends_on(lock_redis):
     """Redis restarted empty under a live holder: a second trigger gets the key, the database guard refuses it, it
     lets the key go. The holder goes on and ends SUCCEEDED, with its write."""
-    thread, box = in_thread(job_id="writer_job", trigger="api", params={"seconds": 1.0, "marker": "holder"})
-    holder = wait_for(lambda: JobRun.objects.filter(job_id="writer_job", status=S.RUNNING).first())
+    thread, box = in_thread(job_id="writer_job", trigger="api", params={"seconds": 3.0, "marker": "holder"})
+    holder = wait_for(lambda: JobRun.objects.filter(job_id="writer_job", status=S.RUNNING).first(), timeout=30,
+                      interval=0.02, message="a RUNNING writer_job")
     lock_redis.flushdb()
     refused = services.job_run(job_id="writer_job", trigger="api", params={"marker": "intruder"})
     assert refused.status == S.SKIPPED and refused.blocked_by["refused_by"] == "database"
@@ -184,7 +186,8 @@ def test_a_refused_trigger_changes_nothing_the_holder_depends_on(lock_redis):
 
 def test_a_waiting_trigger_waits_out_its_budget_whatever_refused_it(lock_redis):
     thread, box = in_thread(job_id="hold_job", trigger="api", params={"seconds": 1.5})
-    wait_for(lambda: JobRun.objects.filter(job_id="hold_job", status=S.RUNNING).first())
+    wait_for(lambda: JobRun.objects.filter(job_id="hold_job", status=S.RUNNING).first(), timeout=30, interval=0.02,
+             message="a RUNNING hold_job")
     lock_redis.flushdb()  # the key is free, but the database still has the live run
     started = time.monotonic()
     waiter = services.job_run(job_id="hold_job", trigger="cli", wait_seconds=15, params={"seconds": 0})
@@ -195,8 +198,9 @@ def test_a_waiting_trigger_waits_out_its_budget_whatever_refused_it(lock_redis):
 
 
 def test_a_waiting_trigger_refused_until_its_budget_ends_is_skipped_with_the_holder(lock_redis):
-    thread, _ = in_thread(job_id="hold_job", trigger="api", params={"seconds": 2.0})
-    holder = wait_for(lambda: JobRun.objects.filter(job_id="hold_job", status=S.RUNNING).first())
+    thread, _ = in_thread(job_id="hold_job", trigger="api", params={"seconds": 4.0})
+    holder = wait_for(lambda: JobRun.objects.filter(job_id="hold_job", status=S.RUNNING).first(), timeout=30,
+                      interval=0.02, message="a RUNNING hold_job")
     lock_redis.flushdb()
     started = time.monotonic()
     waiter = services.job_run(job_id="hold_job", trigger="cli", wait_seconds=0.6)
@@ -211,13 +215,3 @@ def test_run_finish_is_a_compare_and_set_from_running(db):
         assert runs.run_finish(run, status=S.SUCCEEDED) is False
         run.refresh_from_db()
         assert run.status == status
-
-
-def wait_for(predicate, timeout: float = 15):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")

@@ -14,6 +14,7 @@ from scheduler_app import locks, services
 from scheduler_app.models import JobDefinition, JobRun
 from scraping_app.models import Team
 from tests import jobs_for_tests
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,14 +41,9 @@ def run_in_thread(**kwargs) -> tuple[threading.Thread, dict]:
     return thread, box
 
 
-def wait_for_status(job_id: str, status: str, timeout: float = 5) -> JobRun:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        run = JobRun.objects.filter(job_id=job_id, status=status).first()
-        if run:
-            return run
-        time.sleep(0.02)
-    raise AssertionError(f"no {status} run of {job_id}")
+def wait_for_status(job_id: str, status: str, timeout: float = 30) -> JobRun:
+    return wait_for(lambda: JobRun.objects.filter(job_id=job_id, status=status).first(), timeout=timeout,
+                    interval=0.02, message=f"a {status} run of {job_id}")
 
 
 def test_success_records_the_run_and_logs_the_exact_lines(lock_redis, caplog):
@@ -129,11 +125,11 @@ def test_timeout_stops_the_run_releases_the_lock_and_logs(lock_redis, caplog):
 
 def test_timeout_frees_the_lock_while_the_job_is_still_blocked(lock_redis):
     set_timeout("blocking_job", 0.01)
-    thread, box = run_in_thread(job_id="blocking_job", trigger="api", params={"seconds": 2})
-    time.sleep(1.0)
-    run = JobRun.objects.get(job_id="blocking_job")
-    assert run.status == S.TIMED_OUT  # the watchdog finished it; the job's thread is still asleep
-    assert not lock_redis.exists("job_lock:blocking_job")
+    thread, box = run_in_thread(job_id="blocking_job", trigger="api", params={"seconds": 4})
+    # The watchdog finishes the row, then releases the key: wait for both (the timeout is 0.6 s).
+    wait_for(lambda: JobRun.objects.filter(job_id="blocking_job", status=S.TIMED_OUT).exists()
+             and not lock_redis.exists("job_lock:blocking_job"), timeout=5, message="the watchdog to time it out")
+    assert thread.is_alive() and "run" not in box  # the job's thread is still asleep in its blocking call
     thread.join()
     assert box["run"].status == S.TIMED_OUT
 
@@ -178,11 +174,12 @@ def test_a_key_taken_in_redis_alone_does_not_stop_the_databases_holder(lock_redi
 def test_late_finisher_never_deletes_the_newer_key(lock_redis, fast_lease):
     """The renewal is held off, the lease lapses, another holder takes the key: the first must not delete it."""
     locks.renewer.paused = True
-    thread, box = run_in_thread(job_id="blocking_job", trigger="api", params={"seconds": 2.5})
+    thread, box = run_in_thread(job_id="blocking_job", trigger="api", params={"seconds": 4})
     wait_for_status("blocking_job", S.RUNNING)
-    time.sleep(1.2)  # lease (1 s) lapsed
+    wait_for(lambda: not lock_redis.exists("job_lock:blocking_job"), timeout=10, message="the lease (1 s) to lapse")
     fast_lease.LOCK_LEASE_SECONDS = 30  # the newer holder's lease outlives the paused renewal
     newer = locks.acquire("blocking_job", ttl_seconds=60)
+    assert thread.is_alive()  # the first holder finishes after the newer one took the key: a late finisher
     thread.join()
     locks.renewer.paused = False
     assert json.loads(lock_redis.get("job_lock:blocking_job"))["token"] == newer.holder.token

@@ -10,6 +10,7 @@ import pytest
 
 from scheduler_app import locks
 from scheduler_app.locks import LockNotAcquired
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,8 +56,7 @@ def test_release_is_owner_only(lock_redis):
 def test_late_finisher_never_deletes_the_new_holders_lock(lock_redis, fast_lease):
     first = locks.acquire("job_a", ttl_seconds=60)
     locks.renewer.paused = True  # hold renewal off: the lease lapses while the job still "runs"
-    time.sleep(1.3)
-    assert not lock_redis.exists("job_lock:job_a")
+    wait_for(lambda: not lock_redis.exists("job_lock:job_a"), timeout=10, message="the unrenewed lease to lapse")
     locks.renewer.paused = False
     second = locks.acquire("job_a", ttl_seconds=60)
     assert first.release() is False  # the late finisher
@@ -66,7 +66,10 @@ def test_late_finisher_never_deletes_the_new_holders_lock(lock_redis, fast_lease
 
 def test_renewal_keeps_a_long_job_locked_with_a_short_lease(lock_redis, fast_lease):
     with locks.execution_lock("job_a", ttl_seconds=60) as lease:
-        time.sleep(2.5)  # 2.5 leases
+        beyond = time.monotonic() + 2.5 * lease.lease_seconds
+        # A renewal made after 2.5 leases (each one sets the next at renewal time + lease/3): the key lives on.
+        wait_for(lambda: lease.next_renewal - lease.lease_seconds / 3 >= beyond, timeout=30,
+                 message="a renewal 2.5 leases after the acquire")
         assert json.loads(lock_redis.get("job_lock:job_a"))["token"] == lease.holder.token
         assert 0 < lock_redis.pttl("job_lock:job_a") <= 1000
 
@@ -75,17 +78,18 @@ def test_renewal_stops_at_the_deadline_so_the_key_expires(lock_redis, fast_lease
     fired = threading.Event()
     lease = locks.acquire("job_a", ttl_seconds=0.5)
     lease.on_deadline.append(lambda _lease: fired.set())
-    assert fired.wait(2)
-    time.sleep(1.2)
-    assert not lock_redis.exists("job_lock:job_a")
+    assert fired.wait(10)
+    wait_for(lambda: not lock_redis.exists("job_lock:job_a"), timeout=10,
+             message="the key to expire once renewal stopped at the deadline")
+    assert lease.deadline_fired and not lease.released
     lease.release()
 
 
 def test_renewal_restores_a_key_lost_to_a_redis_restart(lock_redis, fast_lease):
     with locks.execution_lock("job_a", ttl_seconds=60) as lease:
         lock_redis.flushdb()  # what a restart of a Redis that keeps nothing on disk does
-        time.sleep(0.6)
-        assert json.loads(lock_redis.get("job_lock:job_a"))["token"] == lease.holder.token
+        raw = wait_for(lambda: lock_redis.get("job_lock:job_a"), timeout=10, message="renewal to set the key again")
+        assert json.loads(raw)["token"] == lease.holder.token
         assert not lease.lost
 
 
@@ -172,8 +176,8 @@ def test_renewal_thread_survives_failures_and_is_restarted(lock_redis, fast_leas
 
     monkeypatch.setattr(locks.redis_backend(), "extend", flaky)
     with locks.execution_lock("job_a", ttl_seconds=60) as lease:
-        time.sleep(1.5)
-        assert calls["n"] >= 2 and not lease.lost
+        wait_for(lambda: calls["n"] >= 2, timeout=15, message="a renewal after the failing one")
+        assert not lease.lost
         assert lock_redis.exists("job_lock:job_a")
 
 

@@ -20,8 +20,13 @@ WORKER = textwrap.dedent(
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
     django.setup()
     from scheduler_app.services import job_run
-    start_at = float(sys.argv[1])
-    time.sleep(max(0.0, start_at - time.time()))  # all workers fire together
+    ready_dir, workers = sys.argv[1], int(sys.argv[3])
+    open(os.path.join(ready_dir, str(os.getpid())), "w").close()
+    give_up = time.monotonic() + 180
+    while len(os.listdir(ready_dir)) < workers:  # all workers fire together, once every one has imported Django
+        if time.monotonic() > give_up:
+            sys.exit("the other workers never got ready")
+        time.sleep(0.01)
     rng = random.Random(os.getpid())
     for _ in range(int(sys.argv[2])):
         job_run(job_id="hold_job", trigger="cli", params={"seconds": rng.choice([0, 0, 0.001, 0.005, 0.02])})
@@ -30,13 +35,11 @@ WORKER = textwrap.dedent(
 )
 
 
-def test_eight_processes_never_overlap(real_redis, subprocess_env):
-    import time
-
+def test_eight_processes_never_overlap(real_redis, subprocess_env, tmp_path):
     processes, triggers = 8, 50
-    start_at = time.time() + 4  # after every worker has imported Django
     workers = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(start_at), str(triggers)], cwd=ROOT, env=subprocess_env,
+        subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path), str(triggers), str(processes)], cwd=ROOT,
+                         env=subprocess_env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(processes)
     ]

@@ -6,6 +6,7 @@ database guard never lets a second run start beside one that still runs.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import socket
@@ -20,6 +21,7 @@ from scheduler_app import locks, services
 from scheduler_app.models import DatabaseLock, JobRun
 from tests.conftest import NO_RETRY, manage, require
 from tests.conftest import _real_client as real_client
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = JobRun.Status
@@ -42,13 +44,14 @@ class SpareRedis:
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no"], stdout=subprocess.DEVNULL)
         client = self.client()
-        for _ in range(100):
+
+        def answers() -> bool:
             try:
-                client.ping()
-                return
+                return client.ping()
             except redis.exceptions.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("spare redis did not start")
+                return False
+
+        wait_for(answers, timeout=30, message=f"the spare redis-server on port {self.port} to answer")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -83,12 +86,13 @@ def run_in_thread(**kwargs):
 
 
 def wait_running(job_id: str) -> JobRun:
-    for _ in range(250):
-        run = JobRun.objects.filter(job_id=job_id, status=S.RUNNING).first()
-        if run:
-            return run
-        time.sleep(0.02)
-    raise AssertionError("never RUNNING")
+    return wait_for(lambda: JobRun.objects.filter(job_id=job_id, status=S.RUNNING).first(), timeout=30,
+                    interval=0.02, message=f"a RUNNING run of {job_id}")
+
+
+def still_running(run: JobRun) -> None:
+    """The holder must outlive the test's steps; if it did not, the machine was too slow, not the guard wrong."""
+    assert JobRun.objects.get(pk=run.pk).status == S.RUNNING, "the holder ended before the test's steps did"
 
 
 def test_closed_port_falls_back_to_the_database_lease(dead_redis, caplog):
@@ -110,16 +114,21 @@ def test_closed_port_fallback_still_excludes(dead_redis):
 
 def test_outage_during_a_run_never_admits_a_second_run(spare_redis, fast_lease, caplog):
     caplog.set_level(logging.INFO, logger="scheduler_app")
-    thread, box = run_in_thread(job_id="hold_job", trigger="scheduled", params={"seconds": 2.5})
+    thread, box = run_in_thread(job_id="hold_job", trigger="scheduled", params={"seconds": 6})
     first = wait_running("hold_job")
+    started = time.monotonic()
     assert first.lock_backend == "redis"
     spare_redis.stop()  # Redis dies mid-run
-    time.sleep(0.6)  # renewal fails (logged), the heartbeat goes on
+    wait_for(lambda: any("Failed to renew redis lock for job: hold_job" in m for m in errors(caplog)), timeout=10,
+             message="the renewal to fail (logged) while the heartbeat goes on")
     second = services.job_run(job_id="hold_job", trigger="api")
     assert second.status == S.SKIPPED and second.blocked_by["holder"]["run_id"] == first.pk
-    time.sleep(1.5)  # beyond 2 x lease from the start: only a live heartbeat can still be refusing
+    # Beyond 2 x lease from the start: only a live heartbeat can still be refusing.
+    wait_for(lambda: time.monotonic() - started >= 2 * fast_lease.LOCK_LEASE_SECONDS + 0.1, timeout=10,
+             message="two leases to pass")
     third = services.job_run(job_id="hold_job", trigger="api")
-    assert third.status == S.SKIPPED
+    assert third.status == S.SKIPPED and third.blocked_by["holder"]["run_id"] == first.pk
+    still_running(first)
     thread.join()
     assert box["run"].status == S.SUCCEEDED  # the run went on, guarded by its heartbeat
     assert any("Failed to renew redis lock for job: hold_job" in m for m in errors(caplog))
@@ -128,16 +137,18 @@ def test_outage_during_a_run_never_admits_a_second_run(spare_redis, fast_lease, 
     assert after.status == S.SUCCEEDED and after.lock_backend == "database"
 
 
-def test_redis_coming_back_restores_the_holders_key(spare_redis, fast_lease):
-    thread, box = run_in_thread(job_id="hold_job", trigger="api", params={"seconds": 2.0})
-    wait_running("hold_job")
+def test_redis_coming_back_restores_the_holders_key(spare_redis, fast_lease, caplog):
+    thread, box = run_in_thread(job_id="hold_job", trigger="api", params={"seconds": 5})
+    first = wait_running("hold_job")
     spare_redis.stop()
-    time.sleep(0.5)
+    wait_for(lambda: any("Failed to renew redis lock for job: hold_job" in m for m in errors(caplog)), timeout=10,
+             message="the renewal to meet the outage")
     spare_redis.start()  # empty: a Redis that keeps nothing on disk
-    time.sleep(0.8)
     client = spare_redis.client()
-    assert client.exists("job_lock:hold_job")  # renewal set it again with its own token
+    raw = wait_for(lambda: client.get("job_lock:hold_job"), timeout=10, message="renewal to set the key again")
+    assert json.loads(raw)["token"] == first.lock_token  # with its own token
     blocked = services.job_run(job_id="hold_job", trigger="api")
+    still_running(first)
     thread.join()
     assert blocked.status == S.SKIPPED
     assert box["run"].status == S.SUCCEEDED
@@ -145,14 +156,16 @@ def test_redis_coming_back_restores_the_holders_key(spare_redis, fast_lease):
 
 def test_fallback_holder_blocks_a_redis_trigger_when_redis_returns(spare_redis, fast_lease, settings):
     spare_redis.stop()
-    thread, box = run_in_thread(job_id="hold_job", trigger="api", params={"seconds": 1.5})
+    thread, box = run_in_thread(job_id="hold_job", trigger="api", params={"seconds": 5})
     first = wait_running("hold_job")
     assert first.lock_backend == "database"
     spare_redis.start()
-    time.sleep(settings.LOCK_REDIS_RETRY_SECONDS + 0.1)
+    time.sleep(settings.LOCK_REDIS_RETRY_SECONDS + 0.1)  # the fallback's retry interval (a sleep is never short)
     second = services.job_run(job_id="hold_job", trigger="api")  # acquires Redis, refused by the database guard
+    still_running(first)
     thread.join()
     assert second.status == S.SKIPPED and second.blocked_by["holder"]["run_id"] == first.pk
+    assert second.blocked_by["refused_by"] == "database"  # it went through Redis, not the database lease
     assert not spare_redis.client().exists("job_lock:hold_job")  # it gave the Redis lock back
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import pytest
 
 from scheduler_app import services
 from scheduler_app.models import JobDefinition, JobRun
 from tests.conftest import manage
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = JobRun.Status
@@ -28,7 +28,7 @@ def test_guide_9_five_concurrent_triggers_one_runs(lock_redis, caplog):
 
     def trigger():
         barrier.wait()
-        results.append(services.job_run(job_id="hold_job", trigger="api", params={"seconds": 0.5}))
+        results.append(services.job_run(job_id="hold_job", trigger="api", params={"seconds": 2}))
 
     threads = [threading.Thread(target=trigger) for _ in range(5)]
     for thread in threads:
@@ -47,10 +47,10 @@ def test_guide_2_manual_trigger_during_a_scheduled_run(lock_redis, caplog):
     caplog.set_level(logging.INFO, logger="scheduler_app")
     box = {}
     scheduled = threading.Thread(target=lambda: box.setdefault(
-        "run", services.job_run(job_id="hold_job", trigger="scheduled", params={"seconds": 0.8})))
+        "run", services.job_run(job_id="hold_job", trigger="scheduled", params={"seconds": 2})))
     scheduled.start()
-    while not JobRun.objects.filter(status=S.RUNNING).exists():
-        time.sleep(0.01)
+    wait_for(lambda: JobRun.objects.filter(status=S.RUNNING).exists(), timeout=30, interval=0.01,
+             message="the first run to be RUNNING")
     manual = services.job_run(job_id="hold_job", trigger="api")
     waiting = services.job_run(job_id="hold_job", trigger="api", wait_seconds=5)
     scheduled.join()
@@ -80,8 +80,8 @@ def test_guide_5_different_jobs_do_not_interfere(lock_redis):
     long_job = threading.Thread(target=lambda: box.setdefault(
         "run", services.job_run(job_id="hold_job", trigger="api", params={"seconds": 0.5})))
     long_job.start()
-    while not JobRun.objects.filter(status=S.RUNNING).exists():
-        time.sleep(0.01)
+    wait_for(lambda: JobRun.objects.filter(status=S.RUNNING).exists(), timeout=30, interval=0.01,
+             message="the first run to be RUNNING")
     other = services.job_run(job_id="quick_job", trigger="api")
     long_job.join()
     assert other.status == S.SUCCEEDED and box["run"].status == S.SUCCEEDED

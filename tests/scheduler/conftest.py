@@ -3,23 +3,15 @@ from __future__ import annotations
 import signal
 import subprocess
 import tempfile
-import time
 
 import pytest
 from django.utils import timezone
 
 from scheduler_app.models import SchedulerInstance
 from tests.conftest import manage
+from tests.waiting import wait_for
 
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+__all__ = ["fresh_instances", "wait_for"]  # wait_for: tests here import it from this module too
 
 
 @pytest.fixture(autouse=True)

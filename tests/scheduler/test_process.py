@@ -246,9 +246,11 @@ def test_restart_fires_a_due_slot_once_and_skips_while_lock_held(process, fake_r
     ran = wait_for(lambda: JobRun.objects.filter(job_id="quick_job", trigger="scheduled",
                                                  status="SUCCEEDED").first(), timeout=3, message="the slot runs")
     proc.reload()  # the slot has its run now: not due any more
-    import time
-
-    time.sleep(0.5)
+    # A reload that made it due would leave next_run_time at or before now until the loop fires it: wait until the
+    # stored next run is ahead (either it was not due, or its fire was submitted), then let any fire end.
+    wait_for(lambda: proc.scheduler.get_job("quick_job", jobstore="default").next_run_time > timezone.now(),
+             timeout=10, message="the stored next run to be ahead after the reload")
+    _settle(proc, "quick_job")
     assert JobRun.objects.filter(job_id="quick_job", scheduled_for=ran.scheduled_for).exclude(
         status="SKIPPED").count() == 1
 
