@@ -20,7 +20,7 @@ from scheduler_app.locks import Holder, LockNotAcquired, LockServiceUnavailable
 from scheduler_app.models import JobRun
 from scheduler_app.registry import InvalidJobParams, JobSpec
 
-__all__ = ["InvalidJobParams", "with_execution_lock"]  # a params_validator raises InvalidJobParams
+__all__ = ["InvalidJobParams", "JobSpec", "with_execution_lock"]  # a params_validator raises InvalidJobParams
 
 
 def with_execution_lock(timeout_minutes: float, wait_seconds: float = 0, scope: str = "job", *,
@@ -72,5 +72,3 @@ def _raise_refusal(run: JobRun) -> None:
     raise LockNotAcquired(run.lock_key, Holder.parse_dict(refusal.holder), refusal.ttl_seconds,
                           message=f"{refusal.message} (lock {run.lock_key})")
 
-
-__all__ = ["JobSpec", "with_execution_lock"]

@@ -94,6 +94,8 @@ def run_start(run: JobRun, lease: Lease) -> JobRun | None:
                 # The blocker finished between the two statements: try again.
     except DatabaseError as exc:
         raise RunNotRecorded(run.job_id, run.pk, exc) from exc
+    # Three starts refused and each blocker gone by the time it was read: the key is churning. Refuse this trigger
+    # (SKIPPED, lock held) rather than loop; the caller names the blocker, or this run when none is left to name.
     return JobRun.objects.filter(lock_key=run.lock_key, status=JobRun.Status.RUNNING).first() or run
 
 
