@@ -11,8 +11,8 @@ from django.utils import timezone
 from scheduler_app import services
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
 from scheduler_app.scheduler.process import SchedulerProcess
-from tests.scheduler import jobs_slow  # registers slow_tick_job and gated_job
-from tests.scheduler.conftest import wait_for
+from tests.scheduler_app.scheduler import jobs_slow  # registers slow_tick_job and gated_job
+from tests.scheduler_app.scheduler.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

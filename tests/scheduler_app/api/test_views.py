@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from scheduler_app import locks
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
-from tests.api.conftest import bearer, wait_finished
+from tests.conftest import bearer, wait_finished
 
 ADMIN_ENDPOINTS = [
     ("get", "/api/v1/scheduler/status"),

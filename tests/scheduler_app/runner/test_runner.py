@@ -137,3 +137,17 @@ def test_lock_key_for_scope():
     assert runner.lock_key_for(job_id="team_job", scope="team", team=Team()) == "team_job:team:4"
     assert runner.lock_key_for(job_id="team_job", scope="team", team=None) == "team_job"
     assert runner.lock_key_for(job_id="team_job", scope="job", team=Team()) == "team_job"
+
+
+def test_a_database_error_after_locking_releases_the_lock(lock_redis, monkeypatch):
+    from django.db import OperationalError
+
+    from scheduler_app import runs, services
+
+    def broken(run, lease):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(runs, "run_start", broken)
+    with pytest.raises(OperationalError):
+        services.job_run(job_id="quick_job", trigger="cli")
+    assert not lock_redis.exists("job_lock:quick_job")

@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
-from tests.scheduler.conftest import fresh_instances, wait_for
+from tests.scheduler_app.scheduler.conftest import fresh_instances, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_redis]
 
