@@ -1,0 +1,60 @@
+"""Scheduler reads. The API, the admin, the CLI and the operations views (/healthz, /metrics) show the same facts
+from these functions; other apps read the scheduler only through them."""
+
+from scheduler_app.selectors.locks import (
+    lock_service_ping,
+    lock_state_dicts,
+    lock_states,
+)
+from scheduler_app.selectors.refusals import (
+    Refusal,
+    lease_ago,
+    run_not_recorded_refusal,
+    run_refusal,
+)
+from scheduler_app.selectors.run_metrics import (
+    DURATION_BUCKETS,
+    WAIT_BUCKETS,
+    MetricKey,
+    run_metric_aggregates,
+)
+from scheduler_app.selectors.runs import (
+    job_definition_get,
+    job_definitions_version,
+    job_runs_list,
+    job_runs_visible,
+    scheduled_slot_has_run,
+    scheduled_slots_run,
+)
+from scheduler_app.selectors.status import (
+    job_runs_recent_per_job,
+    scheduler_dashboard,
+    scheduler_heartbeat_age,
+    scheduler_instances_alive,
+    scheduler_status,
+)
+
+__all__ = [
+    "DURATION_BUCKETS",
+    "MetricKey",
+    "Refusal",
+    "WAIT_BUCKETS",
+    "job_definition_get",
+    "job_definitions_version",
+    "job_runs_list",
+    "job_runs_recent_per_job",
+    "job_runs_visible",
+    "lease_ago",
+    "lock_service_ping",
+    "lock_state_dicts",
+    "lock_states",
+    "run_metric_aggregates",
+    "run_not_recorded_refusal",
+    "run_refusal",
+    "scheduled_slot_has_run",
+    "scheduled_slots_run",
+    "scheduler_dashboard",
+    "scheduler_heartbeat_age",
+    "scheduler_instances_alive",
+    "scheduler_status",
+]

@@ -1,0 +1,68 @@
+"""Held locks with their stale and stuck flags, and whether the lock service answers."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django.conf import settings
+
+from scheduler_app import locks
+from scheduler_app.locks import LockState
+from scheduler_app.models import JobDefinition, JobRun
+
+
+def lock_states(*, include_redis: bool = True) -> list[LockState]:
+    """Every held lock with `stale`, `stale_reason`, `stuck` and the holder's run status in `extra`.
+
+    Stale: the holder's run has finished or been abandoned, or the key has no TTL. A live holder is never stale.
+    Stuck (alerts, /healthz): held longer than the job's timeout plus the lease.
+    `include_redis=False` lists the database leases only (a caller that already knows Redis is down).
+    """
+    if include_redis:
+        states, _redis_ok = locks.list_locks()
+    else:
+        states = locks.database_backend().list()
+    run_ids = [s.holder.run_id for s in states if s.holder and s.holder.run_id]
+    run_status = dict(JobRun.objects.filter(pk__in=run_ids).values_list("pk", "status"))
+    timeouts = dict(JobDefinition.objects.values_list("job_id", "timeout_minutes"))
+    now = time.time()
+    for state in states:
+        holder = state.holder
+        status = run_status.get(holder.run_id) if holder and holder.run_id else None
+        reason = ""
+        if state.ttl_seconds is None:
+            reason = "no TTL"
+        elif status is not None and status != JobRun.Status.RUNNING and status != JobRun.Status.QUEUED:
+            reason = f"holder's run is {status}"
+        held = now - holder.acquired_at if holder and holder.acquired_at else None
+        limit = timeouts.get(state.job_id, 0) * 60 + settings.LOCK_LEASE_SECONDS
+        state.extra.update(
+            run_status=status,
+            stale=bool(reason),
+            stale_reason=reason,
+            held_seconds=None if held is None else round(held, 3),
+            stuck=bool(reason) or (held is not None and held > limit),
+        )
+    return states
+
+
+def lock_state_dicts() -> list[dict]:
+    return [{**state.as_dict(), **state.extra} for state in lock_states()]
+
+
+def lock_service_ping(*, timeout: float = 1.0) -> bool:
+    """PING the lock's Redis, answering within `timeout`: with Redis down, redis-py's default retries take
+    seconds per call, longer than a probe or a scrape should wait. (The ping thread finishes on its own.)"""
+    answer: dict[str, bool] = {}
+
+    def ping() -> None:
+        try:
+            answer["ok"] = locks.redis_available()
+        except Exception:  # noqa: BLE001 - any failure means "not answering"
+            answer["ok"] = False
+
+    thread = threading.Thread(target=ping, name="redis-ping", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return answer.get("ok", False)

@@ -1,0 +1,91 @@
+"""Why a trigger did not start, as every entry point reports it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from scheduler_app.models import JobRun
+
+
+def lease_ago() -> datetime:
+    """A RUNNING run whose heartbeat is older than this is dead (heartbeats come every third of a lease)."""
+    return timezone.now() - timedelta(seconds=settings.LOCK_LEASE_SECONDS)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a trigger did not start, as every entry point reports it: the API (409/503), the admin message, runjob's
+    exit code (3/4) and a direct call's exception."""
+
+    LOCK_HELD = "lock_held"  # another run holds the key, or the database still has a live run of it
+    LOCK_UNAVAILABLE = "lock_unavailable"  # Redis unreachable and LOCK_FALLBACK=fail
+    NOT_RECORDED = "not_recorded"  # the database could not take the run row
+
+    kind: str
+    job_id: str
+    run_id: int | None
+    holder: dict | None = None
+    ttl_seconds: float | None = None
+    heartbeat_age_seconds: float | None = None
+    refused_by: str | None = None  # "lock" (the key) or "database" (the guard)
+    error: str = ""
+
+    @property
+    def detail(self) -> str:
+        return {self.LOCK_HELD: "Job is already running", self.LOCK_UNAVAILABLE: "Lock service unavailable",
+                self.NOT_RECORDED: "Run could not be recorded"}[self.kind]
+
+    @property
+    def http_status(self) -> int:
+        """409 while the lock is held; 503 when the lock service is unavailable or the run row cannot be written."""
+        return 409 if self.kind == self.LOCK_HELD else 503
+
+    @property
+    def holder_text(self) -> str:
+        """'held by vm:2112, run #26; lock TTL 26 s; heartbeat 2.0 s ago'."""
+        holder = self.holder or {}
+        parts = [f"held by {holder.get('host')}:{holder.get('pid')}" if holder else "held by another holder"]
+        if holder.get("run_id"):
+            parts[0] += f", run #{holder['run_id']}"
+        if isinstance(self.ttl_seconds, int | float):
+            parts.append(f"lock TTL {self.ttl_seconds:.0f} s")
+        if isinstance(self.heartbeat_age_seconds, int | float):
+            parts.append(f"heartbeat {self.heartbeat_age_seconds:.1f} s ago")
+        return "; ".join(parts)
+
+    @property
+    def message(self) -> str:
+        if self.kind == self.LOCK_HELD:
+            return f"{self.detail} ({self.holder_text})"
+        return f"{self.detail}: {self.error}"
+
+    def as_dict(self) -> dict:
+        body = {"detail": self.detail, "job_id": self.job_id, "run_id": self.run_id}
+        if self.kind == self.LOCK_HELD:
+            body.update(holder=self.holder, ttl_seconds=self.ttl_seconds,
+                        heartbeat_age_seconds=self.heartbeat_age_seconds, refused_by=self.refused_by)
+        else:
+            body["error"] = self.error
+        return body
+
+
+def run_refusal(*, run: JobRun) -> Refusal | None:
+    """Why `run` did not start, or None for a run that started (or a slot another scheduler ran)."""
+    if run.status != JobRun.Status.SKIPPED or run.skip_reason not in (JobRun.SkipReason.LOCK_HELD,
+                                                                      JobRun.SkipReason.LOCK_UNAVAILABLE):
+        return None
+    if run.skip_reason == JobRun.SkipReason.LOCK_UNAVAILABLE:
+        return Refusal(kind=Refusal.LOCK_UNAVAILABLE, job_id=run.job_id, run_id=run.pk, error=run.error)
+    blocked = run.blocked_by or {}
+    return Refusal(kind=Refusal.LOCK_HELD, job_id=run.job_id, run_id=run.pk, holder=blocked.get("holder"),
+                   ttl_seconds=blocked.get("ttl_seconds"), heartbeat_age_seconds=blocked.get("heartbeat_age_seconds"),
+                   refused_by=blocked.get("refused_by"), error=run.error)
+
+
+def run_not_recorded_refusal(*, job_id: str, error: Exception) -> Refusal:
+    """The refusal for a trigger whose run row could not be written (services.RunNotRecorded)."""
+    return Refusal(kind=Refusal.NOT_RECORDED, job_id=job_id, run_id=None, error=str(error))
