@@ -76,7 +76,7 @@ def queries_of(fn) -> int:
     return len(ctx.captured_queries)
 
 
-# --- trick 1: the C timestamptz loader --------------------------------------------------------------------------
+# --- the C timestamptz loader of raw_sql.cursor() -------------------------------------------------------------
 
 def child_status(args) -> dict:
     from django.contrib.auth import get_user_model
@@ -199,7 +199,8 @@ def report_status(args) -> None:
     pg_recreate(PG_URL, drop_only=True)
     if not result:
         return
-    print(f"\n## Trick 1: C timestamptz loader ({result['vendor']}, {args.jobs} jobs x {args.history} finished runs, "
+    print(f"\n## raw_sql.cursor(): the C timestamptz loader ({result['vendor']}, {args.jobs} jobs x "
+          f"{args.history} finished runs, "
           f"{args.iterations} interleaved calls per variant per block, {args.repeats} blocks)\n")
     print(f"trick loader: `{result['loaders']['trick']}`; plain loader: `{result['loaders']['plain']}`\n")
     rows, notes = [], []
