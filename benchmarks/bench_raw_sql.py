@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench_locks import interleaved, pct
-from bench_status import pg_recreate, seed
+from bench_status import pg_recreate, staff_client_seeded
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -79,20 +79,12 @@ def queries_of(fn) -> int:
 # --- the C timestamptz loader of raw_sql.cursor() -------------------------------------------------------------
 
 def child_status(args) -> dict:
-    from django.contrib.auth import get_user_model
     from django.db import connection
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
 
     from scheduler_app import raw_sql, selectors
 
     use_redis()
-    seed(args.jobs, args.history)
-    with connection.cursor() as cursor:  # fresh planner statistics, as autovacuum keeps them in production
-        cursor.execute("ANALYZE")
-    user = get_user_model().objects.create_user("bench", is_staff=True)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
+    client = staff_client_seeded(args.jobs, args.history)
 
     c_cursor = raw_sql.cursor
 

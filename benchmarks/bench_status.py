@@ -141,6 +141,22 @@ def measure(call, n: int) -> dict:
             "mean": statistics.fmean(times)}
 
 
+def staff_client_seeded(jobs: int, history: int):
+    """Seed the definitions and their history, refresh the planner's statistics, and return a staff API client."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    seed(jobs, history)
+    with connection.cursor() as cursor:  # fresh planner statistics, as autovacuum keeps them in production
+        cursor.execute("ANALYZE")
+    user = get_user_model().objects.create_user("bench", is_staff=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
+    return client
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=100)
@@ -151,20 +167,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         setup_django(args.database_url, tmp)
         from django.conf import settings
-        from django.contrib.auth import get_user_model
         from django.db import connection
-        from rest_framework.authtoken.models import Token
-        from rest_framework.test import APIClient
 
         from scheduler_app.models import JobDefinition
 
         redis_name = use_redis()
-        seed(args.jobs, args.history)
-        with connection.cursor() as cursor:  # fresh planner statistics, as autovacuum keeps them in production
-            cursor.execute("ANALYZE")
-        user = get_user_model().objects.create_user("bench", is_staff=True)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
+        client = staff_client_seeded(args.jobs, args.history)
 
         def endpoint():
             response = client.get("/api/v1/scheduler/status")

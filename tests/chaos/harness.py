@@ -21,6 +21,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tests import waiting
 from tests.chaos.chaos_jobs import TABLE, decode_ranges
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,15 +34,8 @@ TERMINAL = {"SUCCEEDED", "PARTIAL", "FAILED", "TIMED_OUT", "LOST_LOCK", "ABANDON
 # --- waiting ----------------------------------------------------------------------------------------------------------
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, step: float = 0.02):
-    """Poll `predicate` until it returns something truthy; AssertionError naming `what` at the deadline."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= end:
-            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}")
-        time.sleep(step)
+    """The tests' one `wait_for`, with the harness's argument names."""
+    return waiting.wait_for(predicate, timeout=timeout, interval=step, message=what)
 
 
 def free_port() -> int:

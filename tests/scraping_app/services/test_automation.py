@@ -6,39 +6,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from scheduler_app.models import JobRun
-from scheduler_app.services import job_run
-from scraping_app.models import AutomationRule, JobApplication, JobPosting, Team
-from tests.scraping_app.conftest import make_source
+from scraping_app.models import AutomationRule, JobApplication, JobPosting
+from tests.scraping_app.services.conftest import posting, run
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team():
-    team = Team.objects.create(name="Searchers")
-    User = get_user_model()
-    team.members.add(User.objects.create(username="ann", email="ann@example.com"),
-                     User.objects.create(username="bob", email=""))
-    return team
-
-
-def posting(n: int, **fields) -> JobPosting:
-    source = make_source("sample", name="Sample") if n == 1 else JobPosting.objects.first().source
-    now = timezone.now()
-    defaults = dict(title=f"Python developer {n}", company="Acme", location="Remote", is_remote=True,
-                    first_seen_at=now, last_seen_at=now, fingerprint=str(n))
-    defaults.update(fields)
-    return JobPosting.objects.create(source=source, source_job_id=str(n), **defaults)
-
-
-def run(job_id: str, team=None) -> JobRun:
-    result = job_run(job_id=job_id, trigger="cli", team=team)
-    assert result.status == JobRun.Status.SUCCEEDED, result.error
-    return result
 
 
 def test_automation_shortlists_matches_once_with_a_follow_up_date(fake_redis, team):
