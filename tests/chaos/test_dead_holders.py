@@ -1,4 +1,4 @@
-"""Issue 9, findings 5 and 6: a holder that is gone (kill -9) or stuck inside its transaction (SIGSTOP).
+"""Chaos: a holder that is gone (kill -9) or stuck inside its transaction (SIGSTOP).
 
 5. kill -9 of the holder: a fail-fast trigger succeeds within lease + 1 s, without the reaper (`locks clear-stale`).
 6. SQLite: a holder frozen inside ctx.atomic() keeps the database write lock; another `runjob` with a 1 s busy

@@ -1,4 +1,4 @@
-"""Issue 9, findings 1 and 2: a writer frozen (SIGSTOP) past its lease while a newer run takes over.
+"""Chaos: a writer frozen (SIGSTOP) past its lease while a newer run takes over.
 
 1. Pause between the fence check and COMMIT: stopped at a random moment of a loop of ctx.atomic() writes.
 2. Redis restarted empty under the frozen writer: the lock store forgets everything while the writer sleeps.

@@ -1,4 +1,4 @@
-"""Issue 9, findings 3, 4 and 7: a trigger that is refused must change nothing a live holder depends on, and a
+"""Chaos: a trigger that is refused must change nothing a live holder depends on, and a
 waiting trigger waits out its budget whatever refused it.
 
 The holder is a live `runjob chaos_writer` (never paused) writing through ctx.atomic() every ~30 ms, lease 3 s

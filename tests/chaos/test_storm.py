@@ -1,4 +1,4 @@
-"""Issue 9, the storm: a mixed-trigger storm of CHAOS_STORM_TRIGGERS triggers of one job, from
+"""Chaos, the storm: a mixed-trigger storm of CHAOS_STORM_TRIGGERS triggers of one job, from
   - 3 threads of this process:           services.job_run(trigger="api")
   - 2 processes of their own:            services.job_run(trigger="admin") / direct calls of the decorated function
   - a loop of `manage.py runjob` processes (trigger "cli"), some with --wait
