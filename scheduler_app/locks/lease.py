@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -31,6 +32,9 @@ class Lease:
         self.on_lost: list[Callable[[Lease], None]] = []
         self.on_deadline: list[Callable[[Lease], None]] = []
         self.on_release: list[Callable[[Lease], None]] = []  # the renewal thread stops renewing it
+        # Held by the renewal thread around one renewal and by release() while it marks the lease released: a
+        # renewal already in flight finishes before the release deletes the key, and none starts after it.
+        self.renewal_mutex = threading.Lock()
 
     @property
     def run_id(self) -> int | None:
@@ -58,9 +62,10 @@ class Lease:
     def release(self) -> bool | None:
         """Owner-only release. False when the lock is no longer ours (a late finisher deletes nothing);
         None when the backend could not be reached (the key then expires within the lease)."""
-        if self.released:
-            return None
-        self.released = True
+        with self.renewal_mutex:
+            if self.released:
+                return None
+            self.released = True
         for callback in self.on_release:
             _safe(callback, self)
         try:

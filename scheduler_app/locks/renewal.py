@@ -90,8 +90,9 @@ class LeaseRenewer:
                 due.append(lease)
         if due:
             alive = self._confirm([lease.run_id for lease in due if lease.run_id is not None])
+            confirmed = time.monotonic()
             for lease in due:
-                self._renew(lease, alive)
+                self._renew(lease, alive, confirmed)
         next_due = now + 5.0
         for lease in self.held():
             if not lease.lost and not lease.released and not lease.deadline_fired:
@@ -107,7 +108,8 @@ class LeaseRenewer:
             logger.exception("Run heartbeat failed")
             return None
 
-    def _renew(self, lease: Lease, alive: dict[int, bool] | None) -> None:
+    def _renew(self, lease: Lease, alive: dict[int, bool] | None, confirmed: float) -> None:
+        """Renew one lease, given the database's answer (`alive`) and when it came (`confirmed`, monotonic)."""
         now = time.monotonic()
         lease.next_renewal = now + lease.lease_seconds / 3
         in_database = None if alive is None or lease.run_id is None else alive.get(lease.run_id)
@@ -115,16 +117,18 @@ class LeaseRenewer:
             lease.mark_lost(f"run {lease.run_id} is no longer RUNNING in the database (another holder took over, "
                             "or an operator ended it)")
             return
-        try:
-            result = lease.backend.extend(lease.key, lease.holder, lease.lease_seconds)
-        except BackendUnavailable as exc:
-            # The run goes on; its database heartbeat keeps it guarded until Redis is back.
-            logger.error("Failed to renew %s lock for job: %s (%s); run continues under its database heartbeat",
-                         lease.backend.name, lease.key, exc)
-            result = None
-        except Exception:  # noqa: BLE001
-            logger.exception("Failed to renew lock for job: %s", lease.key)
-            result = None
+        # Only the check and the extend hold the lease's mutex (consequences such as mark_lost run outside it, as
+        # they finish the run and release the lease): a release waits for an extend in flight, then deletes the
+        # key it may have set again; an extend after a release never happens.
+        with lease.renewal_mutex:
+            if lease.released or lease.lost:
+                return
+            if time.monotonic() - confirmed > lease.lease_seconds / 3:
+                # This thread stood still after the database answered (a paused process, a stalled host): the
+                # answer is stale, and another holder may have taken over since. Ask the database again first.
+                lease.next_renewal = time.monotonic()
+                return
+            result = self._extend(lease)
         if result == RenewResult.RESTORED:
             logger.warning("Lock for job: %s was gone (Redis restarted?); set again for run %s", lease.key,
                            lease.run_id)
@@ -141,6 +145,18 @@ class LeaseRenewer:
             lease.confirmed_at = now
         elif now - lease.confirmed_at >= lease.lease_seconds:
             lease.mark_lost(f"could not renew in Redis or the database for a whole lease ({lease.lease_seconds:g} s)")
+
+    @staticmethod
+    def _extend(lease: Lease) -> RenewResult | None:
+        try:
+            return lease.backend.extend(lease.key, lease.holder, lease.lease_seconds)
+        except BackendUnavailable as exc:
+            # The run goes on; its database heartbeat keeps it guarded until Redis is back.
+            logger.error("Failed to renew %s lock for job: %s (%s); run continues under its database heartbeat",
+                         lease.backend.name, lease.key, exc)
+        except Exception:  # noqa: BLE001
+            logger.exception("Failed to renew lock for job: %s", lease.key)
+        return None
 
 
 renewer = LeaseRenewer()

@@ -33,10 +33,13 @@ def scheduled_slot_has_run(*, job_id: str, scheduled_for) -> bool:
 
 def scheduled_slots_run(*, job_id: str, slots: list) -> set:
     """Those of `slots` that have a run the per-slot guard counts (any scheduler's)."""
-    return set(JobRun.objects.filter(job_id=job_id, trigger=JobRun.Trigger.SCHEDULED,
-                                     scheduled_for__gte=min(slots), scheduled_for__lte=max(slots))
-               .exclude(status__in=[JobRun.Status.SKIPPED, JobRun.Status.MISSED])
-               .values_list("scheduled_for", flat=True))
+    if not slots:
+        return set()
+    ran = set(JobRun.objects.filter(job_id=job_id, trigger=JobRun.Trigger.SCHEDULED,
+                                    scheduled_for__gte=min(slots), scheduled_for__lte=max(slots))
+              .exclude(status__in=[JobRun.Status.SKIPPED, JobRun.Status.MISSED])
+              .values_list("scheduled_for", flat=True))
+    return ran & set(slots)
 
 
 def job_definition_get(*, job_id: str) -> JobDefinition | None:
