@@ -30,7 +30,7 @@ def _run(**fields) -> JobRun:
 
 @pytest.fixture
 def runs(users, team):
-    other_team = Team.objects.create(name="Other")
+    other_team = Team.objects.create(pk=2, name="Other")  # explicit: the team fixture took pk 1
     return {
         "member_own": _run(user=users["member"]),
         "member_team": _run(team=team, user=users["staff"]),
