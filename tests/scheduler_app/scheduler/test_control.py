@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from scheduler_app.scheduler import control
+from tests.conftest import NO_RETRY
 from tests.waiting import wait_for
 
 
@@ -58,7 +59,7 @@ def test_publish_returns_an_int(real_redis):
 
 
 def test_publish_with_redis_down_returns_none_and_warns(monkeypatch, caplog):
-    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=NO_RETRY)
     monkeypatch.setattr(control, "_client", lambda: client)
     with caplog.at_level(logging.WARNING, logger="scheduler_app"):
         assert control.reload_publish() is None
@@ -66,7 +67,7 @@ def test_publish_with_redis_down_returns_none_and_warns(monkeypatch, caplog):
 
 
 def test_listener_warns_once_while_redis_is_down_and_stops(monkeypatch, caplog, listener):
-    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=NO_RETRY)
     monkeypatch.setattr(control, "_client", lambda: client)
     with caplog.at_level(logging.WARNING, logger="scheduler_app"):
         thread = listener(lambda: None)
@@ -76,7 +77,7 @@ def test_listener_warns_once_while_redis_is_down_and_stops(monkeypatch, caplog, 
 
 
 def test_listener_subscribes_when_redis_comes_back(real_redis, monkeypatch, listener):
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=NO_RETRY)
     live = control._client()
     current = {"client": dead}
     monkeypatch.setattr(control, "_client", lambda: current["client"])
