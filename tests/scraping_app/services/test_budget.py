@@ -88,7 +88,7 @@ def test_record_counts_the_extra_requests_and_restarts_the_interval(make_source)
     assert source.next_request_at == NOON + timedelta(seconds=90)
     assert source.last_fetched_at == NOON + timedelta(seconds=30)
     assert source.last_error == ""
-    assert source_budget_reserve(source=source, now=NOON + timedelta(seconds=90)).max_requests == 6  # 10 - 5 + this first one
+    assert source_budget_reserve(source=source, now=NOON + timedelta(seconds=90)).max_requests == 6  # 10 - 5 + 1
 
 
 def test_record_of_zero_or_one_request_adds_nothing(make_source):
