@@ -23,6 +23,23 @@ def test_aware_treats_a_naive_datetime_as_utc():
     assert value.tzinfo is UTC
 
 
+@pytest.fixture
+def host_in_new_york(monkeypatch):
+    """The host's local zone is not UTC (naive values must still be read as UTC, not as local time)."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_aware_reads_naive_as_utc_whatever_the_hosts_zone(host_in_new_york):
+    assert raw_sql.aware(datetime(2026, 3, 1, 12, 30, 45, 123456)) == INSTANT
+    assert raw_sql.aware("2026-03-01 12:30:45.123456") == INSTANT
+
+
 def test_aware_keeps_an_aware_datetime_as_it_is():
     plus_two = datetime(2026, 3, 1, 14, 30, 45, 123456, tzinfo=timezone(timedelta(hours=2)))
     value = raw_sql.aware(plus_two)
