@@ -13,7 +13,7 @@ from tests.scraping_app.conftest import make_source
 
 
 @pytest.fixture
-def team():
+def team(db):
     team = Team.objects.create(name="Searchers")
     User = get_user_model()
     team.members.add(User.objects.create(username="ann", email="ann@example.com"),
