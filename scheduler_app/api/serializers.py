@@ -1,4 +1,5 @@
-"""Input and output shapes. Input serializers reject unknown fields and wrong types (400, never 500)."""
+"""The strict field types the views' nested input serializers use (unknown fields and wrong types are 400, never 500),
+and the output shapes."""
 
 from __future__ import annotations
 
