@@ -10,13 +10,13 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from scraping_app.api.fields import TeamIdField
 
 from logs_app import selectors
 from logs_app.api.serializers import LevelField, LogClearOutput, LogEntryOutput
 from scheduler_app.registry import JOB_ID_PATTERN
 from scheduler_app.selectors import run_refusal
 from scheduler_app.services import Trigger, job_run
+from scraping_app.api.fields import TeamIdField
 
 
 class LogPagination(PageNumberPagination):
