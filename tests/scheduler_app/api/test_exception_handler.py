@@ -33,6 +33,15 @@ def test_drf_exceptions_keep_drfs_answer():
     assert api_exception_handler(Http404(), {}).status_code == 404
 
 
+def test_a_services_django_validation_error_is_a_400_with_its_messages():
+    from django.core.exceptions import ValidationError
+
+    response = api_exception_handler(ValidationError({"team": ["At most 20 saved searches per team."]}), {})
+    assert response.status_code == 400 and response.data == {"team": ["At most 20 saved searches per team."]}
+    response = api_exception_handler(ValidationError("Not allowed."), {})
+    assert response.status_code == 400 and response.data == {"detail": ["Not allowed."]}
+
+
 def test_other_exceptions_are_left_to_django():
     assert api_exception_handler(RuntimeError("a bug"), {}) is None
 
