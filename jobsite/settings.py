@@ -165,15 +165,25 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "scheduler_app.api.schema.ProjectAutoSchema",
     "EXCEPTION_HANDLER": "scheduler_app.api.exception_handler.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # JSON only, bounded (size, depth, storable text); answers render safely even for rows stored before that.
+    "DEFAULT_PARSER_CLASSES": ["scheduler_app.api.parsers.SafeJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["scheduler_app.api.renderers.SafeJSONRenderer",
+                                 "rest_framework.renderers.BrowsableAPIRenderer"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_PAGINATION_CLASS": "scheduler_app.api.pagination.Pagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_THROTTLE_USER", default="1000/hour"),
         "scrape": env.str("API_THROTTLE_SCRAPE", default="60/minute"),
     },
 }
+# Every list: ?page_size= from 1 to this (a bad or bigger one is a 400, on every list alike).
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=500)
+# A JSON body larger than this is a 413; nested deeper than this, a 400.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 SPECTACULAR_SETTINGS = {
     "TITLE": "jobsite API",
     "DESCRIPTION": "Job search with a scheduler whose every job runs behind an execution lock.",
@@ -183,6 +193,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "scheduler_app.api.schema.paths_without_trailing_slash"],  # request bodies without the read-only fields, so clients see what to send
 }
 
 # --- i18n, static ---------------------------------------------------------------------------------------------------

@@ -86,7 +86,8 @@ def postings_list(*, keyword: str | None = None, location: str | None = None, re
     if remote is not None:
         postings = postings.filter(is_remote=remote)
     if source:
-        postings = postings.filter(Q(source__pk=int(source)) if source.isdigit() else
+        is_id = source.isascii() and source.isdigit() and len(source) <= 18  # "²".isdigit() is true too
+        postings = postings.filter(Q(source__pk=int(source)) if is_id else
                                    Q(source__kind__iexact=source) | Q(source__name__iexact=source))
     if posted_after is not None:
         postings = postings.filter(posted_at__gte=posted_after)
