@@ -193,9 +193,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
+    "COMPONENT_SPLIT_REQUEST": True,  # request bodies without the read-only fields, so clients see what to send
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "scheduler_app.api.schema.paths_without_trailing_slash"],  # request bodies without the read-only fields, so clients see what to send
+                             "scheduler_app.api.schema.paths_without_trailing_slash"],
 }
 
 # --- i18n, static ---------------------------------------------------------------------------------------------------

@@ -171,7 +171,8 @@ class _Applications:
     serializer_class = JobApplicationSerializer
     record_select = staticmethod(selectors.job_applications_for_user)
     record_create = staticmethod(services.job_application_create)
-    record_update = staticmethod(lambda instance, data: services.job_application_update(application=instance, data=data))
+    record_update = staticmethod(lambda instance, data: services.job_application_update(application=instance,
+                                                                                        data=data))
 
 
 class _AutomationRules:
