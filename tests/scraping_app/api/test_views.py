@@ -244,6 +244,17 @@ class TestTeamRecords:
         assert api.delete(f"/api/v1/saved-searches/{pk}").status_code == 204
         assert not SavedSearch.objects.exists()
 
+    def test_the_21st_saved_search_is_a_400_naming_the_cap(self, member_api, team):
+        """The service's cap (SAVED_SEARCHES_PER_TEAM_MAX, 20 by default) reaches the client as a field error."""
+        SavedSearch.objects.bulk_create([SavedSearch(team=team, keyword=f"k{i}") for i in range(20)])
+        response = member_api.post("/api/v1/saved-searches/", {"team": team.pk, "keyword": "one more"},
+                                   format="json")
+        assert response.status_code == 400, response.content
+        assert response.json() == {"team": [
+            "A team may keep at most 20 saved searches (SAVED_SEARCHES_PER_TEAM_MAX); this team has 20. "
+            "Delete one before adding another."]}
+        assert SavedSearch.objects.filter(team=team).count() == 20
+
     def test_limit_is_validated(self, api, people):
         response = api.post("/api/v1/saved-searches/", {"team": people["team"].pk, "keyword": "x", "limit": 500},
                             format="json")
