@@ -155,6 +155,10 @@ SCRAPE_RETRY_TOTAL = env.int("SCRAPE_RETRY_TOTAL", default=3)
 SCRAPE_RETRY_AFTER_CAP_SECONDS = env.float("SCRAPE_RETRY_AFTER_CAP_SECONDS", default=10.0)
 SCRAPE_RETRY_BACKOFF_FACTOR = env.float("SCRAPE_RETRY_BACKOFF_FACTOR", default=0.5)
 SCRAPE_MAX_WORKERS = env.int("SCRAPE_MAX_WORKERS", default=8)
+# Bounded work per team: saved searches a team may keep, and the time one scrape run may spend on its searches
+# (checked between searches and before each board page; keep it well under scrape_jobs_task's 10-minute timeout).
+SAVED_SEARCHES_PER_TEAM_MAX = env.int("SAVED_SEARCHES_PER_TEAM_MAX", default=20)
+SCRAPE_RUN_BUDGET_SECONDS = env.float("SCRAPE_RUN_BUDGET_SECONDS", default=120.0)
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="jobsite@localhost")
 

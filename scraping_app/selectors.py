@@ -28,8 +28,17 @@ def team_for_user(*, user, team_id: int) -> Team | None:
 
 
 def saved_searches_active(*, team: Team | None) -> QuerySet[SavedSearch]:
-    searches = SavedSearch.objects.filter(active=True).prefetch_related("sources")
+    """In the order a scrape runs them: the least recently scraped first (never scraped before all), then by id,
+    so a run whose time budget runs out does not skip the same searches every time."""
+    searches = (SavedSearch.objects.filter(active=True).prefetch_related("sources")
+                .order_by(F("last_scraped_at").asc(nulls_first=True), "id"))
     return searches if team is None else searches.filter(team=team)
+
+
+def saved_searches_count(*, team: Team, exclude_id: int | None = None) -> int:
+    """How many saved searches (active or not) the team keeps, leaving out `exclude_id`."""
+    searches = SavedSearch.objects.filter(team=team)
+    return (searches if exclude_id is None else searches.exclude(pk=exclude_id)).count()
 
 
 def sources_enabled() -> QuerySet[JobSource]:
