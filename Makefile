@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/jobsite
 
-.PHONY: venv run test test-sqlite test-pg lint bench chaos
+.PHONY: venv venv-test run test test-sqlite test-pg lint bench chaos
 
 venv: $(VENV)/.installed
 
@@ -16,18 +16,25 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
+# The test tools (schemathesis) on top, for `make test` only.
+venv-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(BIN)/pip install -q -r requirements-test.txt
+	touch $@
+
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 # The whole suite on SQLite, then again on PostgreSQL (SQLite alone hides locking bugs).
-test: venv lint test-sqlite test-pg
+test: venv-test lint test-sqlite test-pg
 
-test-sqlite: venv
+test-sqlite: venv-test
 	REDIS_URL=$(TEST_REDIS_URL) DATABASE_URL= $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-pg: venv
+test-pg: venv-test
 	REDIS_URL=$(TEST_REDIS_URL) DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv

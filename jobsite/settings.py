@@ -199,7 +199,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,  # request bodies without the read-only fields, so clients see what to send
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "scheduler_app.api.schema.paths_without_trailing_slash"],
+                             "scheduler_app.api.schema.paths_without_trailing_slash",
+                             "scheduler_app.api.schema.input_rules_documented"],
 }
 
 # --- i18n, static ---------------------------------------------------------------------------------------------------

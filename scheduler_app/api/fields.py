@@ -58,6 +58,30 @@ class StrictFloatField(serializers.FloatField):
         return value
 
 
+class StrictDecimalField(serializers.DecimalField):
+    """A decimal as the document says it: a string ("52000.00") in a JSON body, not a JSON number (which would
+    pass through a float); a query string has nothing but text anyway."""
+
+    def to_internal_value(self, data):
+        if _typed_input(self) and not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+    def validate_empty_values(self, data):
+        if data == "":  # not null: null is null
+            self.fail("invalid")
+        return super().validate_empty_values(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false in a JSON body (not 0, 1 or "yes"); in a query string, DRF's spellings (true, false, 1, 0)."""
+
+    def to_internal_value(self, data):
+        if _typed_input(self) and not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return super().to_internal_value(data)
+
+
 class JobIdField(StrictCharField):
     def __init__(self, **kwargs):
         super().__init__(max_length=64, trim_whitespace=False, **kwargs)
@@ -72,6 +96,10 @@ class UnknownFieldsRejected:
 
     def to_internal_value(self, data):
         self.typed_input = not isinstance(data, QueryDict)
+        if isinstance(data, QueryDict):
+            # A plain mapping: DRF reads a QueryDict as an HTML form, where "?source=" means "absent"; here it is a
+            # blank value, refused where the field may not be blank, as the OpenAPI document says (minLength 1).
+            data = {name: data.get(name) for name in data}
         if hasattr(data, "keys"):
             unknown = sorted(set(data.keys()) - set(self.fields) - set(self.ignored))
             if unknown:
@@ -89,5 +117,6 @@ class StrictFilterSerializer(StrictSerializer):
     ignored = PAGING_PARAMS
 
 
-__all__ = ["JOB_ID_PATTERN", "PAGING_PARAMS", "JobIdField", "StrictCharField", "StrictFilterSerializer",
-           "StrictFloatField", "StrictIntegerField", "StrictSerializer", "UnknownFieldsRejected"]
+__all__ = ["JOB_ID_PATTERN", "PAGING_PARAMS", "JobIdField", "StrictBooleanField", "StrictCharField",
+           "StrictDecimalField", "StrictFilterSerializer", "StrictFloatField", "StrictIntegerField",
+           "StrictSerializer", "UnknownFieldsRejected"]

@@ -11,6 +11,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 _DECIMAL = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is true); 18 digits fit an int64
+PAGE_MAX = 10**18 - 1
 
 
 class Pagination(PageNumberPagination):
@@ -36,15 +37,17 @@ class Pagination(PageNumberPagination):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_query_param:
-                parameter["schema"]["minimum"] = 1
+                parameter["schema"].update(minimum=1, maximum=PAGE_MAX)
             elif parameter["name"] == self.page_size_query_param:
                 parameter["schema"].update(minimum=1, maximum=self.max_page_size, default=self.page_size)
         return parameters
 
 
 def _bounded(name: str, raw: str, *, high: int | None) -> int:
+    """`raw` as a whole number from 1 to `high` (PAGE_MAX when None), or a 400 that says so."""
     value = int(raw) if _DECIMAL.fullmatch(raw) else 0
-    if value < 1 or (high is not None and value > high):
-        bound = f"from 1 to {high}" if high is not None else "of at least 1"
+    high = PAGE_MAX if high is None else high
+    if not 1 <= value <= high:
+        bound = f"from 1 to {high}"
         raise ValidationError({name: [f"Use a whole number {bound}."]})
     return value

@@ -14,7 +14,7 @@ RUN_ID_HEADER = "X-Run-Id"
 
 
 def run_headers(run: JobRun) -> dict[str, str]:
-    return {RUN_ID_HEADER: str(run.pk), RUN_STATUS_HEADER: run.status}
+    return {RUN_ID_HEADER: str(run.pk), RUN_STATUS_HEADER: str(run.status)}
 
 
 def refusal_response(*, run: JobRun, request) -> Response | None:

@@ -14,6 +14,8 @@ are the views' own: they declare REFUSAL_RESPONSES.
 
 from __future__ import annotations
 
+import re
+
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -30,6 +32,7 @@ _ERRORS = {
     "401": "No credentials, or a token that is not valid.",
     "403": "Authenticated but not allowed (staff only), or a session request without its CSRF token.",
     "404": "Nothing at this path (or a page past the last one).",
+    "409": "A record like this already exists, or the team holds as many as it may (the body says which).",
     "413": "The request body is larger than API_MAX_BODY_BYTES.",
     "415": "The request body is not JSON (send Content-Type: application/json).",
     "429": "Too many requests: retry after the Retry-After header's seconds.",
@@ -87,6 +90,8 @@ class ProjectAutoSchema(AutoSchema):
             codes.append("404")
         if takes_body:
             codes += ["413", "415"]
+            if getattr(self.view, "unique_rules", False):
+                codes.append("409")
         if self.view.get_throttles():
             codes.append("429")
         return codes
@@ -99,3 +104,54 @@ def paths_without_trailing_slash(result, generator, request, public):
     result["paths"] = {(path.rstrip("/") if path.count("/") > 3 else path): item
                        for path, item in result["paths"].items()}
     return result
+
+
+# Text the API refuses, said in the document: no NUL anywhere; and a field that may not be blank needs one
+# character that is neither whitespace nor NUL (DRF trims whitespace before it checks for blank).
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK_NO_NUL = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+def input_rules_documented(result, generator, request, public):
+    """A spectacular post-processing hook: what every strict input refuses, in the document.
+
+    - Request bodies (the `...Request` components) take no other fields: `additionalProperties: false`.
+    - Plain strings (no format, enum or pattern of their own), in bodies and query parameters, carry the text
+      rule as a pattern.
+    """
+    components = result.get("components", {}).get("schemas", {})
+    for name, schema in components.items():
+        if name.endswith("Request") and schema.get("type") == "object":
+            schema.setdefault("additionalProperties", False)
+        for prop in schema.get("properties", {}).values():
+            _text_rule(prop)
+    for item in result["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "query":
+                    _text_rule(parameter.get("schema", {}))
+            body = operation.get("requestBody", {}) if isinstance(operation, dict) else {}
+            if body and operation is item.get("post"):
+                body["required"] = True  # every POST that takes a body needs one (its fields say which)
+            for media in body.get("content", {}).values():
+                inline = media.get("schema", {})
+                if inline.get("type") == "object" and "properties" in inline:
+                    inline.setdefault("additionalProperties", False)
+    return result
+
+
+# spectacular's decimal pattern lets "-" and "." through (every digit is optional); DRF refuses them.
+_DECIMAL_PATTERN = re.compile(r"\^-\?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$")
+
+
+def _text_rule(schema: dict) -> None:
+    if schema.get("format") == "decimal" and (match := _DECIMAL_PATTERN.fullmatch(schema.get("pattern", ""))):
+        whole, places = match.groups()
+        schema["pattern"] = rf"^-?(?:\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
+        return
+    if schema.get("type") == "array":
+        _text_rule(schema.get("items", {}))
+        return
+    if schema.get("type") != "string" or {"format", "enum", "pattern"} & set(schema):
+        return
+    schema["pattern"] = NOT_BLANK_NO_NUL if schema.get("minLength", 0) >= 1 else NO_NUL

@@ -20,6 +20,9 @@ STAFF_ONLY_RUN_FIELDS = ("fencing_token", "host", "pid")
 
 class JobRunOutput(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    host = serializers.CharField(allow_null=True, help_text="Staff only (null for others).")
+    pid = serializers.IntegerField(allow_null=True, help_text="Staff only (null for others).")
+    fencing_token = serializers.IntegerField(allow_null=True, help_text="Staff only (null for others).")
     user = serializers.SerializerMethodField()
 
     class Meta:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from scheduler_app import registry, selectors, services
 from scheduler_app.api.fields import (
     JobIdField,
+    StrictBooleanField,
     StrictCharField,
     StrictFilterSerializer,
     StrictFloatField,
@@ -27,6 +28,7 @@ from scheduler_app.models import INTERVAL_SECONDS_MAX, TIMEOUT_MINUTES_MAX, WAIT
 from scheduler_app.registry import JOB_ID_PATTERN_JS
 
 _any = inline_serializer("SchedulerAny", fields={"detail": serializers.CharField(required=False)})
+_UNKNOWN_JOB = OpenApiResponse(_any, description="No registered job has this id.")
 _JOB_ID_PARAMETER = OpenApiParameter("job_id", str, OpenApiParameter.PATH, pattern=JOB_ID_PATTERN_JS,
                                      description="A registered job's id.")
 
@@ -72,7 +74,7 @@ class SchedulerJobView(APIView):
         params = serializers.DictField(required=False, default=dict,
                                        help_text="The job's parameters, checked by the job's own validator.")
 
-    @extend_schema(request=InputSerializer, responses={202: _any, **REFUSAL_RESPONSES},
+    @extend_schema(request=InputSerializer, responses={202: _any, 404: _UNKNOWN_JOB, **REFUSAL_RESPONSES},
                    parameters=RUN_HEADER_PARAMETERS, summary="Run a job now, in the background, behind its lock")
     def post(self, request):
         data = _parse(self.InputSerializer, request.data)
@@ -170,7 +172,7 @@ class JobDefinitionDetailView(APIView):
         interval_seconds = StrictIntegerField(min_value=1, max_value=INTERVAL_SECONDS_MAX, required=False,
                                               allow_null=True)
         timeout_minutes = StrictFloatField(min_value=0.01, max_value=TIMEOUT_MINUTES_MAX, required=False)
-        enabled = serializers.BooleanField(required=False)
+        enabled = StrictBooleanField(required=False)
         lock_scope = serializers.ChoiceField(choices=["job", "team"], required=False)
         wait_seconds = StrictFloatField(min_value=0, max_value=WAIT_SECONDS_MAX, required=False)
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 from django.db import models
 from rest_framework import serializers
 
-from scheduler_app.api.fields import UnknownFieldsRejected
+from scheduler_app.api.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictDecimalField,
+    StrictFloatField,
+    StrictIntegerField,
+    UnknownFieldsRejected,
+)
 from scraping_app.api.fields import LenientDateTimeField, TeamIdField
 from scraping_app.models import AutomationRule, JobApplication, JobPosting, JobSource, SavedSearch, Team
 
@@ -22,6 +29,10 @@ class ScrapeResultSerializer(serializers.Serializer):
                                              "over_budget, served_from_store, notes when they apply.")
     postings = serializers.ListField(child=serializers.DictField(), help_text="This run's matches, up to limit.")
     served_from_store = serializers.BooleanField()
+    budget_exhausted = serializers.BooleanField(help_text="The run's time budget (SCRAPE_RUN_BUDGET_SECONDS) ran out "
+                                                          "before every saved search ran.")
+    skipped_searches = serializers.ListField(child=serializers.DictField(),
+                                             help_text="The saved searches the budget left for the next run.")
     warnings = serializers.ListField(child=serializers.CharField())
     error = serializers.CharField(allow_null=True)
     duration_ms = serializers.FloatField(allow_null=True)
@@ -35,6 +46,8 @@ class ScrapeResultSerializer(serializers.Serializer):
             "counts": result.get("counts", {}),
             "postings": result.get("postings", []),
             "served_from_store": result.get("served_from_store", False),
+            "budget_exhausted": result.get("budget_exhausted", False),
+            "skipped_searches": result.get("skipped_searches", []),
             "warnings": instance.warnings or [],
             "error": instance.error or None,
             "duration_ms": instance.duration_ms,
@@ -66,8 +79,19 @@ class TeamSerializer(serializers.ModelSerializer):
 class TeamRecordSerializer(UnknownFieldsRejected, serializers.ModelSerializer):
     """A team record's input and output: unknown fields are 400; datetimes take a bare date as its midnight UTC."""
 
-    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
-                                models.DateTimeField: LenientDateTimeField}
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: LenientDateTimeField,
+        models.BooleanField: StrictBooleanField,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.IntegerField: StrictIntegerField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+        models.BigIntegerField: StrictIntegerField,
+        models.FloatField: StrictFloatField,
+        models.DecimalField: StrictDecimalField,
+    }
 
 
 class SavedSearchSerializer(TeamRecordSerializer):
@@ -90,13 +114,14 @@ class JobApplicationSerializer(TeamRecordSerializer):
         fields = ["id", "team", "posting", "posting_title", "status", "applied_at", "follow_up_at", "notes",
                   "created_by_rule", "created_at", "updated_at"]
         read_only_fields = ["created_by_rule"]
+        validators = []  # (team, posting) is unique: a second application is a 409 from the view, not a 400
 
 
 class AutomationRuleSerializer(TeamRecordSerializer):
     team = TeamIdField()
-    include_keywords = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
-    exclude_keywords = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
-    locations = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    include_keywords = serializers.ListField(child=StrictCharField(max_length=100), required=False)
+    exclude_keywords = serializers.ListField(child=StrictCharField(max_length=100), required=False)
+    locations = serializers.ListField(child=StrictCharField(max_length=100), required=False)
 
     class Meta:
         model = AutomationRule

@@ -4,9 +4,11 @@ OpenAPI document agree."""
 
 from __future__ import annotations
 
+from django.db import IntegrityError
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -29,12 +31,20 @@ from scraping_app.api.serializers import (
 from scraping_app.api.throttles import ScrapeRateThrottle
 from scraping_app.services.scrape import KEYWORD_MAX_LENGTH, LOCATION_MAX_LENGTH
 
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "A record like this already exists (an application per posting and team)."
+    # Also: a team at SAVED_SEARCHES_PER_TEAM_MAX saved searches (the body names the cap).
+    default_code = "conflict"
+
+
 KEYWORD_REQUIRED = "This field is required unless team_id names a team with active saved searches."
 
 
 class JobScrapeApi(APIView):
     """Run `scrape_jobs_task` now, synchronously, behind its execution lock: GET with a query string, or POST
-    with a JSON body (or, without a body, the same query string)."""
+    with a JSON body."""
 
     throttle_scope = "scrape"
 
@@ -66,7 +76,7 @@ class JobScrapeApi(APIView):
     @extend_schema(request=InputSerializer, parameters=RUN_HEADER_PARAMETERS,
                    responses={200: ScrapeResultSerializer, **REFUSAL_RESPONSES})
     def post(self, request):
-        return self._scrape(request, request.data or request.query_params)
+        return self._scrape(request, request.data)
 
     def _scrape(self, request, data) -> Response:
         serializer = self.InputSerializer(data=data, context={"request": request})
@@ -129,6 +139,7 @@ class _TeamRecordApi:
     """Shared by saved searches, applications and automation rules: records of the caller's teams (staff: all).
     Each view's queryset, create and update are its domain's selector and services."""
 
+    unique_rules = True  # a write may meet a unique rule: 409 (the OpenAPI document says so)
     record_select = staticmethod(lambda *, user, team=None: None)
     record_create = staticmethod(lambda *, data: None)
     record_update = staticmethod(lambda instance, data: None)
@@ -149,12 +160,22 @@ class _TeamRecordListApi(_TeamRecordApi, generics.ListCreateAPIView):
         return self.record_select(user=self.request.user, team=filters.validated_data.get("team_id"))
 
     def perform_create(self, serializer) -> None:
-        serializer.instance = self.record_create(data=serializer.validated_data)
+        try:
+            serializer.instance = self.record_create(data=serializer.validated_data)
+        except IntegrityError:  # a unique rule (one application per posting and team): the record exists
+            raise Conflict() from None
+        except services.SavedSearchCapReached as exc:
+            raise Conflict(exc.message_dict) from None
 
 
 class _TeamRecordDetailApi(_TeamRecordApi, generics.RetrieveUpdateDestroyAPIView):
     def perform_update(self, serializer) -> None:
-        serializer.instance = self.record_update(serializer.instance, serializer.validated_data)
+        try:
+            serializer.instance = self.record_update(serializer.instance, serializer.validated_data)
+        except IntegrityError:
+            raise Conflict() from None
+        except services.SavedSearchCapReached as exc:
+            raise Conflict(exc.message_dict) from None
 
     def perform_destroy(self, instance) -> None:
         services.team_record_delete(instance=instance)

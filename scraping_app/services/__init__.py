@@ -8,6 +8,7 @@ from scraping_app.services.postings import postings_upsert
 from scraping_app.services.scrape import SourceOutcome, scrape_params_validate, scrape_run, sources_scrape
 from scraping_app.services.sources import SourceInputError, source_add, source_set_enabled
 from scraping_app.services.team_data import (
+    SavedSearchCapReached,
     automation_rule_create,
     automation_rule_update,
     job_application_create,
@@ -20,6 +21,7 @@ from scraping_app.services.team_data import (
 
 __all__ = [
     "BudgetGrant",
+    "SavedSearchCapReached",
     "SourceInputError",
     "SourceOutcome",
     "automation_rule_apply",

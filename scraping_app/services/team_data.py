@@ -31,6 +31,11 @@ def _team_record_update(instance: models.Model, data: dict[str, Any], *,
     return instance
 
 
+class SavedSearchCapReached(ValidationError):
+    """The team holds SAVED_SEARCHES_PER_TEAM_MAX saved searches already: a form error in the admin, a 409 in
+    the API (the request is well formed; the team's state refuses it)."""
+
+
 def saved_search_team_cap_check(*, team: Team, saved_search: SavedSearch | None = None) -> None:
     """The one cap rule: raise ValidationError({"team": [...]}) when `team` may not take one more saved search.
 
@@ -49,7 +54,7 @@ def saved_search_team_cap_check(*, team: Team, saved_search: SavedSearch | None 
     list(Team.objects.select_for_update().filter(pk=team.pk).values_list("pk", flat=True))
     count = selectors.saved_searches_count(team=team)
     if count >= cap:
-        raise ValidationError({"team": [
+        raise SavedSearchCapReached({"team": [
             f"A team may keep at most {cap} saved searches (SAVED_SEARCHES_PER_TEAM_MAX); this team has {count}. "
             f"Delete one before adding another."]})
 

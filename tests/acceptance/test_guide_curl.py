@@ -8,16 +8,13 @@ tokens. Each curl also prints its HTTP status, so the test can check it.
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
-import requests
 from rest_framework.authtoken.models import Token
 
 from scheduler_app.models import JobRun
-from tests.conftest import manage
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_redis]
@@ -27,41 +24,6 @@ GUIDE = Path(__file__).with_name("manual-testing-guide.md")
 def curl_blocks() -> list[str]:
     blocks = re.findall(r"```bash\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
     return [block for block in blocks if "curl " in block]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def web_server(subprocess_env, tmp_path):
-    port = free_port()
-    output = (tmp_path / "runserver.log").open("w+")
-    proc = manage("runserver", f"127.0.0.1:{port}", "--noreload", env=subprocess_env, stdout=output,
-                  stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            requests.get(f"{base}/healthz", timeout=1)
-            return True
-        except requests.ConnectionError:
-            return proc.poll() is not None  # it exited: stop waiting, and say so below
-
-    try:
-        wait_for(answers, timeout=60, interval=0.2, message="runserver to answer")
-        started = proc.poll() is None
-    except AssertionError:
-        started = False
-    if not started:
-        output.seek(0)
-        raise AssertionError(f"runserver did not start: {output.read()}")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=15)
-    output.close()
 
 
 @pytest.fixture

@@ -277,12 +277,13 @@ class TestTeamRecords:
         assert api.delete(f"/api/v1/saved-searches/{pk}").status_code == 204
         assert not SavedSearch.objects.exists()
 
-    def test_the_21st_saved_search_is_a_400_naming_the_cap(self, member_api, team):
-        """The service's cap (SAVED_SEARCHES_PER_TEAM_MAX, 20 by default) reaches the client as a field error."""
+    def test_the_21st_saved_search_is_a_409_naming_the_cap(self, member_api, team):
+        """The service's cap (SAVED_SEARCHES_PER_TEAM_MAX, 20 by default) reaches the client as a 409: the request
+        is well formed, the team's state refuses it."""
         SavedSearch.objects.bulk_create([SavedSearch(team=team, keyword=f"k{i}") for i in range(20)])
         response = member_api.post("/api/v1/saved-searches/", {"team": team.pk, "keyword": "one more"},
                                    format="json")
-        assert response.status_code == 400, response.content
+        assert response.status_code == 409, response.content
         assert response.json() == {"team": [
             "A team may keep at most 20 saved searches (SAVED_SEARCHES_PER_TEAM_MAX); this team has 20. "
             "Delete one before adding another."]}
@@ -308,7 +309,8 @@ class TestTeamRecords:
         payload = {"team": people["team"].pk, "posting": posting.pk, "status": "applied"}
         created = api.post("/api/v1/applications/", payload, format="json")
         assert created.status_code == 201
-        assert api.post("/api/v1/applications/", payload, format="json").status_code == 400
+        again = api.post("/api/v1/applications/", payload, format="json")
+        assert again.status_code == 409 and "already exists" in again.json()["detail"]
         pk = created.json()["id"]
         updated = api.put(f"/api/v1/applications/{pk}", {**payload, "status": "interviewing", "notes": "call"},
                           format="json")
