@@ -61,7 +61,8 @@ def test_debug_off_refuses_to_start_without_allowed_hosts(tmp_path, hosts):
 
 
 def test_debug_off_with_a_key_and_hosts_starts_with_https_on(tmp_path):
-    env = {**base_env(tmp_path), "DEBUG": "false", "SECRET_KEY": KEY, "ALLOWED_HOSTS": "jobs.example.com,api.example.com"}
+    env = {**base_env(tmp_path), "DEBUG": "false", "SECRET_KEY": KEY,
+           "ALLOWED_HOSTS": "jobs.example.com,api.example.com"}
     done = python(SHOW, env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split(" ", 8) == ["False", "True", "True", "True", "31536000", "True", "True", "None",
