@@ -222,6 +222,10 @@ SCRAPE_RETRY_TOTAL = env.int("SCRAPE_RETRY_TOTAL", default=3)
 SCRAPE_RETRY_AFTER_CAP_SECONDS = env.float("SCRAPE_RETRY_AFTER_CAP_SECONDS", default=10.0)
 SCRAPE_RETRY_BACKOFF_FACTOR = env.float("SCRAPE_RETRY_BACKOFF_FACTOR", default=0.5)
 SCRAPE_MAX_WORKERS = env.int("SCRAPE_MAX_WORKERS", default=8)
+# Bounded work per team: saved searches a team may keep, and the time one scrape run may spend on its searches
+# (checked between searches and before each board page; keep it well under scrape_jobs_task's 10-minute timeout).
+SAVED_SEARCHES_PER_TEAM_MAX = env.int("SAVED_SEARCHES_PER_TEAM_MAX", default=20)
+SCRAPE_RUN_BUDGET_SECONDS = env.float("SCRAPE_RUN_BUDGET_SECONDS", default=120.0)
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="jobsite@localhost")
 
@@ -232,9 +236,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "scheduler_app.api.schema.ProjectAutoSchema",
     "EXCEPTION_HANDLER": "scheduler_app.api.exception_handler.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # JSON only, bounded (size, depth, storable text); answers render safely even for rows stored before that.
+    "DEFAULT_PARSER_CLASSES": ["scheduler_app.api.parsers.SafeJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["scheduler_app.api.renderers.SafeJSONRenderer",
+                                 "rest_framework.renderers.BrowsableAPIRenderer"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_PAGINATION_CLASS": "scheduler_app.api.pagination.Pagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
     # Every view is throttled per user (per client IP when anonymous) at the "user" rate; a view may name its own
     # throttles instead (the scrape endpoint does). Both fail open when the cache (Redis) is down.
@@ -249,6 +258,11 @@ REST_FRAMEWORK = {
     # client-sent X-Forwarded-For is ignored (DRF's default, None, would trust it).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
+# Every list: ?page_size= from 1 to this (a bad or bigger one is a 400, on every list alike).
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=500)
+# A JSON body larger than this is a 413; nested deeper than this, a 400.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 SPECTACULAR_SETTINGS = {
     "TITLE": "jobsite API",
     "DESCRIPTION": "Job search with a scheduler whose every job runs behind an execution lock.",
@@ -258,6 +272,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,  # request bodies without the read-only fields, so clients see what to send
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "scheduler_app.api.schema.paths_without_trailing_slash"],
 }
 
 # --- i18n, static ---------------------------------------------------------------------------------------------------

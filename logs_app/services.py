@@ -16,10 +16,32 @@ from logs_app.handler import database_handlers
 from logs_app.models import LogEntry, MetricTotal
 from scheduler_app import selectors as scheduler_selectors
 from scheduler_app.context import current_job_context
+from scheduler_app.job_wrapper import InvalidJobParams
 
 logger = logging.getLogger("logs_app")
 
 MAX_BATCH_SIZE = 10_000
+RETENTION_DAYS_MAX = 36_500  # a century: further back than any datetime arithmetic needs
+
+
+def cleanup_params_validate(params: dict) -> dict:
+    """cleanup_old_logs_task's parameters from any trigger (API, admin, runjob's strings, the schedule): only
+    `older_than_days`, a whole number from 0 to RETENTION_DAYS_MAX. Raises InvalidJobParams."""
+    unknown = sorted(set(params) - {"older_than_days"})
+    if unknown:
+        raise InvalidJobParams(f"Unknown parameter(s): {', '.join(unknown)}", {k: "unknown parameter" for k in unknown})
+    value = params.get("older_than_days")
+    if value is None:
+        return {}
+    text = value if isinstance(value, str) else None
+    if isinstance(value, bool) or not (isinstance(value, int) or (text and text.isascii() and text.isdigit())):
+        raise InvalidJobParams(f"older_than_days: expected a whole number, got {value!r}",
+                               {"older_than_days": "expected a whole number"})
+    days = int(value) if len(str(value)) <= 6 else RETENTION_DAYS_MAX + 1
+    if not 0 <= days <= RETENTION_DAYS_MAX:
+        raise InvalidJobParams(f"older_than_days: must be from 0 to {RETENTION_DAYS_MAX}",
+                               {"older_than_days": f"must be from 0 to {RETENTION_DAYS_MAX}"})
+    return {"older_than_days": days}
 
 
 def log_entries_flush() -> int:

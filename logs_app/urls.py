@@ -1,8 +1,7 @@
-from django.urls import path
-
 from logs_app.api.views import LogClearApi, LogEntryListApi
+from scheduler_app.api.routes import api_route
 
 urlpatterns = [
-    path("logs/", LogEntryListApi.as_view(), name="logs-list"),
-    path("logs/clear", LogClearApi.as_view(), name="logs-clear"),
+    api_route("logs", LogEntryListApi.as_view(), name="logs-list"),
+    api_route("logs/clear", LogClearApi.as_view(), name="logs-clear"),
 ]

@@ -23,7 +23,8 @@ def check_follow_ups_task(*, team=None) -> dict:
     return scraping_services.follow_ups_check(team=team)
 
 
-@with_execution_lock(timeout_minutes=3, name="Log Cleanup", cron="0 3 * * *")
+@with_execution_lock(timeout_minutes=3, name="Log Cleanup", cron="0 3 * * *",
+                     params_validator=logs_services.cleanup_params_validate)
 def cleanup_old_logs_task(*, older_than_days: int | None = None) -> dict:
     return logs_services.log_entries_cleanup(older_than_days=older_than_days,
                                              run_history_delete=scheduler_services.run_history_delete_before)

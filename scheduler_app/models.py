@@ -1,11 +1,17 @@
 from apscheduler.triggers.cron import CronTrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from scheduler_app import registry
+
+# The ranges a definition may hold, for the admin, the API and the scheduler alike: beyond them timedelta (and so
+# APScheduler) overflows, and a run longer than a day is a batch job, not a locked job.
+INTERVAL_SECONDS_MAX = 366 * 24 * 3600
+TIMEOUT_MINUTES_MAX = 24 * 60
+WAIT_SECONDS_MAX = 600
 
 
 class JobDefinition(models.Model):
@@ -23,12 +29,15 @@ class JobDefinition(models.Model):
     name = models.CharField(max_length=200)
     trigger_type = models.CharField(max_length=10, choices=TriggerType.choices, default=TriggerType.CRON)
     cron = models.CharField(max_length=100, blank=True, help_text="Five-field crontab, in TIME_ZONE.")
-    interval_seconds = models.PositiveIntegerField(null=True, blank=True)
-    timeout_minutes = models.FloatField(validators=[MinValueValidator(0.01)])
+    interval_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(INTERVAL_SECONDS_MAX)]
+    )
+    timeout_minutes = models.FloatField(validators=[MinValueValidator(0.01), MaxValueValidator(TIMEOUT_MINUTES_MAX)])
     enabled = models.BooleanField(default=True)
     lock_scope = models.CharField(max_length=10, choices=LockScope.choices, default=LockScope.JOB)
     wait_seconds = models.FloatField(
-        default=0, validators=[MinValueValidator(0)], help_text="0 fails fast; more waits that long for the lock."
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(WAIT_SECONDS_MAX)],
+        help_text="0 fails fast; more waits that long for the lock.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,9 +9,15 @@ from typing import Any
 
 from django.core.validators import RegexValidator
 
+from scheduler_app.storable import json_problem
+
 # The one job-id rule, for the model, the API, the CLI and the log filter. \A…\Z: "$" would accept a trailing newline.
 JOB_ID_PATTERN = r"\A[a-z0-9_]{1,64}\Z"
 job_id_validator = RegexValidator(JOB_ID_PATTERN, "Job ids are 1-64 characters of a-z, 0-9 and _.")
+JOB_ID_PATTERN_JS = "^[a-z0-9_]{1,64}$"  # the same rule in JSON Schema's (ECMA) syntax, for the OpenAPI document
+
+
+PARAMS_MAX_DEPTH = 8  # a job's params are a flat mapping of a few values; nesting beyond this is a mistake
 
 
 class JobNotFound(LookupError):
@@ -53,8 +59,14 @@ class JobSpec:
         return "team" in self.signature.parameters
 
     def bind_params(self, params: dict[str, Any] | None) -> dict[str, Any]:
-        """Check params against the job's signature (and its validator); coerce CLI strings to int/float/bool."""
+        """Check params against the job's signature (and its validator); coerce CLI strings to int/float/bool.
+        Text the database cannot store, or nesting deeper than PARAMS_MAX_DEPTH, is refused first (the run row
+        keeps the params)."""
         params = dict(params or {})
+        problem = json_problem(params, max_depth=PARAMS_MAX_DEPTH)
+        if problem is not None:
+            path, reason = problem
+            raise InvalidJobParams(f"{path}: {reason}", {path.split(".")[0].split("[")[0]: reason})
         if self.params_validator is not None:
             return self.params_validator(params)
         accepted = {n: p for n, p in self.signature.parameters.items() if n != "team"}

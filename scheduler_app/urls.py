@@ -1,15 +1,14 @@
-from django.urls import path
-
 from scheduler_app.api import views
+from scheduler_app.api.routes import api_route
 
 urlpatterns = [
-    path("scheduler/status", views.SchedulerStatusView.as_view(), name="scheduler-status"),
-    path("scheduler/restart", views.SchedulerRestartView.as_view(), name="scheduler-restart"),
-    path("scheduler/job", views.SchedulerJobView.as_view(), name="scheduler-job"),
-    path("scheduler/jobs/<str:job_id>", views.JobDefinitionDetailView.as_view(), name="scheduler-job-definition"),
-    path("scheduler/runs", views.RunListView.as_view(), name="scheduler-run-list"),
-    path("scheduler/runs/<int:pk>", views.RunDetailView.as_view(), name="scheduler-run-detail"),
-    path("scheduler/locks", views.LockListView.as_view(), name="scheduler-lock-list"),
-    path("scheduler/locks/cleanup", views.LockCleanupView.as_view(), name="scheduler-lock-cleanup"),
-    path("scheduler/locks/<str:job_id>", views.LockDetailView.as_view(), name="scheduler-lock-detail"),
+    api_route("scheduler/status", views.SchedulerStatusView.as_view(), name="scheduler-status"),
+    api_route("scheduler/restart", views.SchedulerRestartView.as_view(), name="scheduler-restart"),
+    api_route("scheduler/job", views.SchedulerJobView.as_view(), name="scheduler-job"),
+    api_route("scheduler/jobs/<job_id>", views.JobDefinitionDetailView.as_view(), name="scheduler-job-definition"),
+    api_route("scheduler/runs", views.RunListView.as_view(), name="scheduler-run-list"),
+    api_route("scheduler/runs/<id>", views.RunDetailView.as_view(), name="scheduler-run-detail"),
+    api_route("scheduler/locks", views.LockListView.as_view(), name="scheduler-lock-list"),
+    api_route("scheduler/locks/cleanup", views.LockCleanupView.as_view(), name="scheduler-lock-cleanup"),
+    api_route("scheduler/locks/<job_id>", views.LockDetailView.as_view(), name="scheduler-lock-detail"),
 ]

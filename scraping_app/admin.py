@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from scraping_app import services
@@ -47,11 +49,33 @@ class JobPostingAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
+class SavedSearchAdminForm(forms.ModelForm):
+    """The team's cap is the service's rule, checked here so the admin answers with a form error. The admin
+    validates and saves in one transaction, so the team row the check locks stays locked until the save commits."""
+
+    class Meta:
+        model = SavedSearch
+        fields = ["team", "keyword", "location", "limit", "sources", "active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        team = cleaned.get("team")
+        if team is not None:
+            try:
+                services.saved_search_team_cap_check(team=team,
+                                                     saved_search=self.instance if self.instance.pk else None)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
 @admin.register(SavedSearch)
 class SavedSearchAdmin(admin.ModelAdmin):
-    list_display = ["id", "keyword", "location", "limit", "team", "active"]
+    form = SavedSearchAdminForm
+    list_display = ["id", "keyword", "location", "limit", "team", "active", "last_scraped_at"]
     list_filter = ["active", "team"]
     filter_horizontal = ["sources"]
+    readonly_fields = ["last_scraped_at", "created_at"]
 
 
 class FollowUpInline(admin.TabularInline):

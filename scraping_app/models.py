@@ -97,6 +97,9 @@ class SavedSearch(models.Model):
     limit = models.PositiveSmallIntegerField(default=25, validators=[MinValueValidator(1), MaxValueValidator(100)])
     sources = models.ManyToManyField(JobSource, blank=True, help_text="Empty means every enabled source.")
     active = models.BooleanField(default=True)
+    last_scraped_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When a scrape run last ran this search. A run takes the least recently scraped first.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

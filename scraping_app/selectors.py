@@ -28,8 +28,17 @@ def team_for_user(*, user, team_id: int) -> Team | None:
 
 
 def saved_searches_active(*, team: Team | None) -> QuerySet[SavedSearch]:
-    searches = SavedSearch.objects.filter(active=True).prefetch_related("sources")
+    """In the order a scrape runs them: the least recently scraped first (never scraped before all), then by id,
+    so a run whose time budget runs out does not skip the same searches every time."""
+    searches = (SavedSearch.objects.filter(active=True).prefetch_related("sources")
+                .order_by(F("last_scraped_at").asc(nulls_first=True), "id"))
     return searches if team is None else searches.filter(team=team)
+
+
+def saved_searches_count(*, team: Team, exclude_id: int | None = None) -> int:
+    """How many saved searches (active or not) the team keeps, leaving out `exclude_id`."""
+    searches = SavedSearch.objects.filter(team=team)
+    return (searches if exclude_id is None else searches.exclude(pk=exclude_id)).count()
 
 
 def sources_enabled() -> QuerySet[JobSource]:
@@ -86,7 +95,8 @@ def postings_list(*, keyword: str | None = None, location: str | None = None, re
     if remote is not None:
         postings = postings.filter(is_remote=remote)
     if source:
-        postings = postings.filter(Q(source__pk=int(source)) if source.isdigit() else
+        is_id = source.isascii() and source.isdigit() and len(source) <= 18  # "²".isdigit() is true too
+        postings = postings.filter(Q(source__pk=int(source)) if is_id else
                                    Q(source__kind__iexact=source) | Q(source__name__iexact=source))
     if posted_after is not None:
         postings = postings.filter(posted_at__gte=posted_after)

@@ -1,20 +1,18 @@
-"""Job-search routes under /api/v1/. Every route answers with or without its trailing slash (the acceptance
-guide writes `/api/v1/jobs/scrape` without one)."""
+"""Job-search routes under /api/v1/ (every one answers with or without its trailing slash: scheduler_app's
+api_route rule)."""
 
-from django.urls import re_path
-
+from scheduler_app.api.routes import api_route
 from scraping_app.api import views
 
 urlpatterns = [
-    re_path(r"^jobs/scrape/?$", views.JobScrapeApi.as_view(), name="jobs-scrape"),
-    re_path(r"^jobs/?$", views.PostingListApi.as_view(), name="jobs-list"),
-    re_path(r"^jobs/(?P<pk>[0-9]+)/?$", views.PostingDetailApi.as_view(), name="jobs-detail"),
-    re_path(r"^teams/?$", views.TeamListApi.as_view(), name="teams-list"),
-    re_path(r"^saved-searches/?$", views.SavedSearchListApi.as_view(), name="saved-searches-list"),
-    re_path(r"^saved-searches/(?P<pk>[0-9]+)/?$", views.SavedSearchDetailApi.as_view(), name="saved-searches-detail"),
-    re_path(r"^applications/?$", views.JobApplicationListApi.as_view(), name="applications-list"),
-    re_path(r"^applications/(?P<pk>[0-9]+)/?$", views.JobApplicationDetailApi.as_view(), name="applications-detail"),
-    re_path(r"^automation-rules/?$", views.AutomationRuleListApi.as_view(), name="automation-rules-list"),
-    re_path(r"^automation-rules/(?P<pk>[0-9]+)/?$", views.AutomationRuleDetailApi.as_view(),
-            name="automation-rules-detail"),
+    api_route("jobs/scrape", views.JobScrapeApi.as_view(), name="jobs-scrape"),
+    api_route("jobs", views.PostingListApi.as_view(), name="jobs-list"),
+    api_route("jobs/<id>", views.PostingDetailApi.as_view(), name="jobs-detail"),
+    api_route("teams", views.TeamListApi.as_view(), name="teams-list"),
+    api_route("saved-searches", views.SavedSearchListApi.as_view(), name="saved-searches-list"),
+    api_route("saved-searches/<id>", views.SavedSearchDetailApi.as_view(), name="saved-searches-detail"),
+    api_route("applications", views.JobApplicationListApi.as_view(), name="applications-list"),
+    api_route("applications/<id>", views.JobApplicationDetailApi.as_view(), name="applications-detail"),
+    api_route("automation-rules", views.AutomationRuleListApi.as_view(), name="automation-rules-list"),
+    api_route("automation-rules/<id>", views.AutomationRuleDetailApi.as_view(), name="automation-rules-detail"),
 ]

@@ -14,9 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS = ("scheduler_app", "scraping_app", "logs_app", "jobsite")
 # What scraping_app and logs_app may import from the framework: job_run and its errors and trigger names
 # (services), the refusal and status reads (selectors), the job context, the decorator, the KEY=VALUE parser and
-# the job-id rule (registry).
+# the job-id rule (registry); and the API toolkit every app's API shares: strict fields, the one pagination, the
+# one route rule, the trigger answers and their schema.
 SCHEDULER_PUBLIC = {"scheduler_app.services", "scheduler_app.selectors", "scheduler_app.context",
-                    "scheduler_app.job_wrapper", "scheduler_app.params", "scheduler_app.registry"}
+                    "scheduler_app.job_wrapper", "scheduler_app.params", "scheduler_app.registry",
+                    "scheduler_app.api.fields", "scheduler_app.api.pagination", "scheduler_app.api.routes",
+                    "scheduler_app.api.responses", "scheduler_app.api.schema"}
 
 
 def _modules() -> dict[str, Path]:

@@ -5,38 +5,36 @@ from __future__ import annotations
 import logging
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
-from rest_framework.pagination import PageNumberPagination
+from rest_framework import generics, serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from logs_app import selectors
+from logs_app import selectors, services
 from logs_app.api.serializers import LevelField, LogClearOutput, LogEntryOutput
-from scheduler_app.registry import JOB_ID_PATTERN
-from scheduler_app.selectors import run_refusal
+from scheduler_app.api.fields import JobIdField, StrictFilterSerializer, StrictIntegerField, StrictSerializer
+from scheduler_app.api.pagination import Pagination
+from scheduler_app.api.responses import refusal_response, run_headers
+from scheduler_app.api.schema import REFUSAL_RESPONSES, RUN_HEADER_PARAMETERS
 from scheduler_app.services import Trigger, job_run
-from scraping_app.api.fields import TeamIdField
+from scraping_app.api.fields import ID_MAX, LenientDateTimeField, TeamIdField
 
 
-class LogPagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
-class LogEntryListApi(APIView):
+class LogEntryListApi(generics.ListAPIView):
     """GET /api/v1/logs/?level=&min_level=&job_id=&run_id=&team_id=&since=&until=&search=&page=&page_size="""
 
     permission_classes = [IsAdminUser]
+    serializer_class = LogEntryOutput
+    pagination_class = Pagination
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(StrictFilterSerializer):
         level = LevelField(required=False, help_text="Exactly this level.")
         min_level = LevelField(required=False, help_text="This level and above.")
-        job_id = serializers.RegexField(JOB_ID_PATTERN, required=False)
-        run_id = serializers.IntegerField(required=False, min_value=1)
+        job_id = JobIdField(required=False)
+        run_id = StrictIntegerField(required=False, min_value=1, max_value=ID_MAX)
         team_id = TeamIdField(required=False)
-        since = serializers.DateTimeField(required=False)
-        until = serializers.DateTimeField(required=False)
+        since = LenientDateTimeField(required=False)
+        until = LenientDateTimeField(required=False)
         search = serializers.CharField(required=False, max_length=200, trim_whitespace=True)
 
         def validate(self, attrs):
@@ -44,19 +42,19 @@ class LogEntryListApi(APIView):
                 raise serializers.ValidationError({"until": "must not be before since"})
             return attrs
 
-    @extend_schema(parameters=[FilterSerializer], responses=LogEntryOutput(many=True))
-    def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params, context={"request": request})
+    @extend_schema(parameters=[FilterSerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = self.FilterSerializer(data=self.request.query_params, context={"request": self.request})
         filters.is_valid(raise_exception=True)
         data = dict(filters.validated_data)
         if "min_level" in data:
             data["min_level"] = logging.getLevelName(data["min_level"])
         if "team_id" in data:
             data["team_id"] = data["team_id"].pk  # log lines keep the plain id: they outlive their team
-        entries = selectors.log_entry_list(**data)
-        paginator = LogPagination()
-        page = paginator.paginate_queryset(entries, request, view=self)
-        return paginator.get_paginated_response(LogEntryOutput(page, many=True).data)
+        return selectors.log_entry_list(**data)
 
 
 class LogClearApi(APIView):
@@ -68,16 +66,21 @@ class LogClearApi(APIView):
 
     permission_classes = [IsAdminUser]
 
-    class InputSerializer(serializers.Serializer):
-        older_than_days = serializers.IntegerField(required=False, min_value=0, max_value=36500)
+    class InputSerializer(StrictSerializer):
+        ignored = {"format"}
 
-    @extend_schema(parameters=[InputSerializer], responses={200: LogClearOutput})
+        older_than_days = StrictIntegerField(required=False, min_value=0, max_value=services.RETENTION_DAYS_MAX,
+                                             help_text="Delete entries older than this many days (default "
+                                                       "LOG_RETENTION_DAYS).")
+
+    @extend_schema(parameters=[InputSerializer, *RUN_HEADER_PARAMETERS],
+                   responses={200: LogClearOutput, **REFUSAL_RESPONSES})
     def delete(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         run = job_run(job_id="cleanup_old_logs_task", trigger=Trigger.API, user=request.user,
                       params=dict(params.validated_data))
-        refusal = run_refusal(run=run)
-        if refusal is not None:
-            return Response(refusal.as_dict(), status=refusal.http_status)
-        return Response(LogClearOutput(run).data)
+        refused = refusal_response(run=run, request=request)
+        if refused is not None:
+            return refused
+        return Response(LogClearOutput(run).data, headers=run_headers(run))

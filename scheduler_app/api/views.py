@@ -7,25 +7,28 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scheduler_app import registry, selectors, services
-from scheduler_app.api.permissions import IsStaff
-from scheduler_app.api.serializers import (
-    JobDefinitionOutput,
+from scheduler_app.api.fields import (
     JobIdField,
-    JobRunOutput,
     StrictCharField,
+    StrictFilterSerializer,
     StrictFloatField,
     StrictIntegerField,
     StrictSerializer,
-    TeamIdField,
 )
-from scheduler_app.models import JobDefinition, JobRun
+from scheduler_app.api.permissions import IsStaff
+from scheduler_app.api.responses import refusal_response, run_headers
+from scheduler_app.api.schema import REFUSAL_RESPONSES, RUN_HEADER_PARAMETERS
+from scheduler_app.api.serializers import JobDefinitionOutput, JobRunOutput, TeamIdField
+from scheduler_app.models import INTERVAL_SECONDS_MAX, TIMEOUT_MINUTES_MAX, WAIT_SECONDS_MAX, JobDefinition, JobRun
+from scheduler_app.registry import JOB_ID_PATTERN_JS
 
 _any = inline_serializer("SchedulerAny", fields={"detail": serializers.CharField(required=False)})
+_JOB_ID_PARAMETER = OpenApiParameter("job_id", str, OpenApiParameter.PATH, pattern=JOB_ID_PATTERN_JS,
+                                     description="A registered job's id.")
 
 
 def _job_id_from_path(job_id: str) -> str:
@@ -65,11 +68,12 @@ class SchedulerJobView(APIView):
     class InputSerializer(StrictSerializer):
         job_id = JobIdField()
         team_id = TeamIdField(required=False, allow_null=True)
-        wait_seconds = StrictFloatField(required=False, allow_null=True, min_value=0, max_value=600)
-        params = serializers.DictField(required=False, default=dict)
+        wait_seconds = StrictFloatField(required=False, allow_null=True, min_value=0, max_value=WAIT_SECONDS_MAX)
+        params = serializers.DictField(required=False, default=dict,
+                                       help_text="The job's parameters, checked by the job's own validator.")
 
-    @extend_schema(request=InputSerializer, responses={202: _any, 400: _any, 404: _any, 409: _any, 503: _any},
-                   summary="Run a job now, in the background, behind its lock")
+    @extend_schema(request=InputSerializer, responses={202: _any, **REFUSAL_RESPONSES},
+                   parameters=RUN_HEADER_PARAMETERS, summary="Run a job now, in the background, behind its lock")
     def post(self, request):
         data = _parse(self.InputSerializer, request.data)
         try:
@@ -80,36 +84,24 @@ class SchedulerJobView(APIView):
             raise NotFound(str(exc)) from None
         except registry.InvalidJobParams as exc:
             raise ValidationError({"params": exc.errors or [str(exc)]}) from None
-        refusal = selectors.run_refusal(run=run)
-        if refusal is not None:
-            return Response(refusal.as_dict(), status=refusal.http_status)
+        refused = refusal_response(run=run, request=request)
+        if refused is not None:
+            return refused
         url = request.build_absolute_uri(reverse("scheduler-run-detail", args=[run.pk]))
         return Response({"run_id": run.pk, "job_id": run.job_id, "status": run.status, "lock_key": run.lock_key,
-                         "url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
-
-
-class RunPagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 500
+                         "url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url, **run_headers(run)})
 
 
 class RunListView(generics.ListAPIView):
     serializer_class = JobRunOutput
-    pagination_class = RunPagination
 
-    class FilterSerializer(StrictSerializer):
-        ignored = {"format"}
-
+    class FilterSerializer(StrictFilterSerializer):
         job_id = JobIdField(required=False)
         status = serializers.ChoiceField(choices=JobRun.Status.choices, required=False)
         trigger = serializers.ChoiceField(choices=JobRun.Trigger.choices, required=False)
         team_id = TeamIdField(required=False)
-        page = StrictIntegerField(required=False, min_value=1)  # the paginator reads it; a bad one is 400, not 404
-        page_size = StrictIntegerField(required=False, min_value=1, max_value=500)
 
-    @extend_schema(parameters=[OpenApiParameter("job_id", str), OpenApiParameter("status", str),
-                               OpenApiParameter("trigger", str), OpenApiParameter("team_id", int),
-                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)])
+    @extend_schema(parameters=[FilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -117,8 +109,6 @@ class RunListView(generics.ListAPIView):
         filters = _parse(self.FilterSerializer, self.request.query_params)
         if "team_id" in filters:
             filters["team"] = filters.pop("team_id")
-        filters.pop("page", None)  # the paginator reads these two
-        filters.pop("page_size", None)
         return selectors.job_runs_list(user=self.request.user, **filters)
 
 
@@ -140,12 +130,10 @@ class LockListView(APIView):
 class LockDetailView(APIView):
     permission_classes = [IsStaff]
 
-    class FilterSerializer(StrictSerializer):
-        ignored = {"format"}
-
+    class FilterSerializer(StrictFilterSerializer):
         team_id = TeamIdField(required=False)
 
-    @extend_schema(parameters=[OpenApiParameter("team_id", int)], responses={200: _any, 400: _any, 404: _any},
+    @extend_schema(parameters=[FilterSerializer, _JOB_ID_PARAMETER], responses={200: _any},
                    summary="Force-release a job's lock (an operator's decision)")
     def delete(self, request, job_id: str):
         _job_id_from_path(job_id)
@@ -179,11 +167,12 @@ class JobDefinitionDetailView(APIView):
         name = StrictCharField(max_length=200, required=False)
         trigger_type = serializers.ChoiceField(choices=["cron", "interval"], required=False)
         cron = StrictCharField(max_length=100, required=False, allow_blank=True)
-        interval_seconds = StrictIntegerField(min_value=1, required=False, allow_null=True)
-        timeout_minutes = StrictFloatField(min_value=0.01, max_value=24 * 60, required=False)
+        interval_seconds = StrictIntegerField(min_value=1, max_value=INTERVAL_SECONDS_MAX, required=False,
+                                              allow_null=True)
+        timeout_minutes = StrictFloatField(min_value=0.01, max_value=TIMEOUT_MINUTES_MAX, required=False)
         enabled = serializers.BooleanField(required=False)
         lock_scope = serializers.ChoiceField(choices=["job", "team"], required=False)
-        wait_seconds = StrictFloatField(min_value=0, max_value=600, required=False)
+        wait_seconds = StrictFloatField(min_value=0, max_value=WAIT_SECONDS_MAX, required=False)
 
     def _definition(self, job_id: str) -> JobDefinition:
         definition = selectors.job_definition_get(job_id=_job_id_from_path(job_id))
@@ -191,11 +180,11 @@ class JobDefinitionDetailView(APIView):
             raise NotFound(f"Unknown job: {job_id}")
         return definition
 
-    @extend_schema(responses={200: JobDefinitionOutput, 404: _any}, summary="A job definition")
+    @extend_schema(parameters=[_JOB_ID_PARAMETER], responses={200: JobDefinitionOutput}, summary="A job definition")
     def get(self, request, job_id: str):
         return Response(JobDefinitionOutput(self._definition(job_id)).data)
 
-    @extend_schema(request=InputSerializer, responses={200: JobDefinitionOutput, 400: _any, 404: _any},
+    @extend_schema(parameters=[_JOB_ID_PARAMETER], request=InputSerializer, responses={200: JobDefinitionOutput},
                    summary="Edit a job definition (schedulers reload)")
     def patch(self, request, job_id: str):
         definition = self._definition(job_id)

@@ -14,7 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
 
-from scheduler_app.models import JobDefinition
+from scheduler_app.models import INTERVAL_SECONDS_MAX, JobDefinition
 
 INTERVAL_ANCHOR = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
 
@@ -30,16 +30,23 @@ def has_schedule(definition: JobDefinition) -> bool:
 
 
 def trigger_build(definition: JobDefinition) -> BaseTrigger:
-    """Raises ValueError for a definition whose schedule cannot be built."""
+    """Raises ValueError for a definition whose schedule cannot be built (a row stored before its range was
+    checked included: it must not break the status page or the scheduler's reload of every other job)."""
     if definition.trigger_type == JobDefinition.TriggerType.INTERVAL:
         if not definition.interval_seconds:
             raise ValueError(f"{definition.job_id}: interval trigger without interval_seconds")
+        if not 1 <= definition.interval_seconds <= INTERVAL_SECONDS_MAX:
+            raise ValueError(f"{definition.job_id}: interval_seconds must be from 1 to {INTERVAL_SECONDS_MAX}")
         return IntervalTrigger(seconds=definition.interval_seconds, start_date=INTERVAL_ANCHOR, timezone=tz())
     return CronTrigger.from_crontab(definition.cron, timezone=tz())
 
 
 def next_fire_time(trigger: BaseTrigger, *, now: datetime) -> datetime | None:
-    return trigger.get_next_fire_time(None, now)
+    """None when there is none, or when it lies past the last date Python can hold."""
+    try:
+        return trigger.get_next_fire_time(None, now)
+    except OverflowError:
+        return None
 
 
 def recent_slot(trigger: BaseTrigger, *, now: datetime, window_seconds: float) -> datetime | None:

@@ -16,6 +16,17 @@ def lease_ago() -> datetime:
     return timezone.now() - timedelta(seconds=settings.LOCK_LEASE_SECONDS)
 
 
+# What a non-staff user sees of the holder that refused their trigger.
+MEMBER_HOLDER_FIELDS = ("run_id", "acquired_at")
+
+
+def holder_visible(holder: dict | None, *, staff: bool) -> dict | None:
+    """A lock holder as `staff` (everything) or others (its run id and start) may see it."""
+    if holder is None or staff:
+        return holder
+    return {name: holder.get(name) for name in MEMBER_HOLDER_FIELDS}
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a trigger did not start, as every entry point reports it: the API (409/503), the admin message, runjob's
@@ -63,10 +74,12 @@ class Refusal:
             return f"{self.detail} ({self.holder_text})"
         return f"{self.detail}: {self.error}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self, *, staff: bool = True) -> dict:
+        """The API's body. Staff see the whole holder; others its run id and start (`acquired_at`) only: the token,
+        host and pid say where and how to reach the holder, which is the operators' business."""
         body = {"detail": self.detail, "job_id": self.job_id, "run_id": self.run_id}
         if self.kind == self.LOCK_HELD:
-            body.update(holder=self.holder, ttl_seconds=self.ttl_seconds,
+            body.update(holder=holder_visible(self.holder, staff=staff), ttl_seconds=self.ttl_seconds,
                         heartbeat_age_seconds=self.heartbeat_age_seconds, refused_by=self.refused_by)
         else:
             body["error"] = self.error

@@ -5,9 +5,11 @@ Each view's own input serializer (query filters, the scrape's parameters) is nes
 
 from __future__ import annotations
 
+from django.db import models
 from rest_framework import serializers
 
-from scraping_app.api.fields import TeamIdField
+from scheduler_app.api.fields import UnknownFieldsRejected
+from scraping_app.api.fields import LenientDateTimeField, TeamIdField
 from scraping_app.models import AutomationRule, JobApplication, JobPosting, JobSource, SavedSearch, Team
 
 
@@ -61,7 +63,14 @@ class TeamSerializer(serializers.ModelSerializer):
         fields = ["id", "name"]
 
 
-class SavedSearchSerializer(serializers.ModelSerializer):
+class TeamRecordSerializer(UnknownFieldsRejected, serializers.ModelSerializer):
+    """A team record's input and output: unknown fields are 400; datetimes take a bare date as its midnight UTC."""
+
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.DateTimeField: LenientDateTimeField}
+
+
+class SavedSearchSerializer(TeamRecordSerializer):
     team = TeamIdField()
     sources = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=JobSource.objects.all())
 
@@ -71,7 +80,7 @@ class SavedSearchSerializer(serializers.ModelSerializer):
         extra_kwargs = {"limit": {"min_value": 1, "max_value": 100}}
 
 
-class JobApplicationSerializer(serializers.ModelSerializer):
+class JobApplicationSerializer(TeamRecordSerializer):
     team = TeamIdField()
     posting = serializers.PrimaryKeyRelatedField(queryset=JobPosting.objects.all())
     posting_title = serializers.CharField(source="posting.title", read_only=True)
@@ -83,7 +92,7 @@ class JobApplicationSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_by_rule"]
 
 
-class AutomationRuleSerializer(serializers.ModelSerializer):
+class AutomationRuleSerializer(TeamRecordSerializer):
     team = TeamIdField()
     include_keywords = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
     exclude_keywords = serializers.ListField(child=serializers.CharField(max_length=100), required=False)

@@ -13,6 +13,7 @@ from scraping_app.services.team_data import (
     job_application_create,
     job_application_update,
     saved_search_create,
+    saved_search_team_cap_check,
     saved_search_update,
     team_record_delete,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "job_application_update",
     "postings_upsert",
     "saved_search_create",
+    "saved_search_team_cap_check",
     "saved_search_update",
     "scrape_params_validate",
     "scrape_run",

@@ -3,25 +3,33 @@
 Boards are fetched concurrently in worker threads that only do HTTP and parsing; this (the job's) thread
 reserves politeness budgets, upserts each board's postings as they arrive (through the job's fenced transaction)
 and records every board's outcome. One board failing makes the run PARTIAL and never loses the others.
+
+A run spends at most SCRAPE_RUN_BUDGET_SECONDS on its searches, plus the page each board is reading when the
+budget runs out: no search and no board page starts after the deadline. Searches left over are skipped (named in
+the result and in a warning; the run ends PARTIAL); what was stored stays. The least recently scraped searches run
+first, so the next run starts with the ones skipped.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils import timezone
 
 from scheduler_app.context import JobCancelled, current_job_context
 from scheduler_app.job_wrapper import InvalidJobParams
 from scraping_app import selectors
-from scraping_app.models import JobSource, Team
+from scraping_app.models import JobSource, SavedSearch, Team
 from scraping_app.services.budget import source_budget_record, source_budget_reserve
+from scraping_app.services.common import job_atomic
 from scraping_app.services.postings import postings_upsert
 from scraping_app.sources import FetchResult, SearchQuery, source_class
-from scraping_app.sources.http import BoardError, Fetcher
+from scraping_app.sources.http import BoardError, Fetcher, RunBudgetExhausted
 
 logger = logging.getLogger("scraping_app")
 
@@ -94,45 +102,91 @@ class _BoardJob:
     params: dict
     min_interval_seconds: float
     max_requests: int | None
+    deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class _Search:
+    query: SearchQuery
+    source_ids: list[int] | None  # None: every enabled source
+    saved_search_id: int | None = None  # None: the one keyword search
+
+    def as_dict(self) -> dict:
+        return {"keyword": self.query.keyword, "location": self.query.location, "limit": self.query.limit}
+
+    def label(self) -> str:
+        return f"#{self.saved_search_id} {self.query.keyword} in {self.query.location or 'anywhere'}"
 
 
 def scrape_run(*, keyword: str | None, location: str | None, limit: int, team: Team | None = None) -> dict:
-    """Run one keyword search, or the team's (or, unscoped, every team's) active saved searches."""
+    """Run one keyword search, or the team's (or, unscoped, every team's) active saved searches, within the
+    run's time budget (SCRAPE_RUN_BUDGET_SECONDS)."""
     ctx = current_job_context()
+    budget_seconds = float(settings.SCRAPE_RUN_BUDGET_SECONDS)
+    deadline = time.monotonic() + budget_seconds
     if keyword:
-        searches = [(SearchQuery(keyword=keyword, location=location, limit=limit), None)]
+        searches = [_Search(query=SearchQuery(keyword=keyword, location=location, limit=limit), source_ids=None)]
     else:
-        searches = [(SearchQuery(keyword=s.keyword, location=s.location or None, limit=s.limit),
-                     [source.pk for source in s.sources.all()] or None)
+        searches = [_Search(query=SearchQuery(keyword=s.keyword, location=s.location or None, limit=s.limit),
+                            source_ids=[source.pk for source in s.sources.all()] or None, saved_search_id=s.pk)
                     for s in selectors.saved_searches_active(team=team)]
     if not searches:
         _warn(ctx, "Nothing to scrape: no keyword given and no active saved searches.")
     outcomes: dict[str, SourceOutcome] = {}
     posting_ids: list[int] = []
-    for query, source_ids in searches:
+    ran: list[_Search] = []
+    skipped: list[_Search] = []
+    for index, search in enumerate(searches):
+        if time.monotonic() >= deadline:
+            skipped = searches[index:]
+            break
+        query = search.query
         logger.info("Starting scrape for %s in %s", query.keyword, query.location or "anywhere")
         sources = selectors.sources_enabled()
-        if source_ids is not None:
-            sources = sources.filter(pk__in=source_ids)
+        if search.source_ids is not None:
+            sources = sources.filter(pk__in=search.source_ids)
         sources = list(sources)
         if not sources:
             _warn(ctx, "No enabled job sources: enable one with `manage.py sources enable ID` or in the admin.")
-        posting_ids += sources_scrape(query=query, sources=sources, outcomes=outcomes)
+        posting_ids += sources_scrape(query=query, sources=sources, outcomes=outcomes, deadline=deadline)
+        if search.saved_search_id is not None:
+            saved_search_scraped_mark(saved_search_id=search.saved_search_id)
+        ran.append(search)
+    budget_exhausted = bool(skipped) or time.monotonic() >= deadline
+    if skipped:
+        message = (f"Run budget of {budget_seconds:g} s (SCRAPE_RUN_BUDGET_SECONDS) ran out after {len(ran)} of "
+                   f"{len(searches)} saved searches; skipped {len(skipped)}: "
+                   f"{', '.join(search.label() for search in skipped)}. They run first next time.")
+        logger.warning(message)
+        if ctx is not None:
+            ctx.mark_partial(message)
     unique_ids = list(dict.fromkeys(posting_ids))[:limit]
     postings = [selectors.posting_summary(posting=p) for p in selectors.postings_by_ids(ids=unique_ids)]
     logger.info("Scraping completed")
     return {
         "counts": {name: outcome.as_dict() for name, outcome in outcomes.items()},
         "totals": {key: sum(getattr(o, key) for o in outcomes.values()) for key in ("created", "updated", "skipped")},
-        "searches": [{"keyword": q.keyword, "location": q.location, "limit": q.limit} for q, _ in searches],
+        "searches": [search.as_dict() for search in ran],
+        "skipped_searches": [{"id": search.saved_search_id, **search.as_dict()} for search in skipped],
+        "budget_seconds": budget_seconds,
+        "budget_exhausted": budget_exhausted,
         "served_from_store": any(o.over_budget for o in outcomes.values()),
         "postings": postings,
     }
 
 
-def sources_scrape(*, query: SearchQuery, sources: list[JobSource], outcomes: dict[str, SourceOutcome]) -> list[int]:
+def saved_search_scraped_mark(*, saved_search_id: int) -> None:
+    """Record that a run has just scraped this search (through the job's fenced transaction): the order of the
+    next runs."""
+    with job_atomic():
+        SavedSearch.objects.filter(pk=saved_search_id).update(last_scraped_at=timezone.now())
+
+
+def sources_scrape(*, query: SearchQuery, sources: list[JobSource], outcomes: dict[str, SourceOutcome],
+                   deadline: float | None = None) -> list[int]:
     """One search across the given sources: budgets, concurrent fetches, upserts. Fills `outcomes` (by source
-    name) and returns the stored postings' ids, in the boards' order."""
+    name) and returns the stored postings' ids, in the boards' order. No board page starts at or after
+    `deadline` (time.monotonic()); a board stopped by it keeps the pages it read."""
     ctx = current_job_context()
     posting_ids: list[int] = []
     jobs: dict[int, tuple[JobSource, _BoardJob]] = {}
@@ -150,7 +204,7 @@ def sources_scrape(*, query: SearchQuery, sources: list[JobSource], outcomes: di
         jobs[source.pk] = (source, _BoardJob(kind=source.kind, name=source.name, base_url=source.base_url,
                                              params=dict(source.params or {}),
                                              min_interval_seconds=source.min_interval_seconds,
-                                             max_requests=grant.max_requests))
+                                             max_requests=grant.max_requests, deadline=deadline))
     if not jobs:
         return posting_ids
     checkpoint = ctx.check if ctx is not None else (lambda: None)
@@ -177,10 +231,12 @@ def _board_fetch(job: _BoardJob, query: SearchQuery, checkpoint: Callable[[], No
                  on_page: Callable[[int, int | None], None]) -> FetchResult:
     """Worker thread: HTTP and parsing only."""
     fetcher = Fetcher(min_interval_seconds=job.min_interval_seconds, max_requests=job.max_requests,
-                      checkpoint=checkpoint, on_page=on_page)
+                      checkpoint=checkpoint, on_page=on_page, deadline=job.deadline)
     adapter = source_class(job.kind)(base_url=job.base_url, params=job.params, fetcher=fetcher)
     try:
         return adapter.fetch(query)
+    except RunBudgetExhausted as exc:  # a board without paging (or queued behind busy workers) started too late
+        return FetchResult(postings=[], seen=0, skipped=0, requests=fetcher.requests, notes=[str(exc)])
     except BoardError as exc:
         exc.requests = fetcher.requests  # type: ignore[attr-defined]
         raise

@@ -40,6 +40,10 @@ class BudgetExhausted(Exception):
     """This fetch used the requests its politeness budget allowed; the adapter stops paging."""
 
 
+class RunBudgetExhausted(BudgetExhausted):
+    """The scrape run's time budget (SCRAPE_RUN_BUDGET_SECONDS) ran out; the adapter stops paging."""
+
+
 class CappedRetry(Retry):
     """`Retry` whose `Retry-After` wait never exceeds `retry_after_cap` seconds."""
 
@@ -97,23 +101,34 @@ def _session_build(total: int, retry_after_cap: float, backoff_factor: float) ->
 
 class Fetcher:
     """One board's fetch: JSON GETs on the shared session, paced by the board's minimum interval, stopped by
-    its remaining daily budget and by the job's cancellation checkpoint."""
+    its remaining daily budget, by the run's deadline (time.monotonic(); no page starts at or after it) and by
+    the job's cancellation checkpoint."""
 
     def __init__(self, *, min_interval_seconds: float = 0.0, max_requests: int | None = None,
                  checkpoint: Callable[[], None] | None = None,
-                 on_page: Callable[[int, int | None], None] | None = None):
+                 on_page: Callable[[int, int | None], None] | None = None, deadline: float | None = None):
         self.min_interval_seconds = min_interval_seconds
         self.max_requests = max_requests
         self.checkpoint = checkpoint or (lambda: None)
         self.on_page = on_page or (lambda done, total: None)
+        self.deadline = deadline
         self.requests = 0
         self._last_request = 0.0
+
+    def deadline_check(self, *, wait: float = 0.0) -> None:
+        """Raise RunBudgetExhausted if a page started after `wait` more seconds would start at or past the run's
+        deadline. A page already under way is never cut short: the run's bound is its budget plus one page."""
+        if self.deadline is not None and time.monotonic() + max(0.0, wait) >= self.deadline:
+            raise RunBudgetExhausted(f"the run's time budget (SCRAPE_RUN_BUDGET_SECONDS) ran out after "
+                                     f"{self.requests} request(s); stopped paging")
 
     def get_json(self, url: str, params: dict | None = None) -> Any:
         if self.max_requests is not None and self.requests >= self.max_requests:
             raise BudgetExhausted(f"daily request budget reached after {self.requests} request(s)")
+        wait = self.min_interval_seconds - (time.monotonic() - self._last_request) if self.requests else 0.0
+        self.deadline_check(wait=wait)
         if self.requests:
-            self.pause(self.min_interval_seconds - (time.monotonic() - self._last_request))
+            self.pause(wait)
         self.checkpoint()
         self.requests += 1
         self._last_request = time.monotonic()

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
+from scraping_app.sources.http import BudgetExhausted
 from scraping_app.sources.parsing import decimal_or_none, html_to_text, iso_to_utc, text_clean, text_list_clean
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "sample_postings.json"
@@ -28,16 +29,22 @@ class SampleSource(Source):
         delay = float(self.params.get("delay_seconds") or 0)
         pages = math.ceil(len(items) / page_size)
         kept: list[PostingData] = []
+        notes: list[str] = []
         seen = skipped = 0
         for page in range(pages):
             if len(kept) >= query.limit:
+                break
+            try:
+                self.fetcher.deadline_check()  # the delay is this board's page time, as a real board's read is
+            except BudgetExhausted as exc:
+                notes.append(str(exc))
                 break
             self.fetcher.pause(delay)
             chunk = items[page * page_size:(page + 1) * page_size]
             seen += len(chunk)
             skipped += self.select(chunk, posting_parse, query, kept)
             self.fetcher.on_page(page + 1, pages)
-        return FetchResult(postings=kept, seen=seen, skipped=skipped, requests=0)
+        return FetchResult(postings=kept, seen=seen, skipped=skipped, requests=0, notes=notes)
 
 
 def posting_parse(item: dict) -> PostingData | None:

@@ -37,3 +37,38 @@ def test_every_model_has_working_admin_pages(admin_client):
     assert response.status_code == 302
     source.refresh_from_db()
     assert source.enabled
+
+
+def _add_form(team, keyword: str) -> dict:
+    return {"team": team.pk, "keyword": keyword, "location": "", "limit": 25, "active": "on"}
+
+
+def test_the_admin_refuses_the_21st_saved_search_with_a_form_error(admin_client):
+    team = Team.objects.create(name="Full")
+    SavedSearch.objects.bulk_create([SavedSearch(team=team, keyword=f"k{i}") for i in range(19)])
+    assert admin_client.post("/admin/scraping_app/savedsearch/add/", _add_form(team, "twentieth")).status_code == 302
+
+    response = admin_client.post("/admin/scraping_app/savedsearch/add/", _add_form(team, "twenty-first"))
+
+    assert response.status_code == 200  # the form again, with the error, not a 500
+    assert response.context["adminform"].form.errors["team"] == [
+        "A team may keep at most 20 saved searches (SAVED_SEARCHES_PER_TEAM_MAX); this team has 20. "
+        "Delete one before adding another."]
+    assert "SAVED_SEARCHES_PER_TEAM_MAX" in response.content.decode()
+    assert SavedSearch.objects.filter(team=team).count() == 20
+
+
+def test_the_admin_refuses_moving_a_search_into_a_full_team_but_edits_in_place(admin_client, settings):
+    settings.SAVED_SEARCHES_PER_TEAM_MAX = 1
+    full, other = Team.objects.create(name="Full"), Team.objects.create(name="Other")
+    mine = SavedSearch.objects.create(team=full, keyword="mine")
+    theirs = SavedSearch.objects.create(team=other, keyword="theirs")
+    url = f"/admin/scraping_app/savedsearch/{theirs.pk}/change/"
+
+    moved = admin_client.post(url, _add_form(full, "theirs"))
+    assert moved.status_code == 200 and "team" in moved.context["adminform"].form.errors
+    assert SavedSearch.objects.get(pk=theirs.pk).team == other
+
+    edited = admin_client.post(f"/admin/scraping_app/savedsearch/{mine.pk}/change/", _add_form(full, "edited"))
+    assert edited.status_code == 302
+    assert SavedSearch.objects.get(pk=mine.pk).keyword == "edited"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from rest_framework.test import APIClient
 
 from scheduler_app.models import JobRun
 from scraping_app.models import AutomationRule, JobApplication, JobPosting, SavedSearch, Team
-from tests.scraping_app.conftest import make_source, wait_until
+from tests.scraping_app.conftest import Reply, fixture_json, make_source, wait_until
 
 SCRAPE = "/api/v1/jobs/scrape?keyword=python&location=remote&limit=25"
 
@@ -112,6 +113,38 @@ class TestScrape:
         response = api.get(f"/api/v1/jobs/scrape?team_id={people['team'].pk}")
         assert response.status_code == 200
         assert 0 < len(response.json()["postings"]) <= 3
+
+    def test_a_team_scrape_holds_the_request_at_most_its_budget_plus_one_page(self, fake_redis, api, people, board,
+                                                                                settings):
+        """The synchronous endpoint's bound: SCRAPE_RUN_BUDGET_SECONDS plus the board page under way when it ran
+        out (at most SCRAPE_HTTP_READ_TIMEOUT here: one attempt, no retries), against a slow board over HTTP."""
+        settings.SCRAPE_RUN_BUDGET_SECONDS = 0.6
+        settings.SCRAPE_HTTP_READ_TIMEOUT = 1.0
+        settings.SCRAPE_RETRY_TOTAL = 0
+        page_seconds = 0.4  # under the read timeout: every page answers, slowly
+        make_source("remoteok", board.add("/remoteok", Reply([{"legal": "T"}, *fixture_json("remoteok-2.json")],
+                                                             delay=page_seconds)))
+        searches = [SavedSearch.objects.create(team=people["team"], keyword=f"k{i}") for i in range(12)]
+        unbounded = len(searches) * page_seconds  # 4.8 s: what the run took before the budget
+        bound = settings.SCRAPE_RUN_BUDGET_SECONDS + settings.SCRAPE_HTTP_READ_TIMEOUT
+        overhead = 1.0  # the request's own work: auth, the run's rows, the lock, the upserts
+        assert bound + overhead < unbounded
+
+        started = time.monotonic()
+        response = api.post("/api/v1/jobs/scrape", {"team_id": people["team"].pk}, format="json")
+        elapsed = time.monotonic() - started
+
+        assert response.status_code == 200, response.content
+        assert elapsed < bound + overhead, f"{elapsed:.2f} s"
+        body = response.json()
+        assert body["status"] == "PARTIAL"
+        result = JobRun.objects.get(pk=body["run_id"]).result
+        ran, skipped = result["searches"], result["skipped_searches"]
+        assert ran and skipped and len(ran) + len(skipped) == len(searches)
+        assert len(board.hits("/remoteok")) == len(ran)
+        [warning] = body["warnings"]
+        assert "SCRAPE_RUN_BUDGET_SECONDS" in warning
+        assert all(f"#{s['id']} {s['keyword']} in anywhere" in warning for s in skipped)
 
     def test_409_while_the_lock_is_held(self, fake_redis, api, sample):
         from scheduler_app import locks
@@ -243,6 +276,17 @@ class TestTeamRecords:
         assert [s["id"] for s in api.get("/api/v1/saved-searches/").json()["results"]] == [pk]
         assert api.delete(f"/api/v1/saved-searches/{pk}").status_code == 204
         assert not SavedSearch.objects.exists()
+
+    def test_the_21st_saved_search_is_a_400_naming_the_cap(self, member_api, team):
+        """The service's cap (SAVED_SEARCHES_PER_TEAM_MAX, 20 by default) reaches the client as a field error."""
+        SavedSearch.objects.bulk_create([SavedSearch(team=team, keyword=f"k{i}") for i in range(20)])
+        response = member_api.post("/api/v1/saved-searches/", {"team": team.pk, "keyword": "one more"},
+                                   format="json")
+        assert response.status_code == 400, response.content
+        assert response.json() == {"team": [
+            "A team may keep at most 20 saved searches (SAVED_SEARCHES_PER_TEAM_MAX); this team has 20. "
+            "Delete one before adding another."]}
+        assert SavedSearch.objects.filter(team=team).count() == 20
 
     def test_limit_is_validated(self, api, people):
         response = api.post("/api/v1/saved-searches/", {"team": people["team"].pk, "keyword": "x", "limit": 500},

@@ -132,6 +132,79 @@ def test_team_saved_searches_run_when_no_keyword_is_given(fake_redis):
 
 
 @pytest.mark.django_db
+def test_a_run_within_its_budget_runs_every_search_and_marks_them_scraped(fake_redis):
+    make_source("sample")
+    team = Team.objects.create(name="A")
+    searches = [SavedSearch.objects.create(team=team, keyword=k) for k in ("python", "django")]
+    run = scrape(team=team, limit=25)
+    assert run.status == JobRun.Status.SUCCEEDED, run.warnings
+    assert [s["keyword"] for s in run.result["searches"]] == ["python", "django"]
+    assert run.result["skipped_searches"] == [] and run.result["budget_exhausted"] is False
+    assert run.result["budget_seconds"] == 120.0  # the default, well under the job's 10-minute timeout
+    assert all(SavedSearch.objects.get(pk=s.pk).last_scraped_at is not None for s in searches)
+
+
+@pytest.mark.django_db
+def test_a_run_out_of_budget_skips_the_remaining_searches_names_them_and_keeps_what_it_stored(
+        fake_redis, board, settings):
+    settings.SCRAPE_RUN_BUDGET_SECONDS = 0.5
+    make_source("remoteok", board.add("/remoteok", Reply([{"legal": "T"}, *fixture_json("remoteok-2.json")],
+                                                         delay=0.2)))
+    team = Team.objects.create(name="Busy")
+    keywords = ["a", "e", "i", "o", "n", "r"]
+    searches = [SavedSearch.objects.create(team=team, keyword=k) for k in keywords]  # 6 x 0.2 s > the budget
+
+    run = scrape(team=team, limit=100)
+
+    assert run.status == JobRun.Status.PARTIAL
+    ran, skipped = run.result["searches"], run.result["skipped_searches"]
+    assert ran and skipped and len(ran) + len(skipped) == len(keywords)
+    assert [s["keyword"] for s in ran] == keywords[:len(ran)]  # none scraped before: by id
+    assert skipped == [{"id": s.pk, "keyword": s.keyword, "location": None, "limit": 25}
+                       for s in searches[len(ran):]]
+    assert run.result["budget_exhausted"] is True
+    assert len(board.hits("/remoteok")) == len(ran)  # a skipped search sends nothing
+    [warning] = run.warnings
+    assert "SCRAPE_RUN_BUDGET_SECONDS" in warning and f"after {len(ran)} of {len(keywords)}" in warning
+    assert all(f"#{s['id']} {s['keyword']} in anywhere" in warning for s in skipped)
+    assert JobPosting.objects.count() == run.result["totals"]["created"] > 0  # what it stored stays
+    scraped = set(SavedSearch.objects.filter(last_scraped_at__isnull=False).values_list("keyword", flat=True))
+    assert scraped == {s["keyword"] for s in ran}
+
+    second = scrape(team=team, limit=100)
+
+    assert second.result["searches"][0]["keyword"] == skipped[0]["keyword"]  # the skipped ones go first
+
+
+@pytest.mark.django_db
+def test_the_budget_stops_a_paged_board_between_pages_and_keeps_its_pages(fake_redis, board, settings):
+    settings.SCRAPE_RUN_BUDGET_SECONDS = 0.5
+    items = fixture_json("arbeitnow-1.json")["data"]
+    url = board.add("/arbeitnow", Reply(arbeitnow_page(items[:5], has_next=True), delay=0.2))
+    source = make_source("arbeitnow", url, params={"max_pages": 20})
+
+    run = scrape(keyword="a")
+
+    assert 1 <= len(board.hits("/arbeitnow")) < 20
+    counts = run.result["counts"][source.name]
+    assert counts["requests"] == len(board.hits("/arbeitnow"))
+    assert any("SCRAPE_RUN_BUDGET_SECONDS" in note and "stopped paging" in note for note in counts["notes"])
+    assert run.result["budget_exhausted"] is True
+    assert run.status == JobRun.Status.SUCCEEDED  # like the daily cap: a note; nothing was skipped
+    assert JobPosting.objects.count() == counts["created"]
+
+
+@pytest.mark.django_db
+def test_the_budget_stops_the_sample_board_between_pages(fake_redis, settings):
+    settings.SCRAPE_RUN_BUDGET_SECONDS = 0.3
+    source = make_source("sample", params={"page_size": 2, "delay_seconds": 0.1})
+    run = scrape(keyword="e", limit=100)
+    counts = run.result["counts"][source.name]
+    assert any("SCRAPE_RUN_BUDGET_SECONDS" in note for note in counts["notes"])
+    assert 0 < counts["fetched"] < 20  # a few pages of 2, not the whole file
+
+
+@pytest.mark.django_db
 def test_a_stale_fencing_token_cannot_commit_postings(fake_redis):
     source = make_source("sample")
     ctx = JobContext(run_id=0, job_id="scrape_jobs_task", lock_key="scrape_jobs_task", fencing_token=1,
