@@ -117,13 +117,6 @@ def test_the_readme_production_settings_pass_check_deploy(tmp_path):
     done = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=180)
     output = done.stdout + done.stderr
-    issues = re.findall(r"\((\S+)\) ", output)
-    if issues and set(issues) == {"drf_spectacular.W001"} and "_retrieve\" has collisions" in output:
-        # Not a setting: the job-search API's list views (scraping_app/api/views.py) document their GET as a
-        # single object, so its operationId collides with the detail view's. Fixed in the views' schema
-        # annotations; this test then asserts the whole check below.
-        pytest.xfail("check --deploy: only drf_spectacular.W001 operationId collisions of the scraping API's list "
-                     "views are left (fix: @extend_schema(responses=...(many=True)) on their GET)")
     assert done.returncode == 0, output
     assert "System check identified no issues" in output, output
 
