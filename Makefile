@@ -23,10 +23,15 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 	$(BIN)/pip install -q -r requirements-test.txt
 	touch $@
 
+# make run is development: DEBUG=1 for itself (settings default to DEBUG off and then refuse the dev SECRET_KEY).
+# The web server is the Procfile's `web` (gunicorn, threads, 127.0.0.1:8000); `make run WEB=runserver` starts
+# Django's runserver instead, and WEB_PORT=8001 moves either.
+WEB ?= web
+RUN_ENV := DEBUG=1
 run: venv
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(RUN_ENV) $(BIN)/python manage.py seed_demo
+	$(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile $(WEB) scheduler
 
 # The whole suite on SQLite, then again on PostgreSQL (SQLite alone hides locking bugs).
 test: venv-test lint test-sqlite test-pg

@@ -47,11 +47,14 @@ def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["REDIS_URL"] = REDIS_URL
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
-    os.environ.setdefault("DEBUG", "false")  # as in production: no per-query debug recording
+    os.environ.setdefault("DEBUG", "1")  # development settings (no SECRET_KEY needed); DEBUG off below
     os.environ["LOG_LEVEL"] = "WARNING"  # measure the lock, not the console
     import django
 
     django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False  # as in production: no per-query debug recording
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -50,6 +50,7 @@ def main() -> None:
                 continue
             env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="jobsite.settings", LOG_DB_ENABLED="0",
                        LOG_DIR=tmp, BENCH_TMP=tmp)
+            env.setdefault("DEBUG", "1")  # development settings: no SECRET_KEY needed
             out = subprocess.run([sys.executable, __file__, "--child", backend, "--rows", str(args.rows),
                                   "--calls", str(args.calls)], env=env, cwd=ROOT, capture_output=True, text=True)
             if out.returncode != 0:

@@ -42,12 +42,15 @@ def setup_django(database_url: str, tmp: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["REDIS_URL"] = REDIS_URL
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
-    os.environ.setdefault("DEBUG", "false")  # as in production: no per-query debug recording
+    os.environ.setdefault("DEBUG", "1")  # development settings (no SECRET_KEY needed); DEBUG off below
     os.environ["LOG_LEVEL"] = "WARNING"  # measure the code, not the console
     os.environ.setdefault("LOG_DIR", tmp)
     import django
 
     django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False  # as in production: no per-query debug recording
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -38,6 +38,7 @@ WORDS = ["Python", "Backend", "Data", "Platform", "Frontend", "DevOps", "ML", "S
 
 def django_setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
+    os.environ.setdefault("DEBUG", "1")  # development settings: no SECRET_KEY needed
     tmp = tempfile.mkdtemp(prefix="bench_scrape_")
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"

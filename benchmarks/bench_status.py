@@ -46,12 +46,15 @@ def setup_django(database_url: str | None, tmp: str) -> None:
         pg_recreate(database_url)
     os.environ["DATABASE_URL"] = database_url or f"sqlite:///{tmp}/bench_status.sqlite3"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
-    os.environ.setdefault("DEBUG", "false")  # as in production: no per-query debug recording
+    os.environ.setdefault("DEBUG", "1")  # development settings (no SECRET_KEY needed); DEBUG off below
     os.environ.setdefault("LOG_DIR", tmp)
     os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
     import django
 
     django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False  # as in production: no per-query debug recording
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

@@ -1,8 +1,10 @@
 """All settings, read from the environment in this one module (django-environ)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -11,10 +13,47 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+# --- Safe defaults --------------------------------------------------------------------------------------------------
+# DEBUG is off unless the environment turns it on (`make run` sets DEBUG=1 for itself). With DEBUG off the app
+# refuses to start on the development SECRET_KEY or without ALLOWED_HOSTS, and the HTTPS settings below default to
+# what `manage.py check --deploy` asks for.
+DEBUG = env.bool("DEBUG", default=False)
+_DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+_DEV_ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
+ALLOWED_HOSTS = [h.strip() for h in env.list("ALLOWED_HOSTS", default=_DEV_ALLOWED_HOSTS if DEBUG else []) if h.strip()]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+if not DEBUG:
+    if not SECRET_KEY.strip() or SECRET_KEY == _DEV_SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is empty or the development key: with DEBUG off, set the SECRET_KEY environment variable "
+            "to a long random string (python3 -c 'import secrets; print(secrets.token_urlsafe(50))'), or set "
+            "DEBUG=1 for development.")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS is empty: with DEBUG off, set the ALLOWED_HOSTS environment variable to the host names "
+            "this site answers to (comma-separated, e.g. ALLOWED_HOSTS=jobs.example.com), or set DEBUG=1 for "
+            "development.")
+
+# HTTPS. Each setting reads its environment variable; unset, it is on in production (DEBUG off) and off in
+# development. Behind a proxy that terminates TLS, set SECURE_PROXY_SSL_HEADER=true (opt-in: only when the proxy
+# sets X-Forwarded-Proto on every request, overwriting the client's), or the SSL redirect loops.
+_PRODUCTION = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_PRODUCTION)
+# Probes and Prometheus often call a web host directly over plain HTTP.
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[r"^healthz$", r"^metrics$"])
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_PRODUCTION)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_PRODUCTION)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("SECURE_PROXY_SSL_HEADER",
+                                                                           default=False) else None
+SECURE_CONTENT_TYPE_NOSNIFF = env.bool("SECURE_CONTENT_TYPE_NOSNIFF", default=True)
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = env.str("SECURE_CROSS_ORIGIN_OPENER_POLICY", default="same-origin")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -28,6 +67,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here, not from a CDN
     "django_apscheduler",
+    "axes",  # brute-force protection of the admin login (see "Authentication" below)
     "scheduler_app",
     "scraping_app",
     "logs_app",
@@ -42,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a locked-out login into axes' lockout response
 ]
 
 ROOT_URLCONF = "jobsite.urls"
@@ -82,6 +123,32 @@ else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication -------------------------------------------------------------------------------------------------
+# django-axes first: it refuses a locked-out (username, IP) before any password is checked. With it, authenticate()
+# needs the request (the admin's and Django's login views pass it; tests use force_login or pass request=).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Passwords set through forms, createsuperuser and changepassword must pass Django's four standard validators.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Failed logins are counted per (username, client IP) in the database (axes' AccessAttempt, migrated like any
+# app); after AXES_FAILURE_LIMIT failures that pair is locked out for AXES_COOLOFF_MINUTES. A success resets the
+# count. Other users, and the same user from another IP, can still log in. `manage.py axes_reset` unlocks all.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The client IP, the same one the API's throttles see: REMOTE_ADDR, or with NUM_PROXIES > 0 the address that many
+# proxies back in X-Forwarded-For.
+AXES_CLIENT_IP_CALLABLE = "jobsite.throttles.client_ip"
 
 # --- Redis and the execution lock -----------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -178,10 +245,18 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "scheduler_app.api.pagination.Pagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
+    # Every view is throttled per user (per client IP when anonymous) at the "user" rate; a view may name its own
+    # throttles instead (the scrape endpoint does). Both fail open when the cache (Redis) is down.
+    "DEFAULT_THROTTLE_CLASSES": ["jobsite.throttles.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_THROTTLE_USER", default="1000/hour"),
         "scrape": env.str("API_THROTTLE_SCRAPE", default="60/minute"),
+        # Requests with an invalid Bearer token, per client IP; past it every Bearer request from that IP is a 429.
+        "auth_failures": env.str("API_THROTTLE_AUTH_FAILURES", default="20/minute"),
     },
+    # Proxies in front of the web server that append to X-Forwarded-For. 0: the client IP is REMOTE_ADDR, and a
+    # client-sent X-Forwarded-For is ignored (DRF's default, None, would trust it).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 # Every list: ?page_size= from 1 to this (a bad or bigger one is a 400, on every list alike).
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=500)

@@ -11,6 +11,7 @@ import fakeredis
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django_redis.exceptions import ConnectionInterrupted
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rest_framework.authtoken.models import Token
@@ -137,6 +138,21 @@ def stale_and_live_locks(db):
 
 
 # --- API clients: a team, its users, token-authenticated clients --------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_history():
+    """API throttles count in the cache (Redis at REDIS_URL) by user id or client IP, and the counts outlive a test:
+    ids repeat across tests (SQLite reuses them after a rollback) and every test client is 127.0.0.1. Each test
+    starts with none, as a fresh client would."""
+    from django.core.cache import cache
+
+    if hasattr(cache, "delete_pattern"):
+        try:
+            cache.delete_pattern("throttle_*")
+        except (redis.exceptions.RedisError, ConnectionInterrupted):
+            pass  # no Redis: nothing was counted there
+    yield
+
 
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
