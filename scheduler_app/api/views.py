@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -67,6 +73,7 @@ class SchedulerRestartView(APIView):
 class SchedulerJobView(APIView):
     permission_classes = [IsStaff]
 
+    @extend_schema_serializer(component_name="JobTriggerInput")
     class InputSerializer(StrictSerializer):
         job_id = JobIdField()
         team_id = TeamIdField(required=False, allow_null=True)
@@ -163,6 +170,7 @@ class JobDefinitionDetailView(APIView):
 
     permission_classes = [IsStaff]
 
+    @extend_schema_serializer(component_name="JobDefinitionInput")
     class InputSerializer(StrictSerializer):
         """PATCH body for a job definition: every field optional; the model's own validation runs after."""
 

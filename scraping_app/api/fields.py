@@ -80,7 +80,7 @@ class LenientDateTimeField(serializers.DateTimeField):
     default_error_messages = {"invalid": "Use an ISO 8601 date or datetime, e.g. 2026-11-01 or 2026-11-01T09:30:00Z."}
 
     def to_internal_value(self, data) -> datetime:
-        if not isinstance(data, str) or not data or len(data) > 64:
+        if not isinstance(data, str) or not data or len(data) > 64 or not (data.isascii() and data.isprintable()):
             self.fail("invalid")
         try:
             value = parse_datetime(data)

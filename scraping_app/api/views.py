@@ -4,7 +4,7 @@ OpenAPI document agree."""
 
 from __future__ import annotations
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import generics, serializers, status
@@ -161,7 +161,8 @@ class _TeamRecordListApi(_TeamRecordApi, generics.ListCreateAPIView):
 
     def perform_create(self, serializer) -> None:
         try:
-            serializer.instance = self.record_create(data=serializer.validated_data)
+            with transaction.atomic():  # a savepoint: a unique-rule failure leaves the request's transaction usable
+                serializer.instance = self.record_create(data=serializer.validated_data)
         except IntegrityError:  # a unique rule (one application per posting and team): the record exists
             raise Conflict() from None
         except services.SavedSearchCapReached as exc:
@@ -171,7 +172,8 @@ class _TeamRecordListApi(_TeamRecordApi, generics.ListCreateAPIView):
 class _TeamRecordDetailApi(_TeamRecordApi, generics.RetrieveUpdateDestroyAPIView):
     def perform_update(self, serializer) -> None:
         try:
-            serializer.instance = self.record_update(serializer.instance, serializer.validated_data)
+            with transaction.atomic():
+                serializer.instance = self.record_update(serializer.instance, serializer.validated_data)
         except IntegrityError:
             raise Conflict() from None
         except services.SavedSearchCapReached as exc:

@@ -20,7 +20,7 @@ from rest_framework.authtoken.models import Token
 
 from jobsite.wsgi import chunked_body_support
 from scraping_app.models import SavedSearch
-from tests.acceptance.test_guide_curl import free_port
+from tests.acceptance.conftest import free_port
 from tests.conftest import ROOT
 from tests.waiting import wait_for
 

@@ -86,3 +86,15 @@ def test_runjob_subprocess_exit_codes(real_redis, subprocess_env):
     proc = manage("runjob", "quick_job", env=subprocess_env)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0 and "SUCCEEDED" in out
+
+
+@pytest.mark.parametrize("param,message", [
+    ("older_than_days=-5", "older_than_days: expected a whole number"),
+    ("older_than_days=" + "1" * 31, "older_than_days: must be from 0 to 36500"),
+    ("keyword=py\udcff", "keyword: text may not contain unpaired surrogate characters"),  # argv's undecodable byte
+])
+def test_runjob_refuses_params_its_job_cannot_take_with_exit_2_and_no_run(param, message):
+    job = "cleanup_old_logs_task" if param.startswith("older") else "scrape_jobs_task"
+    code, output = runjob(job, "--param", param)
+    assert code == 2 and message in output
+    assert not JobRun.objects.exists()
