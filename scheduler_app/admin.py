@@ -3,6 +3,7 @@ scheduled run: a held lock gives a clear admin message instead."""
 
 from __future__ import annotations
 
+import json
 import math
 
 from django.contrib import admin, messages
@@ -13,6 +14,7 @@ from django.utils.html import format_html
 
 from scheduler_app import registry, selectors, services
 from scheduler_app.models import DatabaseLock, JobDefinition, JobRun, SchedulerInstance
+from scheduler_app.storable import surrogates_replaced
 
 # The admin index links to the Scheduler dashboard.
 admin.site.index_template = "admin/scheduler_app/index_with_dashboard.html"
@@ -130,6 +132,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def _json_text(value) -> str:
+    return "-" if value is None else json.dumps(surrogates_replaced(value), ensure_ascii=False, indent=1)
+
+
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
     list_display = ["id", "job_id", "coloured_status", "trigger", "skip_reason", "team", "user", "scheduled_for",
@@ -138,8 +144,26 @@ class JobRunAdmin(ReadOnlyAdmin):
     list_select_related = ["team", "user"]
     search_fields = ["job_id", "lock_key", "error"]
     date_hierarchy = "created_at"
-    readonly_fields = ["traceback_block"]
-    exclude = ["traceback"]
+    readonly_fields = ["params_text", "result_text", "blocked_by_text", "error_text", "traceback_block"]
+    exclude = ["traceback", "params", "result", "blocked_by", "error"]
+
+    # Shown through surrogates_replaced: a row stored before input was checked may hold a lone surrogate, which
+    # no UTF-8 response can carry (the page would be a 500).
+    @admin.display(description="params")
+    def params_text(self, run: JobRun):
+        return _json_text(run.params)
+
+    @admin.display(description="result")
+    def result_text(self, run: JobRun):
+        return _json_text(run.result)
+
+    @admin.display(description="blocked by")
+    def blocked_by_text(self, run: JobRun):
+        return _json_text(run.blocked_by)
+
+    @admin.display(description="error")
+    def error_text(self, run: JobRun):
+        return surrogates_replaced(run.error) or "-"
 
     @admin.display(description="status", ordering="status")
     def coloured_status(self, run: JobRun):
@@ -147,7 +171,7 @@ class JobRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="traceback")
     def traceback_block(self, run: JobRun):
-        return format_html("<pre>{}</pre>", run.traceback) if run.traceback else "-"
+        return format_html("<pre>{}</pre>", surrogates_replaced(run.traceback)) if run.traceback else "-"
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_staff

@@ -1,8 +1,12 @@
 """What the database can store: no NUL in text (PostgreSQL refuses it), no lone surrogate (no UTF-8 encoder takes
 one), and JSON nested no deeper than a limit. The API's parser and every job's params (from the API, the admin,
-runjob or the schedule) check the same rules."""
+runjob or the schedule) check the same rules; `surrogates_replaced` renders a row stored before them."""
 
 from __future__ import annotations
+
+import re
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def text_problem(value: str) -> str | None:
@@ -35,3 +39,22 @@ def json_problem(data, *, max_depth: int) -> tuple[str, str] | None:
         elif isinstance(value, str) and (reason := text_problem(value)) is not None:
             return path or "(body)", f"text {reason}"
     return None
+
+
+def surrogates_replaced(value):
+    """`value` with every unpaired surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _unencodable(value) else value
+    if isinstance(value, dict):
+        return {surrogates_replaced(key): surrogates_replaced(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [surrogates_replaced(item) for item in value]
+    return value
+
+
+def _unencodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -4,30 +4,9 @@ never turns every page that holds it into a 500."""
 
 from __future__ import annotations
 
-import re
-
 from rest_framework.renderers import JSONRenderer
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def surrogates_replaced(value):
-    """`value` with every unpaired surrogate in its strings (keys too) replaced by U+FFFD."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value) if _unencodable(value) else value
-    if isinstance(value, dict):
-        return {surrogates_replaced(key): surrogates_replaced(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [surrogates_replaced(item) for item in value]
-    return value
-
-
-def _unencodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+from scheduler_app.storable import surrogates_replaced
 
 
 class SafeJSONRenderer(JSONRenderer):

@@ -229,3 +229,18 @@ def test_recent_runs_per_job_are_the_newest_oldest_first():
     quick = [pk for pk in made if JobRun.objects.get(pk=pk).job_id == "quick_job"]
     assert [run["id"] for run in recent["quick_job"]] == quick[-5:]
     assert len(recent["hold_job"]) == 5 and "blocking_job" not in recent
+
+
+@pytest.mark.django_db
+def test_a_run_stored_with_a_lone_surrogate_still_renders(admin_client_):
+    """Only SQLite could store one (before input was checked); the run's page shows U+FFFD, not a 500."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL never stored such text")
+    run = JobRun.objects.create(job_id="scrape_jobs_task", lock_key="scrape_jobs_task", trigger="api",
+                                status="FAILED", params={"keyword": "py\ud800"})  # JSON stores it escaped
+    response = admin_client_.get(f"/admin/scheduler_app/jobrun/{run.pk}/change/")
+    assert response.status_code == 200
+    assert "py\ufffd" in response.content.decode()
+    assert admin_client_.get("/admin/scheduler_app/jobrun/").status_code == 200
