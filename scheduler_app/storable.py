@@ -21,9 +21,9 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def json_problem(data, *, max_depth: int) -> tuple[str, str] | None:
-    """The first (path, reason) in parsed JSON that is nested deeper than `max_depth` or holds text that cannot
-    be stored (in keys or values), or None. Iterative: no recursion limit to hit."""
+def json_problem(data, *, max_depth: int, check_text: bool = True) -> tuple[str, str] | None:
+    """The first (path, reason) in parsed JSON that is nested deeper than `max_depth` or (with `check_text`) holds
+    text that cannot be stored, in keys or values; or None. Iterative: no recursion limit to hit."""
     stack: list[tuple[object, str, int]] = [(data, "", 1)]
     while stack:
         value, path, depth = stack.pop()
@@ -31,30 +31,39 @@ def json_problem(data, *, max_depth: int) -> tuple[str, str] | None:
             return path or "(body)", f"nested more than {max_depth} levels deep"
         if isinstance(value, dict):
             for key, item in value.items():
-                if (reason := text_problem(key)) is not None:
+                if check_text and (reason := text_problem(key)) is not None:
                     return f"{path}.{key!r}".lstrip("."), f"field names {reason}"
-                stack.append((item, f"{path}.{key}".lstrip("."), depth + 1))
+                if check_text or isinstance(item, dict | list):
+                    stack.append((item, f"{path}.{key}".lstrip("."), depth + 1))
         elif isinstance(value, list):
-            stack.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
+            stack.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value)
+                         if check_text or isinstance(item, dict | list))
         elif isinstance(value, str) and (reason := text_problem(value)) is not None:
             return path or "(body)", f"text {reason}"
     return None
 
 
+# In JSON text, a NUL or a surrogate can only arrive as a \u escape (raw control characters are a parse error, and
+# UTF-8 cannot encode a surrogate): text without such an escape needs no text check.
+_RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def json_text_problem(text: str, data, *, max_depth: int) -> tuple[str, str] | None:
+    """json_problem for `data` parsed from `text`, skipping what the text shows cannot fail (both checks are C-speed
+    scans): no risky escape means no text problem (the walk then visits containers only), and fewer brackets
+    than `max_depth` cannot nest that deep."""
+    check_text = _RISKY_ESCAPE.search(text) is not None
+    if not check_text and text.count("[") + text.count("{") <= max_depth:
+        return None
+    return json_problem(data, max_depth=max_depth, check_text=check_text)
+
+
 def surrogates_replaced(value):
     """`value` with every unpaired surrogate in its strings (keys too) replaced by U+FFFD."""
     if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value) if _unencodable(value) else value
+        return _SURROGATE.sub("\ufffd", value) if text_problem(value) else value
     if isinstance(value, dict):
         return {surrogates_replaced(key): surrogates_replaced(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [surrogates_replaced(item) for item in value]
     return value
-
-
-def _unencodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False

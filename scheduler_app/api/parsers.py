@@ -12,7 +12,7 @@ from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.settings import api_settings
 
-from scheduler_app.storable import json_problem
+from scheduler_app.storable import json_text_problem
 
 
 class RequestBodyTooLarge(APIException):
@@ -38,7 +38,7 @@ class SafeJSONParser(JSONParser):
             raise ParseError(f"JSON parse error - nested more than {settings.API_MAX_JSON_DEPTH} levels deep") from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
-        problem = json_problem(data, max_depth=settings.API_MAX_JSON_DEPTH)
+        problem = json_text_problem(text, data, max_depth=settings.API_MAX_JSON_DEPTH)
         if problem is not None:
             path, reason = problem
             raise ParseError(f"JSON body at {path}: {reason}")
