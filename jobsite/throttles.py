@@ -1,8 +1,8 @@
 """The API's project-wide throttles, and the client IP that they and the admin's lockout (django-axes) share.
 
 Both throttles read their rate per request (settings can change) and fail open: the cache is Redis, and a Redis
-outage must never turn a request into a 500 (as scraping_app.api.throttles.ScrapeRateThrottle does for the scrape
-endpoint). Throttling is protection, not correctness.
+outage must never turn a request into a 500 (scheduler_app.api.throttles.FailOpenRate, which the scrape endpoint's
+throttle shares). Throttling is protection, not correctness.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import logging
 
 from rest_framework import throttling
 from rest_framework.settings import api_settings
+
+from scheduler_app.api.throttles import FailOpenRate
 
 logger = logging.getLogger("jobsite")
 
@@ -21,18 +23,8 @@ def client_ip(request) -> str:
     return throttling.BaseThrottle().get_ident(request)
 
 
-class UserRateThrottle(throttling.UserRateThrottle):
+class UserRateThrottle(FailOpenRate, throttling.UserRateThrottle):
     """DRF's "user" throttle (per user; per client IP for anonymous requests), the default of every API view."""
-
-    def get_rate(self):
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-    def allow_request(self, request, view) -> bool:
-        try:
-            return super().allow_request(request, view)
-        except Exception as exc:  # noqa: BLE001 - fail open: throttling is protection, not correctness
-            logger.warning("User throttle skipped, cache unavailable: %s", exc)
-            return True
 
 
 class AuthFailureThrottle(throttling.SimpleRateThrottle):

@@ -19,7 +19,7 @@ APPS = ("scheduler_app", "scraping_app", "logs_app", "jobsite")
 SCHEDULER_PUBLIC = {"scheduler_app.services", "scheduler_app.selectors", "scheduler_app.context",
                     "scheduler_app.job_wrapper", "scheduler_app.params", "scheduler_app.registry",
                     "scheduler_app.api.fields", "scheduler_app.api.pagination", "scheduler_app.api.routes",
-                    "scheduler_app.api.responses", "scheduler_app.api.schema"}
+                    "scheduler_app.api.responses", "scheduler_app.api.schema", "scheduler_app.api.throttles"}
 
 
 def _modules() -> dict[str, Path]:

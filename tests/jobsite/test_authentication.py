@@ -4,7 +4,6 @@ login locks a (username, IP) out after AXES_FAILURE_LIMIT wrong passwords (djang
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -16,13 +15,6 @@ from tests.jobsite.test_throttles import set_rates
 TEAMS = "/api/v1/teams/"
 ATTACKER = "198.51.100.7"
 OTHER = "192.0.2.44"
-
-
-@pytest.fixture
-def local_cache(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": "jobsite-auth-tests"}}
-    cache.clear()
 
 
 @pytest.fixture

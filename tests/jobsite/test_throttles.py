@@ -4,20 +4,12 @@ through when its cache (Redis) is down."""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from rest_framework.settings import api_settings
 
 from jobsite.throttles import UserRateThrottle, client_ip
 
 TEAMS = "/api/v1/teams/"
 STATUS = "/api/v1/scheduler/status"
-
-
-@pytest.fixture
-def local_cache(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": "jobsite-throttle-tests"}}
-    cache.clear()
 
 
 def set_rates(settings, **rates: str) -> None:
