@@ -250,6 +250,7 @@ def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Le
     run did not start (it is then SKIPPED, with what refused it)."""
     logger.info("Acquiring lock for job: %s", key, extra=_log_extra(run))
     give_up = time.monotonic() + max(0.0, wait)
+    contended = False  # a live run of the key refused an earlier attempt of this trigger
     while True:
         try:
             lease = locks.acquire(key, ttl_seconds=ttl_seconds, wait_seconds=max(0.0, give_up - time.monotonic()),
@@ -263,7 +264,7 @@ def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Le
         except DatabaseError as exc:  # Redis down and the database lease unreachable too
             raise runs.RunNotRecorded(run.job_id, run.pk, exc, what="no lock service answers") from exc
         try:
-            blocker = runs.run_start(run, lease)
+            blocker = runs.run_start(run, lease, contended=contended)
         except BaseException:
             # E.g. the database went away between lock and start: never keep a lock nobody will run under.
             lease.release()
@@ -274,6 +275,7 @@ def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Le
         # The key was free but the database still has a live run of it (Redis restarted, or a fallback holder):
         # let the key go at once, so the live holder's renewal finds it free again.
         lease.release()
+        contended = True
         remaining = give_up - time.monotonic()
         if remaining <= 0:
             _refuse(run, key, _blocked_by_run(blocker))

@@ -66,12 +66,17 @@ def run_create(*, job_id: str, lock_key: str, trigger: str, user=None, team=None
         raise RunNotRecorded(job_id, None, exc) from exc
 
 
-def run_start(run: JobRun, lease: Lease) -> JobRun | None:
+def run_start(run: JobRun, lease: Lease, *, contended: bool = False) -> JobRun | None:
     """Mark RUNNING under the database guard, with a fencing token drawn now. Returns None on success, or the live
     run that blocks it.
 
     A blocking run that is dead (heartbeat older than one lease; its key is gone, since this trigger holds the
     lock now) is ended ABANDONED and the start goes on: a crash blocks its key for at most one lease.
+
+    `contended`: a live run of the key refused an earlier attempt of this trigger. That run may be ending right
+    now, and the start's write then waits for its commit (the one-RUNNING-per-key index); its `finished_at` was
+    taken before that commit, so the start is stamped again once the write is through, and never reads as
+    beginning before the run it waited for ended. (One statement more, on contended starts only.)
     """
     now = timezone.now()
     fields = dict(status=JobRun.Status.RUNNING, started_at=now, heartbeat_at=now, lock_backend=lease.backend_name,
@@ -81,6 +86,10 @@ def run_start(run: JobRun, lease: Lease) -> JobRun | None:
         for attempt in range(3):
             try:
                 fence = _start_fenced(run, fields)
+                if contended or attempt:
+                    through = timezone.now()
+                    fields.update(started_at=through, heartbeat_at=through)
+                    JobRun.objects.filter(pk=run.pk).update(started_at=through, heartbeat_at=through)
                 for name, value in fields.items():
                     setattr(run, name, value)
                 run.fencing_token = fence
