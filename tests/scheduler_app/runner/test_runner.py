@@ -138,7 +138,7 @@ def test_a_database_error_after_locking_releases_the_lock(lock_redis, monkeypatc
 
     from scheduler_app import runs, services
 
-    def broken(run, lease):
+    def broken(run, lease, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(runs, "run_start", broken)
