@@ -3,8 +3,13 @@ ranges, unique operationIds, and closed request bodies."""
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 from django.core.management import call_command
+
+from scheduler_app.api.schema import NOT_BLANK_NO_NUL
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +69,12 @@ def test_patterns_and_ranges_are_documented(schema):
     team = schema["components"]["schemas"]["SavedSearchRequest"]["properties"]["team"]
     assert team["minimum"] == 1 and "teams" in team["description"]
     keyword = schema["components"]["schemas"]["SavedSearchRequest"]["properties"]["keyword"]
-    assert keyword["pattern"] == r"^[^\x00]*[^\s\x00][^\x00]*$"  # no NUL, not blank
+    assert keyword["pattern"] == NOT_BLANK_NO_NUL  # no NUL, not blank
+    rule = re.compile(NOT_BLANK_NO_NUL)
+    assert rule.match("python") and not rule.match("\x1c\x1c") and not rule.match(" \u3000") \
+        and not rule.match("a\x00")
+    every_space = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    assert not rule.match(every_space), "each character DRF strips must count as blank"
 
 
 def test_request_bodies_take_no_other_fields(schema):
