@@ -32,9 +32,11 @@ SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent
 
 @pytest.fixture
 def web_server_env(subprocess_env) -> dict:
-    # The fuzzer sends a few thousand requests: the per-user rate would answer most of them 429 (documented,
-    # so allowed, but it would leave the operations untested).
-    return {**subprocess_env, "API_THROTTLE_USER": "1000000/hour", "API_THROTTLE_SCRAPE": "1000000/minute"}
+    # The fuzzer sends a few thousand requests, some with bad tokens on purpose (its ignored_auth check): the
+    # per-user rate and the token-failure rate would answer most of them 429 (documented, so allowed, but it
+    # would leave the operations untested).
+    return {**subprocess_env, "API_THROTTLE_USER": "1000000/hour", "API_THROTTLE_SCRAPE": "1000000/minute",
+            "API_THROTTLE_AUTH_FAILURES": "1000000/minute"}
 
 
 @pytest.fixture
