@@ -126,6 +126,8 @@ class JobRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
     lock_wait_ms = models.FloatField(null=True, blank=True)
+    start_lateness_ms = models.FloatField(null=True, blank=True, help_text="Scheduled runs: how long after its slot "
+                                          "the run started (lock wait included).")
     timeout_seconds = models.FloatField(null=True, blank=True)
 
     lock_backend = models.CharField(max_length=10, blank=True)

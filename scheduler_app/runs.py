@@ -81,15 +81,16 @@ def run_start(run: JobRun, lease: Lease, *, contended: bool = False) -> JobRun |
     now = timezone.now()
     fields = dict(status=JobRun.Status.RUNNING, started_at=now, heartbeat_at=now, lock_backend=lease.backend_name,
                   lock_token=lease.holder.token, host=lease.holder.host, pid=lease.holder.pid,
-                  lock_wait_ms=round(lease.wait_ms, 3))
+                  lock_wait_ms=round(lease.wait_ms, 3), **_lateness(run, now))
     try:
         for attempt in range(3):
             try:
                 fence = _start_fenced(run, fields)
                 if contended or attempt:
                     through = timezone.now()
-                    fields.update(started_at=through, heartbeat_at=through)
-                    JobRun.objects.filter(pk=run.pk).update(started_at=through, heartbeat_at=through)
+                    fields.update(started_at=through, heartbeat_at=through, **_lateness(run, through))
+                    JobRun.objects.filter(pk=run.pk).update(started_at=through, heartbeat_at=through,
+                                                            **_lateness(run, through))
                 for name, value in fields.items():
                     setattr(run, name, value)
                 run.fencing_token = fence
@@ -106,6 +107,13 @@ def run_start(run: JobRun, lease: Lease, *, contended: bool = False) -> JobRun |
     # Three starts refused and each blocker gone by the time it was read: the key is churning. Refuse this trigger
     # (SKIPPED, lock held) rather than loop; the caller names the blocker, or this run when none is left to name.
     return JobRun.objects.filter(lock_key=run.lock_key, status=JobRun.Status.RUNNING).first() or run
+
+
+def _lateness(run: JobRun, started_at) -> dict:
+    """A scheduled run's start minus its slot, for the lateness histogram and alert; nothing for other triggers."""
+    if run.scheduled_for is None:
+        return {}
+    return {"start_lateness_ms": round((started_at - run.scheduled_for).total_seconds() * 1000, 3)}
 
 
 def _start_fenced(run: JobRun, fields: dict) -> int:

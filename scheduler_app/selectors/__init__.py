@@ -1,6 +1,11 @@
 """Scheduler reads. The API, the admin, the CLI and the operations views (/healthz, /metrics) show the same facts
 from these functions; other apps read the scheduler only through them."""
 
+from scheduler_app.selectors.job_health import (
+    JobHealth,
+    job_health_list,
+    scheduler_last_heartbeat,
+)
 from scheduler_app.selectors.locks import (
     lock_service_ping,
     lock_state_dicts,
@@ -14,6 +19,7 @@ from scheduler_app.selectors.refusals import (
 )
 from scheduler_app.selectors.run_metrics import (
     DURATION_BUCKETS,
+    LATENESS_BUCKETS,
     WAIT_BUCKETS,
     MetricKey,
     run_metric_aggregates,
@@ -36,11 +42,14 @@ from scheduler_app.selectors.status import (
 
 __all__ = [
     "DURATION_BUCKETS",
+    "JobHealth",
+    "LATENESS_BUCKETS",
     "MetricKey",
     "Refusal",
     "WAIT_BUCKETS",
     "job_definition_get",
     "job_definitions_version",
+    "job_health_list",
     "job_runs_list",
     "job_runs_recent_per_job",
     "job_runs_visible",
@@ -55,6 +64,7 @@ __all__ = [
     "scheduled_slots_run",
     "scheduler_dashboard",
     "scheduler_heartbeat_age",
+    "scheduler_last_heartbeat",
     "scheduler_instances_alive",
     "scheduler_status",
 ]
