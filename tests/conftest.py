@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import fakeredis
 import pytest
 import redis
+import requests
 from django.conf import settings as django_settings
 from django_redis.exceptions import ConnectionInterrupted
 from redis.backoff import NoBackoff
@@ -193,3 +195,46 @@ def member_api(users):
 def wait_finished(run_id: int, timeout: float = 60.0) -> JobRun:
     return wait_for(lambda: (run := JobRun.objects.get(pk=run_id)).is_finished and run, timeout=timeout,
                     message=f"run {run_id} to finish")
+
+
+# -- a real web server: `manage.py runserver` on a free loopback port, on the test database (a file on SQLite, the
+# test database on PostgreSQL), with the Redis at REDIS_URL --------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def web_server_env(subprocess_env) -> dict:
+    """The server's environment; a test may add to it before it asks for `web_server`."""
+    return dict(subprocess_env)
+
+
+@pytest.fixture
+def web_server(web_server_env, tmp_path):
+    port = free_port()
+    output = (tmp_path / "runserver.log").open("w+")
+    proc = manage("runserver", f"127.0.0.1:{port}", "--noreload", env=web_server_env, stdout=output,
+                  stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            requests.get(f"{base}/healthz", timeout=1)
+            return True
+        except requests.ConnectionError:
+            return proc.poll() is not None  # it exited: stop waiting, and say so below
+
+    try:
+        wait_for(answers, timeout=60, interval=0.2, message="runserver to answer")
+        started = proc.poll() is None
+    except AssertionError:
+        started = False
+    if not started:
+        output.seek(0)
+        raise AssertionError(f"runserver did not start: {output.read()}")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=15)
+    output.close()

@@ -20,8 +20,7 @@ from rest_framework.authtoken.models import Token
 
 from jobsite.wsgi import chunked_body_support
 from scraping_app.models import SavedSearch
-from tests.acceptance.conftest import free_port
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
