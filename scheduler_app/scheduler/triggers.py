@@ -77,3 +77,41 @@ def schedule_text(definition: JobDefinition) -> str:
     if definition.trigger_type == JobDefinition.TriggerType.INTERVAL:
         return f"every {definition.interval_seconds} s"
     return definition.cron
+
+
+_DAYS = {"0": "Sun", "1": "Mon", "2": "Tue", "3": "Wed", "4": "Thu", "5": "Fri", "6": "Sat", "7": "Sun"}
+
+
+def _duration_words(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0 and seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''}"
+    return f"{seconds} s"
+
+
+def schedule_words(definition: JobDefinition) -> str:
+    """The schedule in words for the common crontab shapes ("every 30 min", "daily at 09:00", "hourly at :15"),
+    in TIME_ZONE; other shapes read "cron" (the console shows the expression beside it)."""
+    if not has_schedule(definition):
+        return "on demand"
+    if definition.trigger_type == JobDefinition.TriggerType.INTERVAL:
+        return f"every {_duration_words(definition.interval_seconds)}"
+    fields = definition.cron.split()
+    if len(fields) != 5:
+        return "cron"
+    minute, hour, day, month, weekday = fields
+    if (day, month, weekday) != ("*", "*", "*") and not (day == month == "*" and weekday in _DAYS):
+        return "cron"
+    on = f" on {_DAYS[weekday]}" if weekday != "*" else ""
+    if minute == hour == "*":
+        return f"every minute{on}"
+    if hour == "*" and minute.startswith("*/") and minute[2:].isdigit():
+        return f"every {minute[2:]} min{on}"
+    if hour == "*" and minute.isdigit():
+        return f"hourly at :{int(minute):02d}{on}"
+    if minute.isdigit() and hour.isdigit():
+        return f"{'weekly' if on else 'daily'} at {int(hour):02d}:{int(minute):02d}{on}"
+    if minute.isdigit() and hour.startswith("*/") and hour[2:].isdigit():
+        return f"every {hour[2:]} h at :{int(minute):02d}{on}"
+    return "cron"

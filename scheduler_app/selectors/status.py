@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from scheduler_app import locks, raw_sql
 from scheduler_app.locks import LockState
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
 from scheduler_app.scheduler import triggers
+from scheduler_app.selectors import job_state
 from scheduler_app.selectors.locks import lock_state_dicts
 from scheduler_app.selectors.refusals import lease_ago
 
@@ -56,67 +57,132 @@ def _run_brief(run: tuple | None, zone) -> dict | None:
 
 _DEFINITION_FIELDS = ("job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
                       "lock_scope", "wait_seconds")
+_HOLDER_RUN_FIELDS = ("host", "pid", "timeout_seconds")  # of a RUNNING run, after its brief fields
 
 
-def _status_rows(*, fresh_after) -> list:
-    """Every definition as a plain row with its job-store `next_run_time` (`store_next`), its last run (`last`)
-    and its live run (`live`: RUNNING with a fresh heartbeat), in one query however long the run history.
-
-    The tables have no ORM relation, and compiling the equivalent ORM query costs more than running it. The last
-    run is one backward probe of the (job_id, id) index per definition (a LATERAL join on PostgreSQL, whose planner
-    otherwise hashes the whole run table; SQLite has no LATERAL and probes by MAX). Live runs come from the small
-    partial index of RUNNING rows; a team-scoped job can have several, and the newest is kept.
-    """
-
-
+def _status_sql(*, since_24h) -> tuple[str, list]:
+    """The one status query; see `_status_rows`."""
     qn = connection.ops.quote_name
-    runs, run_id, job_id = qn(JobRun._meta.db_table), qn("id"), qn("job_id")
-    if connection.vendor == "postgresql":
-        last_join = (f"LEFT JOIN LATERAL (SELECT * FROM {runs} l WHERE l.{job_id} = d.{job_id} "
-                     f"ORDER BY l.{run_id} DESC LIMIT 1) lr ON true")
-    else:
-        last_join = (f"LEFT JOIN {runs} lr ON lr.{run_id} = "
-                     f"(SELECT MAX(l.{run_id}) FROM {runs} l WHERE l.{job_id} = d.{job_id})")
-    run_columns = [f"{alias}.{qn(name)}" for alias in ("lr", "rr") for name in _RUN_BRIEF_FIELDS]
-    sql = (f"SELECT {', '.join(f'd.{qn(name)}' for name in _DEFINITION_FIELDS)}, j.{qn('next_run_time')}, "
-           f"{', '.join(run_columns)} "
+    runs, run_id, job_id, status = qn(JobRun._meta.db_table), qn("id"), qn("job_id"), qn("status")
+    params: list = []
+
+    def statuses(values) -> str:
+        params.extend(values)
+        return ", ".join(["%s"] * len(values))
+
+    def newest(alias: str, where: str) -> str:
+        if connection.vendor == "postgresql":
+            return (f"LEFT JOIN LATERAL (SELECT * FROM {runs} l WHERE l.{job_id} = d.{job_id}{where} "
+                    f"ORDER BY l.{run_id} DESC LIMIT 1) {alias} ON true")
+        return (f"LEFT JOIN {runs} {alias} ON {alias}.{run_id} = "
+                f"(SELECT MAX(l.{run_id}) FROM {runs} l WHERE l.{job_id} = d.{job_id}{where})")
+
+    # Parameters follow the SQL text: the counts' statuses, their window, then the joins in order.
+    counts = (f"LEFT JOIN (SELECT {job_id}, SUM(CASE WHEN {status} IN ({statuses(job_state.FAILURE)}) THEN 1 "
+              f"ELSE 0 END) AS failures, SUM(CASE WHEN {status} IN ({statuses(job_state.SKIPS)}) THEN 1 ELSE 0 END) "
+              f"AS skips FROM {runs} WHERE {qn('created_at')} >= %s GROUP BY {job_id}) c ON c.{job_id} = d.{job_id}")
+    params.append(raw_sql.db_datetime(since_24h))
+    last_join = newest("lr", "")
+    success_join = newest("ls", f" AND l.{status} IN ({statuses(job_state.SUCCESS)})")
+    failure_join = newest("lf", f" AND l.{status} IN ({statuses(job_state.FAILURE)})")
+    params.append(JobRun.Status.RUNNING)
+    columns = [f"d.{qn(name)}" for name in _DEFINITION_FIELDS] + [f"j.{qn('next_run_time')}"]
+    columns += [f"lr.{qn(name)}" for name in _RUN_BRIEF_FIELDS]
+    columns += [f"rr.{qn(name)}" for name in (*_RUN_BRIEF_FIELDS, *_HOLDER_RUN_FIELDS)]
+    columns += [f"ls.{run_id}", f"ls.{qn('finished_at')}", f"lf.{run_id}", f"lf.{status}", f"lf.{qn('finished_at')}",
+                "c.failures", "c.skips"]
+    sql = (f"SELECT {', '.join(columns)} "
            f"FROM {qn(JobDefinition._meta.db_table)} d "
            f"LEFT JOIN {qn(DjangoJob._meta.db_table)} j ON j.{qn('id')} = d.{job_id} "
-           f"{last_join} "
-           f"LEFT JOIN {runs} rr ON rr.{job_id} = d.{job_id} AND rr.{qn('status')} = %s "
-           f"AND rr.{qn('heartbeat_at')} >= %s "
+           f"{counts} {last_join} {success_join} {failure_join} "
+           f"LEFT JOIN {runs} rr ON rr.{job_id} = d.{job_id} AND rr.{status} = %s "
            f"ORDER BY d.{job_id}, rr.{run_id} DESC")
+    return sql, params
+
+
+def _status_rows(*, fresh_after, since_24h) -> list:
+    """Every definition as a plain row with its job-store `next_run_time` (`store_next`), its last run (`last`),
+    its live run (`live`: RUNNING with a fresh heartbeat), its newest RUNNING run whatever its heartbeat
+    (`holder_run`, for the silent-holder state), its last success and failure, and its failures and skips since
+    `since_24h`, in one query however long the run history.
+
+    The tables have no ORM relation, and compiling the equivalent ORM query costs more than running it. The last
+    run, success and failure are each one backward probe of an index per definition (a LATERAL join on PostgreSQL,
+    whose planner otherwise hashes the whole run table; SQLite has no LATERAL and probes by MAX, which the
+    (job_id, status) index answers with the id it carries). The counts range over the created_at index for the
+    window only. RUNNING runs come from the small partial index of RUNNING rows; a team-scoped job can have several,
+    and the newest is kept (the newest fresh one for `live`).
+    """
+    sql, params = _status_sql(since_24h=since_24h)
     with raw_sql.cursor() as cursor:
-        cursor.execute(sql, [JobRun.Status.RUNNING, raw_sql.db_datetime(fresh_after)])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
-    width, brief = len(_DEFINITION_FIELDS), len(_RUN_BRIEF_FIELDS)
+    width, brief, holder = len(_DEFINITION_FIELDS), len(_RUN_BRIEF_FIELDS), len(_HOLDER_RUN_FIELDS)
+    running_at = width + 1 + brief
+    outcomes_at = running_at + brief + holder
+    heartbeat_at = _RUN_BRIEF_FIELDS.index("heartbeat_at")
     out = []
     for row in rows:
-        if out and out[-1].job_id == row[0]:
-            continue  # an older live run of a team-scoped job
+        running = row[running_at:outcomes_at]
+        fresh = running[0] is not None and running[heartbeat_at] is not None and (
+            raw_sql.aware(running[heartbeat_at]) >= fresh_after)
+        if out and out[-1].job_id == row[0]:  # an older RUNNING run of a team-scoped job
+            if fresh and out[-1].live[0] is None:
+                out[-1].live = running[:brief]
+            continue
+        success_id, success_at, failure_id, failure_status, failure_at, failures, skips = row[outcomes_at:]
         item = SimpleNamespace(**dict(zip(_DEFINITION_FIELDS, row, strict=False)),
-                               store_next=raw_sql.aware(row[width]),
-                               last=row[width + 1:width + 1 + brief], live=row[width + 1 + brief:])
+                               store_next=raw_sql.aware(row[width]), last=row[width + 1:running_at],
+                               live=running[:brief] if fresh else (None,), holder_run=running,
+                               last_success=None if success_id is None else {
+                                   "id": success_id, "finished_at": raw_sql.aware(success_at)},
+                               last_failure=None if failure_id is None else {
+                                   "id": failure_id, "status": failure_status,
+                                   "finished_at": raw_sql.aware(failure_at)},
+                               failures_24h=int(failures or 0), skips_24h=int(skips or 0))
         item.enabled = bool(item.enabled)
         out.append(item)
     return out
 
 
+def _holder_run(row: tuple) -> dict | None:
+    if row[0] is None:
+        return None
+    run = dict(zip((*_RUN_BRIEF_FIELDS, *_HOLDER_RUN_FIELDS), row, strict=True))
+    for name in ("started_at", "heartbeat_at"):
+        run[name] = raw_sql.aware(run[name])
+    return run
+
+
+def _lock_dict(lock: LockState | None, zone) -> dict | None:
+    if lock is None:
+        return None
+    holder = lock.holder
+    acquired = holder.acquired_at if holder else None
+    return {"key": lock.key, "holder": holder.as_dict() if holder else None,
+            "ttl_seconds": None if lock.ttl_seconds is None else round(lock.ttl_seconds, 3), "backend": lock.backend,
+            # the holder's epoch float, readable (0 or missing: a value we did not write)
+            "acquired_at": datetime.fromtimestamp(acquired, zone).isoformat() if acquired else None}
+
+
+def _outcome(value: dict | None, zone) -> dict | None:
+    return None if value is None else {**value, "finished_at": _iso(value["finished_at"], zone)}
+
+
 def scheduler_status() -> dict:
     """`{running, jobs: [{id, name, next_run, ...}]}` plus the locks and schedulers, in three SQL queries however
     many jobs and runs (the API adds one for the token): live schedulers; definitions with their job-store entry,
-    last and live runs; database leases.
+    last, live, success and failure runs and 24 h counts; database leases.
 
     `next_run` comes from the job store while a scheduler runs and from the trigger otherwise. A job is `running`
-    when a RUNNING run has a fresh heartbeat (`running_run`) or its lock key is held (`lock`).
+    when a RUNNING run has a fresh heartbeat (`running_run`) or its lock key is held (`lock`). `state` says what
+    the console shows (job_state: idle, running, silent, locked), with the holder run's heartbeat age.
     """
-
-
     zone = ZoneInfo(settings.TIME_ZONE)
     now = timezone.now()
     fresh_after = lease_ago()
     instances = scheduler_instances_alive()
-    definitions = _status_rows(fresh_after=fresh_after)
+    definitions = _status_rows(fresh_after=fresh_after, since_24h=now - timedelta(hours=24))
     lock_list, redis_ok = locks.list_locks()
     job_locks: dict[str, LockState] = {}
     for state in lock_list:
@@ -135,22 +201,30 @@ def scheduler_status() -> dict:
                     next_run = None
         lock = job_locks.get(definition.job_id)
         live = _run_brief(definition.live, zone)
+        state = job_state.job_state(run=_holder_run(definition.holder_run), locked=lock is not None,
+                                    timeout_minutes=definition.timeout_minutes, now=now)
         jobs.append({
             "id": definition.job_id,
             "name": definition.name,
             "next_run": _iso(next_run, zone),
             "trigger": definition.trigger_type,
             "schedule": triggers.schedule_text(definition),
+            "schedule_words": triggers.schedule_words(definition),
+            "cron": definition.cron,
             "enabled": definition.enabled,
             "running": bool(live or lock),
-            "lock": None if lock is None else {"key": lock.key, "holder": lock.holder.as_dict() if lock.holder
-                                               else None, "ttl_seconds": None if lock.ttl_seconds is None
-                                               else round(lock.ttl_seconds, 3), "backend": lock.backend},
+            "lock": _lock_dict(lock, zone),
             "running_run": live,
             "last_run": _run_brief(definition.last, zone),
             "timeout_minutes": definition.timeout_minutes,
             "lock_scope": definition.lock_scope,
             "wait_seconds": definition.wait_seconds,
+            "state": state,
+            "heartbeat_age_seconds": state.get("heartbeat_age_seconds"),
+            "last_success": _outcome(definition.last_success, zone),
+            "last_failure": _outcome(definition.last_failure, zone),
+            "failures_24h": definition.failures_24h,
+            "skips_24h": definition.skips_24h,
         })
     return {
         "running": bool(instances),

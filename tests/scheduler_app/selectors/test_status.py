@@ -49,10 +49,17 @@ def test_shape(status_db):
     assert ids == sorted(JobDefinition.objects.values_list("job_id", flat=True))
     job = _jobs(status)["scrape_jobs_task"]
     assert set(job) == {"id", "name", "next_run", "trigger", "schedule", "enabled", "running", "lock", "running_run",
-                        "last_run", "timeout_minutes", "lock_scope", "wait_seconds"}
+                        "last_run", "timeout_minutes", "lock_scope", "wait_seconds",
+                        # the console's additions
+                        "schedule_words", "cron", "state", "heartbeat_age_seconds", "last_success", "last_failure",
+                        "failures_24h", "skips_24h"}
     assert job["name"] == "Job Scraping"
     assert job["running"] is False and job["lock"] is None and job["running_run"] is None
     assert job["last_run"] is None
+    assert job["state"] == {"kind": "idle"} and job["heartbeat_age_seconds"] is None
+    assert job["last_success"] is None and job["last_failure"] is None
+    assert job["failures_24h"] == job["skips_24h"] == 0
+    assert job["schedule_words"] == "every 30 min" and job["cron"] == "*/30 * * * *"
 
 
 def test_next_run_is_computed_from_the_trigger_without_a_live_scheduler(status_db):
