@@ -116,11 +116,14 @@ def child_status(args) -> dict:
                "scheduler_dashboard()": selectors.scheduler_dashboard}
     def comparable(answer: dict) -> dict:
         """The answer without the lock TTLs and ages, which tick on between two calls."""
-        if "recent_runs" in answer:  # the dashboard: the status and the recent runs are what the loader reads
-            return {"status": comparable(answer["status"]), "recent_runs": answer["recent_runs"]}
+        if "timeline" in answer:  # the dashboard: the status and the timeline's runs are what the loader reads
+            return {"status": comparable(answer["status"]), "timeline": answer["timeline"]["jobs"]}
         for job in answer.get("jobs", []):
             if job.get("lock"):
                 job["lock"]["ttl_seconds"] = None
+            job["heartbeat_age_seconds"] = None
+            for age in ("elapsed_seconds", "heartbeat_age_seconds"):
+                job.get("state", {}).pop(age, None)
         return answer
 
     # Same answer either way (ISO strings in the status; equal aware datetimes in the recent runs).

@@ -280,6 +280,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- i18n, static ---------------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["jobsite.formats"]  # date-times with seconds and zone (jobsite/formats/en)
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -49,6 +49,19 @@ def next_fire_time(trigger: BaseTrigger, *, now: datetime) -> datetime | None:
         return None
 
 
+def next_fire_times(trigger: BaseTrigger, *, now: datetime, count: int) -> list[datetime]:
+    """The next `count` fire times after `now` (fewer when the trigger ends or passes Python's last date)."""
+    fires: list[datetime] = []
+    fire = next_fire_time(trigger, now=now)
+    while fire is not None and len(fires) < count:
+        fires.append(fire)
+        try:
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+        except OverflowError:
+            fire = None
+    return fires
+
+
 def recent_slot(trigger: BaseTrigger, *, now: datetime, window_seconds: float) -> datetime | None:
     """The latest fire time in (now - window, now], or None."""
     start = now - timedelta(seconds=window_seconds)

@@ -6,7 +6,16 @@ from scheduler_app.selectors.job_health import (
     job_health_list,
     scheduler_last_heartbeat,
 )
+from scheduler_app.selectors.job_state import (
+    FAILURE,
+    SUCCESS,
+    job_state,
+    silent_after_seconds,
+    state_text,
+)
 from scheduler_app.selectors.locks import (
+    database_lock_leftover_q,
+    database_locks_leftover,
     lock_service_ping,
     lock_state_dicts,
     lock_states,
@@ -39,8 +48,25 @@ from scheduler_app.selectors.status import (
     scheduler_instances_alive,
     scheduler_status,
 )
+from scheduler_app.selectors.timeline import (
+    TIMELINE_PER_JOB,
+    job_console,
+    job_next_fire_times,
+    job_runs_timeline,
+)
 
 __all__ = [
+    "FAILURE",
+    "SUCCESS",
+    "TIMELINE_PER_JOB",
+    "database_lock_leftover_q",
+    "database_locks_leftover",
+    "job_console",
+    "job_next_fire_times",
+    "job_runs_timeline",
+    "job_state",
+    "silent_after_seconds",
+    "state_text",
     "DURATION_BUCKETS",
     "JobHealth",
     "LATENESS_BUCKETS",

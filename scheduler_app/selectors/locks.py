@@ -6,10 +6,12 @@ import threading
 import time
 
 from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 
 from scheduler_app import locks
 from scheduler_app.locks import LockState
-from scheduler_app.models import JobDefinition, JobRun
+from scheduler_app.models import DatabaseLock, JobDefinition, JobRun
 
 
 def lock_states(*, include_redis: bool = True) -> list[LockState]:
@@ -45,6 +47,16 @@ def lock_states(*, include_redis: bool = True) -> list[LockState]:
             stuck=bool(reason) or (held is not None and held > limit),
         )
     return states
+
+
+def database_lock_leftover_q() -> Q:
+    """A database lease row nobody holds: released (no token), never set, or expired (left after an outage)."""
+    return Q(token="") | Q(expires_at__isnull=True) | Q(expires_at__lt=timezone.now())
+
+
+def database_locks_leftover(*, keys: list[str] | None = None):
+    rows = DatabaseLock.objects.filter(database_lock_leftover_q())
+    return rows if keys is None else rows.filter(key__in=keys)
 
 
 def lock_state_dicts() -> list[dict]:

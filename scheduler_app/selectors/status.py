@@ -18,6 +18,7 @@ from scheduler_app.scheduler import triggers
 from scheduler_app.selectors import job_state
 from scheduler_app.selectors.locks import lock_state_dicts
 from scheduler_app.selectors.refusals import lease_ago
+from scheduler_app.selectors.timeline import job_runs_timeline
 
 
 def scheduler_instances_alive() -> list:
@@ -271,8 +272,8 @@ def job_runs_recent_per_job(*, limit: int = 50) -> dict[str, list[dict]]:
 
 
 def scheduler_dashboard() -> dict:
-    """Everything the admin's Scheduler dashboard shows."""
-
+    """Everything the admin's Scheduler dashboard shows: the status, the schedulers, the locks, each definition's
+    admin id (for links) and the 24 h timeline."""
     status = scheduler_status()
     lock_dicts = lock_state_dicts()
     return {
@@ -281,5 +282,6 @@ def scheduler_dashboard() -> dict:
         "fresh_seconds": settings.SCHEDULER_STALE_SECONDS,
         "locks": lock_dicts,
         "stale_locks": [lock for lock in lock_dicts if lock.get("stale")],
-        "recent_runs": job_runs_recent_per_job(limit=50),
+        "definition_ids": dict(JobDefinition.objects.values_list("job_id", "pk")),
+        "timeline": job_runs_timeline(),
     }

@@ -16,6 +16,7 @@ from scheduler_app.services.job_runs import (
     run_history_delete_before,
 )
 from scheduler_app.services.lock_actions import (
+    database_locks_cleanup,
     job_locks_force_release,
     lock_force_release,
     locks_clear_stale,
@@ -31,7 +32,8 @@ from scheduler_app.services.scheduler_instances import (
 Trigger = JobRun.Trigger
 
 __all__ = [
-    "InvalidJobParams", "JobNotFound", "RunNotRecorded", "Trigger", "job_definition_update", "job_definitions_sync",
+    "InvalidJobParams", "JobNotFound", "RunNotRecorded", "Trigger", "database_locks_cleanup",
+    "job_definition_update", "job_definitions_sync",
     "job_locks_force_release", "job_run", "job_run_record_not_started", "job_runs_cancel_active",
     "lock_force_release", "locks_clear_stale", "reaper_run", "run_history_delete_before", "scheduler_instance_beat",
     "scheduler_instance_start", "scheduler_instance_stop", "scheduler_reload_request",

@@ -6,6 +6,7 @@ import logging
 
 from scheduler_app import locks, runs, selectors
 from scheduler_app.locks import LockState
+from scheduler_app.models import DatabaseLock
 
 logger = logging.getLogger("scheduler_app")
 
@@ -40,6 +41,22 @@ def locks_clear_stale() -> list[LockState]:
             logger.warning("Stale lock for job: %s cleared (%s)", state.key, state.extra.get("stale_reason"))
             cleared.append(state)
     return cleared
+
+
+def database_locks_cleanup(*, keys: list[str] | None = None) -> list[str]:
+    """Delete leftover database lease rows (released, never set, or expired: rows left after an outage), of `keys`
+    if given, and return the keys deleted. A live lease is never deleted, selected or not: the DELETE itself checks
+    that the row is leftover, so a lease taken meanwhile stays. (A later fallback acquire creates its row again.)"""
+    leftover = selectors.database_locks_leftover(keys=keys)
+    found = list(leftover.values_list("key", flat=True))
+    if not found:
+        return []
+    leftover.filter(key__in=found).delete()
+    remaining = set(DatabaseLock.objects.filter(key__in=found).values_list("key", flat=True))
+    deleted = sorted(set(found) - remaining)
+    if deleted:
+        logger.warning("Leftover database lock rows deleted by an operator: %s", ", ".join(deleted))
+    return deleted
 
 
 def reaper_run() -> dict:

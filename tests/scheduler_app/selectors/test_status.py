@@ -148,6 +148,7 @@ def test_job_runs_recent_per_job_keeps_the_last_n_oldest_first(db):
 
 def test_scheduler_dashboard_has_the_status_and_stale_locks(lock_redis, stale_and_live_locks):
     dashboard = scheduler_dashboard()
-    assert set(dashboard) == {"status", "instances", "fresh_seconds", "locks", "stale_locks", "recent_runs"}
+    assert set(dashboard) == {"status", "instances", "fresh_seconds", "locks", "stale_locks", "definition_ids",
+                              "timeline"}
     assert [lock["key"] for lock in dashboard["stale_locks"]] == ["quick_job"]
     assert {lock["key"] for lock in dashboard["locks"]} == {"quick_job", "hold_job"}
