@@ -4,27 +4,22 @@ scheduled run: a held lock gives a clear admin message instead."""
 from __future__ import annotations
 
 import json
-import math
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from scheduler_app import registry, selectors, services
+from scheduler_app import admin_display, registry, selectors, services
+from scheduler_app.admin_display import STATUS_COLOURS
+from scheduler_app.admin_filters import DatabaseLockRowsFilter, FailuresOnlyFilter
 from scheduler_app.models import DatabaseLock, JobDefinition, JobRun, SchedulerInstance
 from scheduler_app.storable import surrogates_replaced
 
 # The admin index links to the Scheduler dashboard.
 admin.site.index_template = "admin/scheduler_app/index_with_dashboard.html"
-
-STATUS_COLOURS = {
-    "SUCCEEDED": "#2e7d32", "PARTIAL": "#9e9d24", "FAILED": "#c62828", "TIMED_OUT": "#ef6c00",
-    "LOST_LOCK": "#6a1b9a", "ABANDONED": "#4e342e", "SKIPPED": "#78909c", "MISSED": "#b0bec5",
-    "RUNNING": "#1565c0", "QUEUED": "#90caf9",
-}
-
 
 def _refusal_message(refusal: selectors.Refusal) -> str:
     if refusal.kind == selectors.Refusal.LOCK_HELD:
@@ -49,36 +44,24 @@ class JobDefinitionAdmin(admin.ModelAdmin):
 
     def get_list_display(self, request):
         """Columns from one status read per page (constant queries), bound to this request."""
-        status = {job["id"]: job for job in selectors.scheduler_status()["jobs"]}
+        return admin_display.job_list_columns({job["id"]: job for job in selectors.scheduler_status()["jobs"]})
 
-        def next_run(obj):
-            return (status.get(obj.job_id) or {}).get("next_run") or "-"
+    def get_list_display_links(self, request, list_display):
+        return list_display[:1]
 
-        def running(obj):
-            return bool((status.get(obj.job_id) or {}).get("running"))
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "cron" and field is not None:
+            field.help_text = f"Five-field crontab, in {settings.TIME_ZONE} (the TIME_ZONE setting)."
+        return field
 
-        def lock_holder(obj):
-            lock = (status.get(obj.job_id) or {}).get("lock")
-            if not lock:
-                return "-"
-            holder = lock.get("holder") or {}
-            ttl = lock.get("ttl_seconds")
-            return f"{holder.get('host')}:{holder.get('pid')} run #{holder.get('run_id')} (TTL {ttl} s)"
-
-        def last_status(obj):
-            last = (status.get(obj.job_id) or {}).get("last_run")
-            if not last:
-                return "-"
-            colour = STATUS_COLOURS.get(last["status"], "#333")
-            return format_html('<span style="color:{}">{}</span> #{}', colour, last["status"], last["id"])
-
-        next_run.short_description = "next run"
-        running.short_description = "running"
-        running.boolean = True
-        lock_holder.short_description = "lock holder and TTL"
-        last_status.short_description = "last status"
-        return ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
-                "lock_scope", "wait_seconds", next_run, running, lock_holder, last_status]
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        definition = self.get_object(request, object_id)
+        if definition is not None:
+            console = selectors.job_console(definition=definition)
+            extra_context = {**(extra_context or {}), "console": console,
+                             "timeline": admin_display.timeline(console["timeline"], [definition.job_id])}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -138,14 +121,31 @@ def _json_text(value) -> str:
 
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
-    list_display = ["id", "job_id", "coloured_status", "trigger", "skip_reason", "team", "user", "scheduled_for",
-                    "started_at", "duration_ms", "host"]
-    list_filter = ["job_id", "status", "trigger", "team", ("created_at", admin.DateFieldListFilter)]
+    list_display = [admin_display.run_column, admin_display.run_status_column, admin_display.run_started_column,
+                    admin_display.run_duration_column, admin_display.run_who_column, admin_display.run_host_column]
+    list_filter = ["job_id", "status", FailuresOnlyFilter, "trigger", "team", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["team", "user"]
     search_fields = ["job_id", "lock_key", "error"]
     date_hierarchy = "created_at"
-    readonly_fields = ["params_text", "result_text", "blocked_by_text", "error_text", "traceback_block"]
+    readonly_fields = ["console_links", "progress_text", "times_text", "params_text", "result_text",
+                       "blocked_by_text", "error_text", "traceback_block"]
     exclude = ["traceback", "params", "result", "blocked_by", "error"]
+
+    def get_fields(self, request, obj=None):
+        lead = ["console_links", "progress_text", "times_text"]
+        return lead + [name for name in super().get_fields(request, obj) if name not in lead]
+
+    @admin.display(description="links")
+    def console_links(self, run: JobRun):
+        return admin_display.run_links(run, definition_id=selectors.job_definition_admin_id(job_id=run.job_id))
+
+    @admin.display(description="progress")
+    def progress_text(self, run: JobRun):
+        return admin_display.progress_html(admin_display.run_progress(run))
+
+    @admin.display(description="times")
+    def times_text(self, run: JobRun):
+        return admin_display.run_times(run)
 
     # Shown through surrogates_replaced: a row stored before input was checked may hold a lone surrogate, which
     # no UTF-8 response can carry (the page would be a 500).
@@ -179,7 +179,30 @@ class JobRunAdmin(ReadOnlyAdmin):
 
 @admin.register(DatabaseLock)
 class DatabaseLockAdmin(ReadOnlyAdmin):
-    list_display = ["key", "holder", "expires_at"]
+    """The database lease rows: live leases by default, the backend holding each job now, and a clean-up of the rows
+    an outage leaves behind."""
+
+    list_filter = [DatabaseLockRowsFilter]
+    actions = ["delete_leftover_rows"]
+
+    def get_list_display(self, request):
+        """Columns bound to one read of the locks held now (Redis and database), per page."""
+        held = getattr(request, "console_locks", None)
+        return admin_display.database_lock_columns(selectors.lock_state_dicts() if held is None else held)
+
+    def changelist_view(self, request, extra_context=None):
+        request.console_locks = selectors.lock_state_dicts()
+        extra_context = {**(extra_context or {}), "held_now": request.console_locks}
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Delete leftover rows (expired or released; live leases stay)")
+    def delete_leftover_rows(self, request, queryset):
+        deleted = services.database_locks_cleanup(keys=list(queryset.values_list("key", flat=True)))
+        if deleted:
+            self.message_user(request, f"Deleted leftover row(s): {', '.join(deleted)}.", messages.WARNING)
+        else:
+            self.message_user(request, "No leftover rows among those selected: live leases are never deleted.",
+                              messages.INFO)
 
 
 @admin.register(SchedulerInstance)
@@ -196,10 +219,8 @@ class SchedulerInstanceAdmin(ReadOnlyAdmin):
 
     def dashboard_view(self, request):
         data = selectors.scheduler_dashboard()
-        charts = [{"job": job, "svg": runs_chart(data["recent_runs"].get(job["id"], []))}
-                  for job in data["status"]["jobs"]]
         context = {**self.admin_site.each_context(request), "title": "Scheduler dashboard", **data,
-                   "charts": charts, "colours": STATUS_COLOURS.items()}
+                   **admin_display.dashboard_context(data)}
         return TemplateResponse(request, "admin/scheduler_app/dashboard.html", context)
 
     def cleanup_view(self, request):
@@ -212,21 +233,3 @@ class SchedulerInstanceAdmin(ReadOnlyAdmin):
         else:
             self.message_user(request, "No stale locks to clear.", messages.INFO)
         return redirect("admin:scheduler_dashboard")
-
-
-def runs_chart(runs: list[dict], *, width: int = 500, height: int = 80) -> dict:
-    """Bar geometry for the last runs (oldest left): height is the duration (log scale), colour the outcome."""
-    bar = width / 50
-    longest = max((r["duration_ms"] or 0 for r in runs), default=0)
-
-    scale = math.log10(longest + 1) or 1
-    bars = []
-    for i, run in enumerate(runs):
-        value = math.log10((run["duration_ms"] or 0) + 1)
-        h = max(3.0, (height - 4) * value / scale)
-        bars.append({"x": round(i * bar + 1, 2), "y": round(height - h, 2), "w": round(bar - 2, 2),
-                     "h": round(h, 2), "colour": STATUS_COLOURS.get(run["status"], "#333"),
-                     "title": f"#{run['id']} {run['status']} {run['trigger']} "
-                              f"{(run['duration_ms'] or 0):.0f} ms"})
-    return {"width": width, "height": height, "bars": bars, "longest_ms": round(longest or 0),
-            "count": len(runs)}

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from jobsite import timefmt
-from scheduler_app.selectors import state_text
+from scheduler_app.selectors import dead_after_seconds, silent_after_seconds, state_text
 
 STATUS_COLOURS = {
     "SUCCEEDED": "#2e7d32", "PARTIAL": "#9e9d24", "FAILED": "#c62828", "TIMED_OUT": "#ef6c00",
@@ -230,3 +231,130 @@ def _timeline_title(run: dict) -> str:
     start = run["started_at"] or run["scheduled_for"] or run["created_at"]
     duration = "" if run["duration_ms"] is None else f", {seconds_text(run['duration_ms'] / 1000)}"
     return f"#{run['id']} {run['status']} ({run['trigger']}) {timefmt.absolute(start)}{duration}"
+
+
+# --- column sets: the job list, the runs list, the database locks -------------------------------------------------
+
+def _column(title: str, builder, facts: dict, key):
+    def cell(obj):
+        found = facts.get(key(obj))
+        return builder(found) if found else "-"
+
+    cell.short_description = title
+    return cell
+
+
+def job_list_columns(status: dict[str, dict]) -> list:
+    """The job list's six columns from one scheduler_status() read (`status` by job id)."""
+    by_job = lambda obj: obj.job_id  # noqa: E731 - a key, named for readability
+    return [_column("job", job_cell, status, by_job), _column("schedule", schedule_cell, status, by_job),
+            _column("next fire", next_cell, status, by_job), _column("state and holder", state_cell, status, by_job),
+            _column("last outcomes", outcomes_cell, status, by_job), _column("24 h", counts_cell, status, by_job)]
+
+
+@admin.display(description="run", ordering="id")
+def run_column(run):
+    return format_html("#{}<br><small>{}</small>", run.pk, run.job_id)
+
+
+@admin.display(description="status", ordering="status")
+def run_status_column(run):
+    reason = format_html("<br><small>{}</small>", run.get_skip_reason_display()) if run.skip_reason else ""
+    return format_html("{}{}", status_badge(run.status), reason)
+
+
+@admin.display(description="started", ordering="started_at")
+def run_started_column(run):
+    if run.started_at:
+        return timefmt.when_html(run.started_at)
+    return format_html("<small>created</small> {}", timefmt.when_html(run.created_at))
+
+
+@admin.display(description="duration", ordering="duration_ms")
+def run_duration_column(run):
+    if run.duration_ms is not None:
+        return seconds_text(run.duration_ms / 1000)
+    if run.status == "RUNNING" and run.started_at:
+        return format_html("running {}", seconds_text((timezone.now() - run.started_at).total_seconds()))
+    return "-"
+
+
+@admin.display(description="trigger · who · team")
+def run_who_column(run):
+    who = run.user.get_username() if run.user_id else "-"
+    team = str(run.team) if run.team_id else "no team"
+    return format_html("{}<br><small>{} · {}</small>", run.trigger, who, team)
+
+
+@admin.display(description="host", ordering="host")
+def run_host_column(run):
+    if not run.host:
+        return "-"
+    return format_html("{}:{}", run.host, run.pid) if run.pid else run.host
+
+
+def database_lock_columns(held_now: list[dict]) -> list:
+    """The database lease rows, and for each the backend that holds its job's key now (Redis, this lease, none)."""
+    by_key = {lock["key"]: lock for lock in held_now}
+
+    def key(row):
+        return format_html("<code>{}</code>", row.key)
+
+    def holder(row):
+        data = row.holder or {}
+        if not data:
+            return "-"
+        return format_html("{}:{} · run {}", data.get("host"), data.get("pid"), run_link(data.get("run_id")))
+
+    def expires(row):
+        return timefmt.when_html(row.expires_at) if row.expires_at else "-"
+
+    def now_held(row):
+        lock = by_key.get(row.key)
+        if lock is None:
+            return "nobody (free)"
+        who = lock.get("holder") or {}
+        return format_html("{} · {}:{} · run {}", lock["backend"], who.get("host"), who.get("pid"),
+                           run_link(who.get("run_id")))
+
+    key.short_description, holder.short_description = "key", "holder stored in the row"
+    expires.short_description, now_held.short_description = "lease expires", "held now by"
+    return [key, holder, expires, now_held]
+
+
+# --- a run's page: links and times --------------------------------------------------------------------------------
+
+def run_links(run, *, definition_id: int | None):
+    """Its job's page, its lock on the dashboard, the run that blocked it, its log lines."""
+    links = []
+    if definition_id:
+        links.append(format_html('<a href="{}" id="run-job-link">job {}</a>',
+                                 reverse("admin:scheduler_app_jobdefinition_change", args=[definition_id]),
+                                 run.job_id))
+    links.append(format_html('<a href="{}#lock-{}" id="run-lock-link">lock {}</a>',
+                             reverse("admin:scheduler_dashboard"), run.lock_key, run.lock_key))
+    blocker = ((run.blocked_by or {}).get("holder") or {}).get("run_id")
+    if blocker:
+        links.append(format_html('<a href="{}" id="run-blocker-link">blocked by run #{}</a>', run_url(blocker),
+                                 blocker))
+    links.append(format_html('<a href="{}?run_id={}" id="run-logs-link">log lines</a>',
+                             reverse("admin:logs_app_logentry_changelist"), run.pk))
+    return format_html_join(mark_safe(" · "), "{}", ((link,) for link in links))
+
+
+def run_times(run):
+    rows = [("created", run.created_at), ("slot", run.scheduled_for), ("started", run.started_at),
+            ("heartbeat", run.heartbeat_at), ("finished", run.finished_at)]
+    return format_html_join(mark_safe("<br>"), "{}: {} ({})",
+                            ((label, timefmt.relative(moment), timefmt.absolute(moment))
+                             for label, moment in rows if moment is not None))
+
+
+def dashboard_context(data: dict) -> dict:
+    """The dashboard's rows and timeline from selectors.scheduler_dashboard()."""
+    jobs = data["status"]["jobs"]
+    ids = data.get("definition_ids", {})
+    rows = [job_row(job, change_url=reverse("admin:scheduler_app_jobdefinition_change", args=[ids[job["id"]]])
+                    if job["id"] in ids else None) for job in jobs]
+    return {"job_rows": rows, "timeline": timeline(data["timeline"], [job["id"] for job in jobs]),
+            "silent_after": silent_after_seconds(), "dead_after": dead_after_seconds()}

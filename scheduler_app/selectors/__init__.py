@@ -9,7 +9,7 @@ from scheduler_app.selectors.job_health import (
 from scheduler_app.selectors.job_state import (
     FAILURE,
     SUCCESS,
-    job_state,
+    dead_after_seconds,
     silent_after_seconds,
     state_text,
 )
@@ -34,6 +34,7 @@ from scheduler_app.selectors.run_metrics import (
     run_metric_aggregates,
 )
 from scheduler_app.selectors.runs import (
+    job_definition_admin_id,
     job_definition_get,
     job_definitions_version,
     job_runs_list,
@@ -60,11 +61,11 @@ __all__ = [
     "SUCCESS",
     "TIMELINE_PER_JOB",
     "database_lock_leftover_q",
+    "dead_after_seconds",
     "database_locks_leftover",
     "job_console",
     "job_next_fire_times",
     "job_runs_timeline",
-    "job_state",
     "silent_after_seconds",
     "state_text",
     "DURATION_BUCKETS",
@@ -73,6 +74,7 @@ __all__ = [
     "MetricKey",
     "Refusal",
     "WAIT_BUCKETS",
+    "job_definition_admin_id",
     "job_definition_get",
     "job_definitions_version",
     "job_health_list",

@@ -46,6 +46,11 @@ def job_definition_get(*, job_id: str) -> JobDefinition | None:
     return JobDefinition.objects.filter(job_id=job_id).first()
 
 
+def job_definition_admin_id(*, job_id: str) -> int | None:
+    """The definition's primary key (the admin's links to its page), or None."""
+    return JobDefinition.objects.filter(job_id=job_id).values_list("pk", flat=True).first()
+
+
 def job_definitions_version() -> tuple:
     """Changes whenever a definition is added, removed, edited or a reload is requested (the DB control path)."""
 

@@ -15,7 +15,7 @@ from scheduler_app import locks, raw_sql
 from scheduler_app.locks import LockState
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
 from scheduler_app.scheduler import triggers
-from scheduler_app.selectors import job_state
+from scheduler_app.selectors.job_state import FAILURE, SKIPS, SUCCESS, job_state
 from scheduler_app.selectors.locks import lock_state_dicts
 from scheduler_app.selectors.refusals import lease_ago
 from scheduler_app.selectors.timeline import job_runs_timeline
@@ -79,13 +79,13 @@ def _status_sql(*, since_24h) -> tuple[str, list]:
                 f"(SELECT MAX(l.{run_id}) FROM {runs} l WHERE l.{job_id} = d.{job_id}{where})")
 
     # Parameters follow the SQL text: the counts' statuses, their window, then the joins in order.
-    counts = (f"LEFT JOIN (SELECT {job_id}, SUM(CASE WHEN {status} IN ({statuses(job_state.FAILURE)}) THEN 1 "
-              f"ELSE 0 END) AS failures, SUM(CASE WHEN {status} IN ({statuses(job_state.SKIPS)}) THEN 1 ELSE 0 END) "
+    counts = (f"LEFT JOIN (SELECT {job_id}, SUM(CASE WHEN {status} IN ({statuses(FAILURE)}) THEN 1 "
+              f"ELSE 0 END) AS failures, SUM(CASE WHEN {status} IN ({statuses(SKIPS)}) THEN 1 ELSE 0 END) "
               f"AS skips FROM {runs} WHERE {qn('created_at')} >= %s GROUP BY {job_id}) c ON c.{job_id} = d.{job_id}")
     params.append(raw_sql.db_datetime(since_24h))
     last_join = newest("lr", "")
-    success_join = newest("ls", f" AND l.{status} IN ({statuses(job_state.SUCCESS)})")
-    failure_join = newest("lf", f" AND l.{status} IN ({statuses(job_state.FAILURE)})")
+    success_join = newest("ls", f" AND l.{status} IN ({statuses(SUCCESS)})")
+    failure_join = newest("lf", f" AND l.{status} IN ({statuses(FAILURE)})")
     params.append(JobRun.Status.RUNNING)
     columns = [f"d.{qn(name)}" for name in _DEFINITION_FIELDS] + [f"j.{qn('next_run_time')}"]
     columns += [f"lr.{qn(name)}" for name in _RUN_BRIEF_FIELDS]
@@ -202,7 +202,7 @@ def scheduler_status() -> dict:
                     next_run = None
         lock = job_locks.get(definition.job_id)
         live = _run_brief(definition.live, zone)
-        state = job_state.job_state(run=_holder_run(definition.holder_run), locked=lock is not None,
+        state = job_state(run=_holder_run(definition.holder_run), locked=lock is not None,
                                     timeout_minutes=definition.timeout_minutes, now=now)
         jobs.append({
             "id": definition.job_id,

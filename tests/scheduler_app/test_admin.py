@@ -46,11 +46,12 @@ def test_changelist_columns(admin_client_, fake_redis):
         lease.release()
     html = response.content.decode()
     assert response.status_code == 200
-    for header in ("Next run", "Running", "Lock holder and TTL", "Last status"):
-        assert header in html
+    for header in ("Job", "Schedule", "Next fire", "State and holder", "Last outcomes", "24 h"):
+        assert f">{header}<" in html or f">{header}</a>" in html
     assert f"{lease.holder.host}:{lease.holder.pid}" in html and "TTL" in html
     assert "FAILED" in html
-    assert ":30:00+00:00" in html or ":00:00+00:00" in html  # scrape's next half hour
+    assert ":30:00 UTC" in html or ":00:00 UTC" in html  # scrape's next half hour, with seconds and zone
+    assert "every 30 min" in html and '<code class="console-nowrap">*/30 * * * *</code>' in html
 
 
 @pytest.mark.django_db(transaction=True)
@@ -188,19 +189,22 @@ def test_dashboard_linked_from_index_and_shows_everything(admin_client_, fake_re
     instances = section("scheduler-instances")
     assert "<td>sched-host-1</td><td>4242</td>" in instances
     jobs = section("scheduler-jobs")
-    assert "Job Scraping <code>scrape_jobs_task</code>" in jobs
+    assert "<strong>Job Scraping</strong><br><code>scrape_jobs_task</code>" in jobs
     scrape_row = jobs.split("<code>scrape_jobs_task</code>")[1].split("</tr>")[0]
-    assert "+00:00" in scrape_row  # its next run
+    assert " UTC</small>" in scrape_row and "in " in scrape_row  # its next run, relative and absolute
     quick_row = jobs.split("<code>quick_job</code>")[1].split("</tr>")[0]
-    assert f"h:1 run #{finished.pk}, TTL" in quick_row  # the lock state, with holder and TTL
+    run_url = f"/admin/scheduler_app/jobrun/{finished.pk}/change/"
+    assert f'h:1 · run <a href="{run_url}">#{finished.pk}</a>' in quick_row  # the holder, its run linked
+    assert "lock redis · TTL" in quick_row
     lock_rows = section("scheduler-locks")
     assert "job_lock:quick_job" in lock_rows
     assert f"<strong>stale</strong>: holder&#x27;s run is {finished.status}" in lock_rows
     cleanup = html.split('id="scheduler-locks"')[1].split("</form>")[0]
     assert 'value="Clean up stale locks" >' in cleanup or 'value="Clean up stale locks">' in cleanup  # enabled
-    chart = html.split('aria-label="runs of quick_job"')[1].split("</svg>")[0]
-    assert chart.count("<rect") == 50  # the last 50 of 60 runs
+    chart = html.split('data-job="quick_job"')[1].split("</g>")[0]
+    assert chart.count("<rect") == 40 and chart.count("<circle") == 20  # runs as bars, skips as marks
     assert "#c62828" in chart and "#2e7d32" in chart  # outcomes by colour
+    assert chart.count('<a href="/admin/scheduler_app/jobrun/') == 60  # each one links to its run
     assert "cdn" not in html.lower()
 
 

@@ -11,7 +11,7 @@ from django.utils.dateparse import parse_datetime
 
 from scheduler_app import locks
 from scheduler_app.models import JobDefinition, JobRun
-from scheduler_app.selectors import job_state, scheduler_status
+from scheduler_app.selectors import job_state, scheduler_status  # job_state: the module
 
 
 def _run(job_id: str, status: str, **fields) -> JobRun:
