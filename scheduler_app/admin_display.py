@@ -20,7 +20,7 @@ from scheduler_app.selectors import dead_after_seconds, silent_after_seconds, st
 STATUS_COLOURS = {
     "SUCCEEDED": "#2e7d32", "PARTIAL": "#9e9d24", "FAILED": "#c62828", "TIMED_OUT": "#ef6c00",
     "LOST_LOCK": "#6a1b9a", "ABANDONED": "#4e342e", "SKIPPED": "#78909c", "MISSED": "#b0bec5",
-    "RUNNING": "#1565c0", "QUEUED": "#90caf9", "CANCELLED": "#5d4037",
+    "RUNNING": "#1565c0", "QUEUED": "#90caf9", "CANCELLED": "#00838f",
 }
 STATE_COLOURS = {"running": "#1565c0", "silent": "#c62828", "locked": "#ef6c00", "idle": "#555"}
 SKIP_STATUSES = ("SKIPPED", "MISSED")
@@ -115,7 +115,8 @@ def outcomes_cell(job: dict):
 def counts_cell(job: dict):
     failures, skips = job.get("failures_24h", 0), job.get("skips_24h", 0)
     failure_style = "color:#c62828;font-weight:bold" if failures else ""
-    return format_html('<span style="{}">{} failed</span><br>{} skipped', failure_style, failures, skips)
+    return format_html('<span class="console-nowrap" style="{}">{} failed</span><br><span class="console-nowrap">{} '
+                       'skipped</span>', failure_style, failures, skips)
 
 
 def job_row(job: dict, *, change_url: str | None = None) -> dict:

@@ -5,6 +5,7 @@ epoch floats (see jobsite.timefmt)."""
 from django import template
 
 from jobsite import timefmt
+from scheduler_app import admin_display
 
 register = template.Library()
 
@@ -36,3 +37,14 @@ def seconds(value):
 @register.simple_tag
 def console_zone():
     return timefmt.zone_label()
+
+
+@register.filter
+def milliseconds(value):
+    """A duration in ms (JobRun.duration_ms) as the `seconds` filter shows it."""
+    return "-" if value is None or value == "" else seconds(float(value) / 1000)
+
+
+@register.filter
+def status_badge(value):
+    return admin_display.status_badge(value)
