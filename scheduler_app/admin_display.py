@@ -81,7 +81,7 @@ def state_cell(job: dict):
     lock = job.get("lock")
     holder = (lock or {}).get("holder") or {}
     if state.get("run_id"):
-        parts.append(format_html("{}:{} · run {} · heartbeat {} ago", state.get("host") or holder.get("host") or "?",
+        parts.append(format_html("{}:{}<br>run {} · heartbeat {} ago", state.get("host") or holder.get("host") or "?",
                                  state.get("pid") or holder.get("pid") or "?", run_link(state["run_id"]),
                                  seconds_text(state.get("heartbeat_age_seconds"))))
     elif holder:
@@ -100,7 +100,7 @@ def _outcome_line(label: str, run: dict | None, *, with_status: bool = False):
     if not run:
         return format_html("{}: -", label)
     status = format_html(" {}", status_badge(run["status"])) if with_status else ""
-    return format_html('{}:{} {} <span title="{}">{}</span>', label, status, run_link(run["id"]),
+    return format_html('{}:{} {} <span class="console-nowrap" title="{}">{}</span>', label, status, run_link(run["id"]),
                        timefmt.absolute(run.get("finished_at")), timefmt.relative(run.get("finished_at")))
 
 
