@@ -59,7 +59,7 @@ def relative(value, now: datetime | None = None) -> str:
         return "-"
     delta = (moment - (now or timezone.now())).total_seconds()
     if abs(delta) < 1:
-        return "now"
+        return "under 1 s ago" if delta <= 0 else "in under 1 s"
     return f"in {duration_text(delta)}" if delta > 0 else f"{duration_text(delta)} ago"
 
 
