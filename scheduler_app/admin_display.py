@@ -247,7 +247,9 @@ def _column(title: str, builder, facts: dict, key):
 
 def job_list_columns(status: dict[str, dict]) -> list:
     """The job list's six columns from one scheduler_status() read (`status` by job id)."""
-    by_job = lambda obj: obj.job_id  # noqa: E731 - a key, named for readability
+    def by_job(obj):
+        return obj.job_id
+
     return [_column("job", job_cell, status, by_job), _column("schedule", schedule_cell, status, by_job),
             _column("next fire", next_cell, status, by_job), _column("state and holder", state_cell, status, by_job),
             _column("last outcomes", outcomes_cell, status, by_job), _column("24 h", counts_cell, status, by_job)]
