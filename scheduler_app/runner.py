@@ -35,6 +35,7 @@ from scheduler_app.definitions import job_definitions_sync
 from scheduler_app.locks import Lease, LockNotAcquired, LockServiceUnavailable
 from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.registry import JobSpec
+from scheduler_app.run_progress import progress_note
 
 logger = logging.getLogger("scheduler_app")
 
@@ -195,6 +196,25 @@ _CANCEL_STATUS = {"timeout": JobRun.Status.TIMED_OUT, "lost_lock": JobRun.Status
 _active: set[Execution] = set()  # this process's runs, for a shutdown to cancel
 
 
+def run_cancel_in_process(run_id: int, *, by: str = "") -> bool:
+    """Ask this process's run `run_id`, if it holds it, to stop at its next `ctx.check()` (it ends CANCELLED).
+    The renewal thread calls it when the heartbeat finds an operator's cancel request; a cancel made in the
+    holder's own process calls it at once."""
+    for execution in list(_active):
+        if execution.run.pk == run_id:
+            if execution.ctx.cancelled:
+                return True  # asked already (the heartbeat sees the request on every beat until the run ends)
+            reason = f"cancelled by {by}" if by else "cancelled by an operator"
+            logger.warning("Cancelling run %s of job: %s (%s)", run_id, execution.run.job_id, reason,
+                           extra=_log_extra(execution.run))
+            execution.ctx.cancel(reason)
+            return True
+    return False
+
+
+runs.run_cancel_listener_set(lambda run_id, by: run_cancel_in_process(run_id, by=by))
+
+
 def runs_cancel_active(*, reason: str = "shutdown") -> int:
     """Ask every run of this process to stop at its next `ctx.check()` (it ends CANCELLED, releasing its lock)."""
     active = list(_active)
@@ -229,7 +249,7 @@ def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict |
                          run_id=run.pk),
                      current_fence=lambda: runs.run_fence_current(lock_key=key),
                      team=team, user=user, trigger=trigger)
-    ctx.progress_listener = progress
+    ctx.progress_listener = _progress_recorder(run.pk, progress)
     execution = Execution(spec=spec, run=run, lease=lease, ctx=ctx, timeout_minutes=policy.timeout_minutes)
     _active.add(execution)
     if not background:
@@ -243,6 +263,15 @@ def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict |
     started = copy.copy(run)  # the caller's view of the run as it started; the thread goes on updating its own
     threading.Thread(target=target, name=f"job-{spec.job_id}-{run.pk}", daemon=True).start()
     return started
+
+
+def _progress_recorder(run_id: int, listener: Progress | None) -> Progress:
+    """ctx.progress() goes to the run's row (with the next heartbeat) and to the caller's display, if any."""
+    def record(task: str, done: int, total: int | None) -> None:
+        progress_note(run_id, task, done, total)
+        if listener is not None:
+            listener(task, done, total)
+    return record
 
 
 def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Lease | None:
@@ -265,6 +294,11 @@ def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Le
             raise runs.RunNotRecorded(run.job_id, run.pk, exc, what="no lock service answers") from exc
         try:
             blocker = runs.run_start(run, lease, contended=contended)
+        except runs.RunEndedBeforeStart:
+            lease.release()  # cancelled while it waited: it never starts, and holds nothing
+            logger.info("Run %s of job: %s was %s before it started", run.pk, run.job_id, run.status,
+                        extra=_log_extra(run))
+            return None
         except BaseException:
             # E.g. the database went away between lock and start: never keep a lock nobody will run under.
             lease.release()

@@ -27,6 +27,7 @@ from scheduler_app.selectors.run_metrics import (
 from scheduler_app.selectors.runs import (
     job_definition_get,
     job_definitions_version,
+    job_run_get,
     job_runs_list,
     job_runs_visible,
     scheduled_slot_has_run,
@@ -39,6 +40,7 @@ from scheduler_app.selectors.status import (
     scheduler_instances_alive,
     scheduler_status,
 )
+from scheduler_app.selectors.timeout_advice import TimeoutAdvice, timeout_advice
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -50,6 +52,7 @@ __all__ = [
     "job_definition_get",
     "job_definitions_version",
     "job_health_list",
+    "job_run_get",
     "job_runs_list",
     "job_runs_recent_per_job",
     "job_runs_visible",
@@ -67,4 +70,6 @@ __all__ = [
     "scheduler_last_heartbeat",
     "scheduler_instances_alive",
     "scheduler_status",
+    "timeout_advice",
+    "TimeoutAdvice",
 ]
