@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from datetime import datetime
 
 from logs_app.log_context import RunContextFilter
@@ -49,8 +50,6 @@ def test_a_json_line_outside_a_run_has_nulls_and_the_exception_text():
     try:
         raise RuntimeError("boom\nsecond line")
     except RuntimeError:
-        import sys
-
         line = _format(JsonLineFormatter(), "failed", exc_info=sys.exc_info())
     assert "\n" not in line  # one line per record, whatever the traceback
     data = json.loads(line)
