@@ -348,4 +348,4 @@ def _refuse(run: JobRun, key: str, blocked_by: dict) -> None:
 
 def _log_extra(run: JobRun) -> dict:
     """Run context for lines logged outside the job's own context (before it starts, or by the watchdog)."""
-    return {"job_id": run.job_id, "run_id": run.pk, "team_id": run.team_id}
+    return {"job_id": run.job_id, "run_id": run.pk, "trigger": run.trigger, "team_id": run.team_id}

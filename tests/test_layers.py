@@ -132,5 +132,5 @@ def test_no_app_imports_another_apps_models():
 def test_the_graph_is_read():
     """The checks above mean something only if the reader sees the edges that exist."""
     assert "scraping_app.services" in GRAPH["scheduler_app.jobs"]
-    assert "scheduler_app.context" in GRAPH["logs_app.handler"]
+    assert "scheduler_app.context" in GRAPH["logs_app.log_context"]
     assert "logs_app.models" in GRAPH["logs_app.handler"]  # an import inside a function counts too

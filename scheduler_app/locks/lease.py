@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from scheduler_app.locks.base import BackendUnavailable, Holder, LockBackend
+from scheduler_app.locks.base import BackendUnavailable, Holder, LockBackend, lock_log_extra
 
 logger = logging.getLogger("scheduler_app")
 
@@ -41,6 +41,11 @@ class Lease:
         return self.holder.run_id
 
     @property
+    def log_extra(self) -> dict:
+        """Names this lease's job and run on the lines logged about it (mostly from the renewal thread)."""
+        return lock_log_extra(self.key, self.run_id)
+
+    @property
     def backend_name(self) -> str:
         return self.backend.name
 
@@ -50,7 +55,7 @@ class Lease:
         self.lost = True
         self.lost_reason = reason
         if not self.on_lost:  # a run's own callback logs it with both fencing tokens
-            logger.error("Lock lost for job: %s: %s", self.key, reason)
+            logger.error("Lock lost for job: %s: %s", self.key, reason, extra=self.log_extra)
         for callback in self.on_lost:
             _safe(callback, self)
 
@@ -72,12 +77,12 @@ class Lease:
             return self.backend.release(self.key, self.holder)
         except BackendUnavailable as exc:
             logger.error("Failed to release %s lock for job: %s (%s); it expires within the lease",
-                         self.backend.name, self.key, exc)
+                         self.backend.name, self.key, exc, extra=self.log_extra)
             return None
 
 
-def _safe(callback, *args) -> None:
+def _safe(callback, lease: Lease) -> None:
     try:
-        callback(*args)
+        callback(lease)
     except Exception:  # noqa: BLE001 - one failing callback must not stop the others or the renewal thread
-        logger.exception("Lock callback failed")
+        logger.exception("Lock callback failed", extra=lease.log_extra)

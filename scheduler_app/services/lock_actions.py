@@ -16,10 +16,14 @@ logger = logging.getLogger("scheduler_app")
 
 
 def lock_force_release(*, key: str) -> bool:
-    """Delete a lock whoever holds it (an operator's decision). Logged."""
+    """Delete a lock whoever holds it (an operator's decision). Logged, naming the holder's run: the line then
+    shows in that run's logs (`?run_id=N`)."""
+    state = locks.inspect(key)
     released = locks.force_release(key)
     if released:
-        logger.warning("Lock for job: %s force-released by an operator", key)
+        run_id = state.holder.run_id if state and state.holder else None
+        logger.warning("Lock for job: %s force-released by an operator", key,
+                       extra=locks.lock_log_extra(key, run_id))
     return released
 
 
@@ -85,7 +89,8 @@ def locks_clear_stale(*, user=None, source: str | None = None) -> list[LockState
         if not state.extra.get("stale"):
             continue
         if locks.release_if_unchanged(state):
-            logger.warning("Stale lock for job: %s cleared (%s)", state.key, state.extra.get("stale_reason"))
+            logger.warning("Stale lock for job: %s cleared (%s)", state.key, state.extra.get("stale_reason"),
+                           extra=locks.lock_log_extra(state.key, state.holder.run_id if state.holder else None))
             cleared.append(state)
     if source is not None:
         keys = ", ".join(state.key for state in cleared) or "none were stale"
