@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from jobsite.middleware import route_template
@@ -200,6 +203,56 @@ def test_runjob_with_the_console_exporter_prints_the_run_span(subprocess_env):
     for child in ("lock.acquire", "job.body"):
         assert printed[child]["parent_id"] == root["context"]["span_id"]
         assert printed[child]["context"]["trace_id"] == root["context"]["trace_id"]
+
+
+class _Collector:
+    """An OTLP/HTTP collector on 127.0.0.1: keeps every trace export request it is sent."""
+
+    def __init__(self):
+        self.requests: list = []
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                collector.requests.append((self.path, ExportTraceServiceRequest.FromString(body)))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+
+def test_runjob_with_the_otlp_exporter_sends_the_run_span_to_the_collector(subprocess_env):
+    collector = _Collector()
+    try:
+        env = {**_without_otel(subprocess_env), "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+               "OTEL_SERVICE_NAME": "jobsite-test"}  # the endpoint alone turns traces on, exporting OTLP
+        process = manage("runjob", "quick_job", env=env)
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    finally:
+        collector.server.shutdown()
+        collector.server.server_close()
+
+    run = JobRun.objects.get()
+    assert {path for path, _ in collector.requests} == {"/v1/traces"}
+    exported = [(resource.resource, span) for _, request in collector.requests
+                for resource in request.resource_spans for scope in resource.scope_spans for span in scope.spans]
+    [(resource, root)] = [(resource, span) for resource, span in exported if span.name == "job.run quick_job"]
+    attributes = {item.key: item.value for item in root.attributes}
+    assert attributes["job.run_id"].int_value == run.pk
+    assert {item.key: item.value.string_value for item in resource.attributes}["service.name"] == "jobsite-test"
+    assert {span.name for _, span in exported} == {"job.run quick_job", "lock.acquire", "job.body"}
 
 
 # What only traces being on loads: our SDK side, the SDK's tracing, the propagators, the exporters. (Not the
