@@ -138,6 +138,58 @@ def test_a_blocked_run_says_so_on_its_lock_span_and_is_not_an_error(spans, fake_
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("fallback,result,backend", [("database", "acquired", "database"),
+                                                     ("fail", "unavailable", None)])
+def test_with_redis_down_the_lock_span_names_the_fallback(spans, dead_redis, settings, fallback, result, backend):
+    settings.LOCK_FALLBACK = fallback
+    job_run(job_id="quick_job", trigger="cli")
+    acquire = by_name(spans)["lock.acquire"]
+    assert acquire.attributes["lock.result"] == result
+    assert acquire.attributes.get("lock.backend") == backend
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ctx_atomic_spans_say_what_became_of_the_transaction(spans):
+    from scheduler_app.context import JobContext, StaleFencingToken
+
+    def context(fence_ok: bool) -> JobContext:
+        return JobContext(run_id=7, job_id="writer_job", lock_key="writer_job", fencing_token=7,
+                          fence_check=lambda: fence_ok, current_fence=lambda: 8)
+
+    with pytest.raises(ValueError), context(True).atomic():
+        raise ValueError("the job's own error")
+    with pytest.raises(StaleFencingToken), context(False).atomic():
+        pass
+    rolled_back, refused = spans.get_finished_spans()
+    assert rolled_back.attributes["db.transaction.outcome"] == "rolled_back"
+    assert refused.attributes["db.transaction.outcome"] == "refused"
+    assert refused.status.status_code == rolled_back.status.status_code == StatusCode.ERROR
+    assert refused.attributes["job.fencing_token"] == 7
+
+
+def test_a_server_error_marks_the_request_span_error(spans):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from jobsite.middleware import TraceMiddleware
+
+    TraceMiddleware(lambda request: HttpResponse(status=503))(RequestFactory().get("/anywhere"))
+    [request] = spans.get_finished_spans()
+    assert request.name == "HTTP GET"  # no route resolved: the method alone, never the raw path
+    assert request.attributes["http.response.status_code"] == 503 and request.attributes["url.path"] == "/anywhere"
+    assert request.status.status_code == StatusCode.ERROR
+
+
+def test_a_provider_set_before_is_used_as_it_is(spans, caplog):
+    from opentelemetry import trace
+
+    before = trace.get_tracer_provider()
+    tracing.tracing_decide({"OTEL_TRACES_EXPORTER": "console"})
+    assert trace.get_tracer_provider() is before
+    assert "Overriding of current TracerProvider" not in caplog.text  # it did not even try to set its own
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_api_request_carries_its_trace_into_the_background_run(spans, staff_api, fake_redis):
     response = staff_api.post("/api/v1/scheduler/job", {"job_id": "quick_job"}, format="json",
                               HTTP_TRACEPARENT=TRACEPARENT)

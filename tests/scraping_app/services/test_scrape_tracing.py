@@ -39,6 +39,7 @@ def test_each_board_page_is_a_span_of_the_runs_trace(spans, fake_redis, board):
         assert span.attributes["http.response.status_code"] == 200
         assert span.status.status_code == StatusCode.UNSET
     [failed] = by_board["Greenhouse"]  # its retries are inside its one span
+    assert len(board.hits("/gh")) == 3  # SCRAPE_RETRY_TOTAL=2 (fast_http): the first request and two retries
     assert failed.attributes["http.response.status_code"] == 500
     assert failed.status.status_code == StatusCode.ERROR
     # The stored postings went through the run's fenced transactions: ctx.atomic spans in the body.
