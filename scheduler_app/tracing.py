@@ -78,12 +78,15 @@ def traces_wanted(environ: Mapping[str, str]) -> bool:
                 or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip())
 
 
-def tracing_decide(environ: Mapping[str, str] | None = None) -> Any:
+def tracing_decide(environ: Mapping[str, str] | None = None, *, first: bool = False) -> Any:
     """Decide whether traces are on (from `environ`, default the process's) and set the SDK up if so. Called once
-    by the first helper; tests call it again with an environment of their own."""
+    by the first helper (`first`: unless another thread just did); tests call it again with an environment of their
+    own."""
     global _impl
     environ = os.environ if environ is None else environ
     with _decide_mutex:
+        if first and _impl is not _UNDECIDED:
+            return _impl
         _impl = None
         if traces_wanted(environ):
             try:
@@ -93,14 +96,17 @@ def tracing_decide(environ: Mapping[str, str] | None = None) -> Any:
                 logger.warning("Traces are configured (OTEL_*) but OpenTelemetry is not installed (%s): no traces",
                                exc)
             else:
-                tracing_otel.provider_setup(environ)
-                _impl = tracing_otel
+                try:
+                    tracing_otel.provider_setup(environ)
+                    _impl = tracing_otel
+                except Exception:  # noqa: BLE001 - a bad OTEL_* value must not stop a run or a request
+                    logger.exception("Traces are configured (OTEL_*) but could not be set up: no traces")
         return _impl
 
 
 def _on() -> Any:
     impl = _impl
-    return tracing_decide() if impl is _UNDECIDED else impl
+    return tracing_decide(first=True) if impl is _UNDECIDED else impl
 
 
 def tracing_on() -> bool:
