@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "jobsite.middleware.TraceMiddleware",  # first: its span covers the whole request (dropped while traces are off)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and Swagger UI assets, from any web host
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -28,7 +28,7 @@ from typing import Any
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
-from scheduler_app import locks, runs
+from scheduler_app import locks, runs, tracing
 from scheduler_app.context import JobCancelled, JobContext, StaleFencingToken, job_context_active
 from scheduler_app.db_work import thread_db_work
 from scheduler_app.definitions import job_definitions_sync
@@ -230,6 +230,24 @@ def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict |
             progress: Progress | None = None) -> JobRun:
     """Record, lock and run one trigger. In the background the lock is still taken here (a refusal is known at
     once) and the body runs in a thread of its own; the returned run is then RUNNING."""
+    # The run's span (a no-op unless traces are on): ended here, or by the background thread when its body ends.
+    trace = tracing.run_trace(job_id=spec.job_id, trigger=trigger)
+    try:
+        with trace.current():
+            run = _run_job(spec, trace, trigger=trigger, user=user, team=team, params=params,
+                           wait_seconds=wait_seconds, scheduled_for=scheduled_for, background=background,
+                           progress=progress)
+    except BaseException as exc:
+        trace.fail(exc)
+        raise
+    if not trace.handed_off:
+        trace.end(run.status, run.error)
+    return run
+
+
+def _run_job(spec: JobSpec, trace: tracing.RunSpan, *, trigger: str, user=None, team=None, params: dict | None = None,
+             wait_seconds: float | None = None, scheduled_for: datetime | None = None, background: bool = False,
+             progress: Progress | None = None) -> JobRun:
     kwargs = spec.bind_params(params)
     if spec.accepts_team:
         kwargs["team"] = team
@@ -239,11 +257,16 @@ def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict |
     run = runs.run_create(job_id=spec.job_id, lock_key=key, trigger=trigger, user=user, team=team, params=params,
                           scheduled_for=scheduled_for, timeout_seconds=policy.timeout_minutes * 60)
     run.job_value = run.job_exception = None
+    trace.set("job.run_id", run.pk)
     if run.status == JobRun.Status.SKIPPED:
         return run
-    lease = _lease_take(run, key=key, ttl_seconds=policy.timeout_minutes * 60, wait=wait)
+    with tracing.span("lock.acquire", {"lock.key": key}) as lock_span:
+        asked = time.monotonic()
+        lease = _lease_take(run, key=key, ttl_seconds=policy.timeout_minutes * 60, wait=wait)
+        _lock_span_record(lock_span, lease=lease, run=run, waited_ms=(time.monotonic() - asked) * 1000)
     if lease is None:
         return run
+    trace.set("job.fencing_token", run.fencing_token)
     ctx = JobContext(run_id=run.pk, job_id=spec.job_id, lock_key=key, fencing_token=run.fencing_token,
                      fence_check=lambda: not lease.lost and not lease.released and runs.run_fence_confirm(
                          run_id=run.pk),
@@ -253,13 +276,22 @@ def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict |
     execution = Execution(spec=spec, run=run, lease=lease, ctx=ctx, timeout_minutes=policy.timeout_minutes)
     _active.add(execution)
     if not background:
-        execution.body(kwargs)
+        with tracing.span("job.body"):
+            execution.body(kwargs)
         return run
+
+    carried = tracing.context_capture()  # the run span (and the request's trace): the thread's spans join them
 
     @thread_db_work()
     def target() -> None:
-        execution.body(kwargs)
+        with tracing.context_attached(carried):
+            try:
+                with tracing.span("job.body"):
+                    execution.body(kwargs)
+            finally:
+                trace.end(run.status, run.error)
 
+    trace.hand_off()
     started = copy.copy(run)  # the caller's view of the run as it started; the thread goes on updating its own
     threading.Thread(target=target, name=f"job-{spec.job_id}-{run.pk}", daemon=True).start()
     return started
@@ -304,6 +336,7 @@ def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Le
             lease.release()
             raise
         if blocker is None:
+            lease.trigger = run.trigger
             logger.info("Lock acquired for job: %s", key, extra=_log_extra(run))
             return lease
         # The key was free but the database still has a live run of it (Redis restarted, or a fallback holder):
@@ -315,6 +348,18 @@ def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Le
             _refuse(run, key, _blocked_by_run(blocker))
             return None
         locks.lock().wait_for_release(key, min(remaining, GUARD_POLL_SECONDS))
+
+
+def _lock_span_record(span, *, lease: Lease | None, run: JobRun, waited_ms: float) -> None:
+    span.set("lock.wait_ms", round(waited_ms, 3))  # the lock's wait and the database guard's, together
+    if lease is not None:
+        span.set("lock.result", "acquired")
+        span.set("lock.backend", lease.backend_name)
+    elif run.skip_reason == JobRun.SkipReason.LOCK_HELD:
+        span.set("lock.result", "blocked")
+        span.set("lock.refused_by", (run.blocked_by or {}).get("refused_by"))  # the lock, or the database guard
+    else:
+        span.set("lock.result", "unavailable")  # LOCK_FALLBACK=fail and Redis down
 
 
 def _blocked_by_lock(refused: LockNotAcquired) -> dict:

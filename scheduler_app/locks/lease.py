@@ -31,6 +31,7 @@ class Lease:
         self.deadline_fired = False
         self.on_lost: list[Callable[[Lease], None]] = []
         self.on_deadline: list[Callable[[Lease], None]] = []
+        self.trigger = ""  # the run's trigger, for log lines about this lease (set by the runner)
         self.on_release: list[Callable[[Lease], None]] = []  # the renewal thread stops renewing it
         # Held by the renewal thread around one renewal and by release() while it marks the lease released: a
         # renewal already in flight finishes before the release deletes the key, and none starts after it.
@@ -42,8 +43,12 @@ class Lease:
 
     @property
     def log_extra(self) -> dict:
-        """Names this lease's job and run on the lines logged about it (mostly from the renewal thread)."""
-        return lock_log_extra(self.key, self.run_id)
+        """Names this lease's job and run (and the run's trigger, once the runner has said it) on the lines logged
+        about it, mostly from the renewal thread."""
+        extra = lock_log_extra(self.key, self.run_id)
+        if self.trigger:
+            extra["trigger"] = self.trigger
+        return extra
 
     @property
     def backend_name(self) -> str:

@@ -45,9 +45,10 @@ def test_a_runs_lock_lines_come_back_for_its_run_id(admin_api, db_handler, real_
                 "Lock for job: hold_job force-released by an operator",
                 f"Cancelling run {run.pk} of job: hold_job (shutdown)", "Releasing lock for job: hold_job"]
     assert [m for m in messages if m in expected] == expected  # each one, in order
-    # The runner's lines carry the trigger (no column: in extra); the renewal thread's line names job and run only.
+    # Every line carries the trigger (no column: in extra), the renewal thread's too.
     by_message = {line["message"]: line for line in lines}
     assert by_message["Acquiring lock for job: hold_job"]["extra"]["trigger"] == "api"
+    assert by_message[set_again]["extra"]["trigger"] == "api"
 
     other_lines = admin_api.get("/api/v1/logs/", {"run_id": other.pk}).json()["results"]
     assert other_lines and {line["run_id"] for line in other_lines} == {other.pk}
