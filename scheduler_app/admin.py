@@ -39,10 +39,24 @@ class JobDefinitionAdmin(admin.ModelAdmin):
     list_display_links = ["job_id"]
     list_filter = ["enabled", "trigger_type", "lock_scope"]
     search_fields = ["job_id", "name"]
-    fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
-              "lock_scope", "wait_seconds", "updated_at"]
-    readonly_fields = ["updated_at"]
+    fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "timeout_advice",
+              "enabled", "lock_scope", "wait_seconds", "updated_at"]
+    readonly_fields = ["timeout_advice", "updated_at"]
     actions = ["run_now", "clear_lock"]
+
+    @admin.display(description="timeout advice")
+    def timeout_advice(self, definition: JobDefinition):
+        if definition.pk is None:
+            return "-"
+        advice = selectors.timeout_advice(timeouts={definition.job_id: definition.timeout_minutes})[definition.job_id]
+        if not advice.runs:
+            return "No successful run yet: nothing to advise."
+        text = (f"p95 of the last {advice.runs} successful runs: {advice.p95_seconds:g} s; advised timeout "
+                f"(p95 x 1.5): {advice.advised_minutes:g} min.")
+        if advice.warning:
+            return format_html('{}<br><strong class="timeout-warning" style="color:#c62828">{}</strong>', text,
+                               advice.warning)
+        return text
 
     def get_readonly_fields(self, request, obj=None):
         # The job id names registered code: editable only when adding.
