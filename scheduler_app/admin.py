@@ -146,8 +146,19 @@ class JobDefinitionAdmin(admin.ModelAdmin):
         return None
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(OperatorAction)
-class OperatorActionAdmin(admin.ModelAdmin):
+class OperatorActionAdmin(ReadOnlyAdmin):
     """Read-only: who did what to which run or lock, from where, and what came of it."""
 
     list_display = ["at", "username", "source", "action", "job_id", "run_link", "outcome"]
@@ -160,26 +171,6 @@ class OperatorActionAdmin(admin.ModelAdmin):
             return "-"
         return format_html('<a href="{}">#{}</a>', reverse("admin:scheduler_app_jobrun_change",
                                                            args=[action.run_id]), action.run_id)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _json_text(value) -> str:
