@@ -1,5 +1,6 @@
 """All settings, read from the environment in this one module (django-environ)."""
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "jobsite.middleware.TraceMiddleware",  # first: its span covers the whole request (dropped while traces are off)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and Swagger UI assets, from any web host
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -196,6 +198,11 @@ LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=30)
 RUN_RETENTION_DAYS = env.int("RUN_RETENTION_DAYS", default=90)
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Console and logs/app.log: `text` (readable) or `json` (one object per line, for jq and log shippers).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
+# logs/app.log rotates at this size, keeping this many backups (app.log.1 ... app.log.N).
+LOG_FILE_MAX_BYTES = env.int("LOG_FILE_MAX_BYTES", default=10 * 1024 * 1024)
+LOG_FILE_BACKUP_COUNT = env.int("LOG_FILE_BACKUP_COUNT", default=5)
 # The database log handler (LogEntry rows behind /api/v1/logs/), written from a background thread. Unset
 # LOG_DB_BACKGROUND means "yes, except under pytest" (see jobsite/logging_config.py).
 LOG_DB_ENABLED = env.bool("LOG_DB_ENABLED", default=True)
@@ -209,11 +216,20 @@ LOG_CLEANUP_BATCH_SIZE = env.int("LOG_CLEANUP_BATCH_SIZE", default=10_000)
 # When set, /metrics requires `Authorization: Bearer <token>`; empty leaves it open (protect it at the network).
 METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
 
-from jobsite.logging_config import build_logging  # noqa: E402  (needs LOG_DIR and LOG_LEVEL above)
+from jobsite.logging_config import LOG_FORMATS, PROCESS_ROLES, build_logging, process_role  # noqa: E402
 
-LOGGING = build_logging(log_dir=LOG_DIR, level=LOG_LEVEL, db_enabled=LOG_DB_ENABLED, db_level=LOG_DB_LEVEL,
-                        db_background=LOG_DB_BACKGROUND, db_batch_size=LOG_DB_BATCH_SIZE,
-                        db_flush_seconds=LOG_DB_FLUSH_SECONDS, db_max_pending=LOG_DB_MAX_PENDING)
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {LOG_FORMAT!r}")
+# On every log line: which kind of process wrote it (web, scheduler, cli, test), from the command line unless set.
+PROCESS_ROLE = env.str("PROCESS_ROLE", default="") or process_role(sys.argv, sys.modules)
+if PROCESS_ROLE not in PROCESS_ROLES:
+    raise ImproperlyConfigured(f"PROCESS_ROLE must be one of {', '.join(PROCESS_ROLES)}, not {PROCESS_ROLE!r}")
+
+LOGGING = build_logging(log_dir=LOG_DIR, level=LOG_LEVEL, log_format=LOG_FORMAT, role=PROCESS_ROLE,
+                        db_enabled=LOG_DB_ENABLED, db_level=LOG_DB_LEVEL, db_background=LOG_DB_BACKGROUND,
+                        db_batch_size=LOG_DB_BATCH_SIZE, db_flush_seconds=LOG_DB_FLUSH_SECONDS,
+                        db_max_pending=LOG_DB_MAX_PENDING, file_max_bytes=LOG_FILE_MAX_BYTES,
+                        file_backup_count=LOG_FILE_BACKUP_COUNT)
 
 # --- Scraping -------------------------------------------------------------------------------------------------------
 SCRAPE_HTTP_CONNECT_TIMEOUT = env.float("SCRAPE_HTTP_CONNECT_TIMEOUT", default=5.0)

@@ -4,7 +4,10 @@
 - a background thread writes the buffer in bulk INSERTs on its own connection, outside any job's transaction;
 - it never raises into its caller and never recurses: records logged while the handler writes (on the writing
   thread) and records from `django.db` loggers are ignored, and its own failures go to stderr, not to logging;
-- every record emitted inside a run carries the run's job_id, run_id and team_id (from `current_job_context()`).
+- every record emitted inside a run carries the run's job_id, run_id and team_id (columns) and its trigger (in
+  `extra`: no column, and no query filters on it), from `RunContextFilter` or, for a record that did not pass it,
+  from the job context (`log_context.record_run_context`). The process facts the filter adds (role, host) are
+  left out: the run's row names its host and pid, and the file has them on every line.
 
 With `background=False` (the default under pytest, so that no thread writes into a test database or holds a
 connection while it is dropped) records wait in the buffer until `write_pending()` is called.
@@ -26,10 +29,10 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from scheduler_app.context import current_job_context
+from logs_app.log_context import CONTEXT_ATTRS, PROCESS_ATTRS, record_run_context
 
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
-_CONTEXT_ATTRS = ("job_id", "run_id", "team_id")
+_NOT_EXTRA = _RECORD_ATTRS | frozenset(CONTEXT_ATTRS) | frozenset(PROCESS_ATTRS)
 MAX_MESSAGE_CHARS = 32_000
 
 _writing = threading.local()  # reentrancy guard: set while this thread writes log rows
@@ -99,34 +102,28 @@ class DatabaseLogHandler(logging.Handler):
 
     def _row(self, record: logging.LogRecord) -> dict:
         message = record.getMessage()
-        extra = {k: _json_safe(v) for k, v in vars(record).items() if k not in _RECORD_ATTRS
-                 and k not in _CONTEXT_ATTRS}
+        extra = {k: _json_safe(v) for k, v in vars(record).items() if k not in _NOT_EXTRA}
         if record.exc_info:
             extra["exception"] = "".join(traceback.format_exception(*record.exc_info))[-MAX_MESSAGE_CHARS:]
         elif record.exc_text:
             extra["exception"] = record.exc_text
         if record.stack_info:
             extra["stack"] = record.stack_info
-        row = {
+        # An explicit `extra={"job_id": ...}` wins: lines logged outside the job's own thread can still say whose.
+        context = record_run_context(record)
+        if context["trigger"] is not None:
+            extra["trigger"] = _json_safe(str(context["trigger"]))
+        return {
             "timestamp": datetime.fromtimestamp(record.created, tz=UTC),
             "level": record.levelname[:10],
             "levelno": max(0, min(record.levelno, 32767)),
             "logger": record.name[:200],
             "message": _clean(message[:MAX_MESSAGE_CHARS]),
-            "job_id": "",
-            "run_id": None,
-            "team_id": None,
+            "job_id": (context["job_id"] or "")[:64],
+            "run_id": context["run_id"],
+            "team_id": context["team_id"],
             "extra": extra,
         }
-        ctx = current_job_context()
-        if ctx is not None:
-            row.update(job_id=ctx.job_id, run_id=ctx.run_id, team_id=getattr(ctx.team, "pk", None))
-        # An explicit `extra={"job_id": ...}` wins: lines logged outside the job's own thread can still say whose.
-        for name in _CONTEXT_ATTRS:
-            value = getattr(record, name, None)
-            if value is not None:
-                row[name] = str(value)[:64] if name == "job_id" else _as_int(value)
-        return row
 
     # -- the writer's side ---------------------------------------------------------------------------------------------
     def write_pending(self) -> int:
@@ -252,10 +249,3 @@ def _insert_rows(rows: list[dict]) -> None:
             f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})",
             [(ops.adapt_datetimefield_value(r["timestamp"]), r["level"], r["levelno"], r["logger"], r["message"],
               r["job_id"], r["run_id"], r["team_id"], ops.adapt_json_value(r["extra"], None)) for r in rows])
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from scheduler_app import admin_display, registry, selectors, services
 from scheduler_app.admin_display import STATUS_COLOURS
 from scheduler_app.admin_filters import DatabaseLockRowsFilter, FailuresOnlyFilter
-from scheduler_app.models import DatabaseLock, JobDefinition, JobRun, SchedulerInstance
+from scheduler_app.models import DatabaseLock, JobDefinition, JobRun, OperatorAction, SchedulerInstance
 from scheduler_app.storable import surrogates_replaced
 
 # The admin index links to the Scheduler dashboard.
@@ -36,10 +36,24 @@ class JobDefinitionAdmin(admin.ModelAdmin):
     list_display_links = ["job_id"]
     list_filter = ["enabled", "trigger_type", "lock_scope"]
     search_fields = ["job_id", "name"]
-    fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
-              "lock_scope", "wait_seconds", "updated_at"]
-    readonly_fields = ["updated_at"]
+    fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "timeout_advice",
+              "enabled", "lock_scope", "wait_seconds", "updated_at"]
+    readonly_fields = ["timeout_advice", "updated_at"]
     actions = ["run_now", "clear_lock"]
+
+    @admin.display(description="timeout advice")
+    def timeout_advice(self, definition: JobDefinition):
+        if definition.pk is None:
+            return "-"
+        advice = selectors.timeout_advice(timeouts={definition.job_id: definition.timeout_minutes})[definition.job_id]
+        if not advice.runs:
+            return "No successful run yet: nothing to advise."
+        text = (f"p95 of the last {advice.runs} successful runs: {advice.p95_seconds:g} s; advised timeout "
+                f"(p95 x 1.5): {advice.advised_minutes:g} min.")
+        if advice.warning:
+            return format_html('{}<br><strong class="timeout-warning" style="color:#c62828">{}</strong>', text,
+                               advice.warning)
+        return text
 
     def get_readonly_fields(self, request, obj=None):
         # The job id names registered code: editable only when adding.
@@ -98,13 +112,23 @@ class JobDefinitionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Clear lock")
     def clear_lock(self, request, queryset):
+        """A stale or free lock clears at once. A live holder's first gets a page that says what clearing does
+        (nothing that stops the run) and offers Cancel run instead."""
+        if request.POST.get("confirm") != "yes":
+            live = [(definition, state) for definition in queryset
+                    for state in services.lock_holders_live(job_id=definition.job_id)]
+            if live:
+                context = {**self.admin_site.each_context(request), "title": "Clear a live holder's lock?",
+                           "live": live, "queryset": queryset, "opts": self.model._meta,
+                           "lease_third": settings.LOCK_LEASE_SECONDS / 3,
+                           "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+                return TemplateResponse(request, "admin/scheduler_app/clear_lock_confirm.html", context)
         for definition in queryset:
-            cleared = services.job_locks_force_release(job_id=definition.job_id)
-            if cleared:
-                self.message_user(request, f"{definition.job_id}: lock cleared ({', '.join(cleared)}).",
-                                  messages.WARNING)
-            else:
-                self.message_user(request, f"{definition.job_id}: no lock was held.", messages.INFO)
+            for result in services.job_locks_clear(job_id=definition.job_id, user=request.user, source="admin"):
+                level = messages.WARNING if result.holder_live else (
+                    messages.SUCCESS if result.released else messages.INFO)
+                self.message_user(request, result.message, level)
+        return None
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -116,6 +140,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(OperatorAction)
+class OperatorActionAdmin(ReadOnlyAdmin):
+    """Read-only: who did what to which run or lock, from where, and what came of it."""
+
+    list_display = ["at", "username", "source", "action", "job_id", "run_link", "outcome"]
+    list_filter = ["action", "source", ("at", admin.DateFieldListFilter)]
+    search_fields = ["username", "job_id", "outcome"]
+
+    @admin.display(description="run", ordering="run_id")
+    def run_link(self, action: OperatorAction):
+        if not action.run_id:
+            return "-"
+        return format_html('<a href="{}">#{}</a>', reverse("admin:scheduler_app_jobrun_change",
+                                                           args=[action.run_id]), action.run_id)
 
 
 def _json_text(value) -> str:
@@ -130,9 +170,44 @@ class JobRunAdmin(ReadOnlyAdmin):
     list_select_related = ["team", "user"]
     search_fields = ["job_id", "lock_key", "error"]
     date_hierarchy = "created_at"
-    readonly_fields = ["console_links", "progress_text", "times_text", "params_text", "result_text",
+    readonly_fields = ["cancel_link", "console_links", "progress_text", "times_text", "params_text", "result_text",
                        "blocked_by_text", "error_text", "traceback_block"]
     exclude = ["traceback", "params", "result", "blocked_by", "error"]
+    actions = ["cancel_runs"]
+
+    def get_urls(self):
+        cancel = path("<path:object_id>/cancel/", self.admin_site.admin_view(self.cancel_view),
+                      name="scheduler_app_jobrun_cancel")
+        return [cancel, *super().get_urls()]
+
+    def cancel_view(self, request, object_id: str):
+        """GET: what cancelling this run will do. POST: cancel it (recorded) and go back to the run."""
+        run = self.get_object(request, object_id)
+        if run is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        if request.method == "POST":
+            result = services.job_run_cancel(run_id=run.pk, user=request.user, source="admin")
+            self.message_user(request, result.message, messages.SUCCESS if result.accepted else messages.WARNING)
+            return redirect("admin:scheduler_app_jobrun_change", run.pk)
+        context = {**self.admin_site.each_context(request), "title": f"Cancel run #{run.pk}?", "run": run,
+                   "opts": self.model._meta, "lease_third": settings.LOCK_LEASE_SECONDS / 3}
+        return TemplateResponse(request, "admin/scheduler_app/cancel_run_confirm.html", context)
+
+    @admin.action(description="Cancel selected runs")
+    def cancel_runs(self, request, queryset):
+        for run in queryset:
+            result = services.job_run_cancel(run_id=run.pk, user=request.user, source="admin")
+            self.message_user(request, result.message, messages.SUCCESS if result.accepted else messages.WARNING)
+
+    @admin.display(description="operator")
+    def cancel_link(self, run: JobRun):
+        if run.is_finished:
+            who = f" (cancelled by {run.cancel_requested_by})" if run.cancel_requested_by else ""
+            return f"Ended {run.status}{who}."
+        if run.cancel_requested_at:
+            return f"Cancel requested by {run.cancel_requested_by} at {run.cancel_requested_at:%H:%M:%S}."
+        return format_html('<a class="button" id="cancel-run" href="{}">Cancel run</a>',
+                           reverse("admin:scheduler_app_jobrun_cancel", args=[run.pk]))
 
     def get_fields(self, request, obj=None):
         lead = ["console_links", "progress_text", "times_text"]
@@ -200,7 +275,8 @@ class DatabaseLockAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Delete leftover rows (expired or released; live leases stay)")
     def delete_leftover_rows(self, request, queryset):
-        deleted = services.database_locks_cleanup(keys=list(queryset.values_list("key", flat=True)))
+        deleted = services.database_locks_cleanup(keys=list(queryset.values_list("key", flat=True)),
+                                                  user=request.user, source="admin")
         if deleted:
             self.message_user(request, f"Deleted leftover row(s): {', '.join(deleted)}.", messages.WARNING)
         else:

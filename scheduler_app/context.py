@@ -17,6 +17,8 @@ from contextlib import contextmanager
 
 from django.db import transaction
 
+from scheduler_app import tracing
+
 
 class JobCancelled(Exception):
     """Raised inside a job once its run timed out or lost its lock."""
@@ -89,22 +91,27 @@ class JobContext:
         """transaction.atomic() that commits only if this run is still its key's current holder at COMMIT: the
         database confirms it inside this transaction (one statement) and a take-over cannot pass until COMMIT."""
         self.check()
-        block = transaction.atomic()
-        block.__enter__()
-        try:
-            yield
-        except BaseException:
-            if not block.__exit__(*sys.exc_info()):
-                raise
-            return
-        with self._commit_mutex:
+        attributes = {"job.id": self.job_id, "job.run_id": self.run_id, "job.fencing_token": self.fencing_token}
+        with tracing.span("ctx.atomic", attributes) as span:
+            block = transaction.atomic()
+            block.__enter__()
             try:
-                self.check()
-                self.assert_fence_current()
+                yield
             except BaseException:
-                block.__exit__(*sys.exc_info())
-                raise
-            block.__exit__(None, None, None)
+                span.set("db.transaction.outcome", "rolled_back")
+                if not block.__exit__(*sys.exc_info()):
+                    raise
+                return
+            with self._commit_mutex:
+                try:
+                    self.check()
+                    self.assert_fence_current()
+                except BaseException:
+                    span.set("db.transaction.outcome", "refused")  # stale fencing token, or cancelled
+                    block.__exit__(*sys.exc_info())
+                    raise
+                block.__exit__(None, None, None)
+            span.set("db.transaction.outcome", "committed")
 
     # -- reporting ---------------------------------------------------------------------------------------------------
     def warn(self, message: str) -> None:

@@ -143,6 +143,10 @@ class JobRun(models.Model):
     traceback = models.TextField(blank=True)
     warnings = models.JSONField(default=list, blank=True)
     result = models.JSONField(null=True, blank=True)
+    progress = models.JSONField(null=True, blank=True, help_text="What ctx.progress() last reported, per task: "
+                                "{task: {done, total}}; written with the heartbeat.")
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_by = models.CharField(max_length=150, blank=True, help_text="The operator who asked.")
 
     class Meta:
         ordering = ["-id"]
@@ -200,3 +204,36 @@ class SchedulerInstance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host}:{self.pid}"
+
+
+class OperatorAction(models.Model):
+    """What an operator did to a run or a lock, from the admin, the API or the CLI: who, when, what, the outcome.
+
+    user is kept as a name too: the record outlives the account. run_id is a plain number: the record outlives
+    the run's history."""
+
+    class Action(models.TextChoices):
+        CANCEL_RUN = "cancel_run", "cancel run"
+        CLEAR_LOCK = "clear_lock", "clear lock"
+        CLEAR_STALE_LOCKS = "clear_stale_locks", "clear stale locks"
+        CLEAN_DATABASE_LOCKS = "clean_database_locks", "clean database locks"
+
+    class Source(models.TextChoices):
+        ADMIN = "admin"
+        API = "api"
+        CLI = "cli"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    username = models.CharField(max_length=150, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    action = models.CharField(max_length=24, choices=Action.choices)
+    job_id = models.CharField(max_length=64, blank=True)
+    run_id = models.BigIntegerField(null=True, blank=True)
+    outcome = models.TextField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username or '?'} {self.action} {self.job_id}: {self.outcome[:60]}"

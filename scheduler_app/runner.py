@@ -28,13 +28,14 @@ from typing import Any
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
-from scheduler_app import locks, runs
+from scheduler_app import locks, runs, tracing
 from scheduler_app.context import JobCancelled, JobContext, StaleFencingToken, job_context_active
 from scheduler_app.db_work import thread_db_work
 from scheduler_app.definitions import job_definitions_sync
 from scheduler_app.locks import Lease, LockNotAcquired, LockServiceUnavailable
 from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.registry import JobSpec
+from scheduler_app.run_progress import progress_note
 
 logger = logging.getLogger("scheduler_app")
 
@@ -195,6 +196,25 @@ _CANCEL_STATUS = {"timeout": JobRun.Status.TIMED_OUT, "lost_lock": JobRun.Status
 _active: set[Execution] = set()  # this process's runs, for a shutdown to cancel
 
 
+def run_cancel_in_process(run_id: int, *, by: str = "") -> bool:
+    """Ask this process's run `run_id`, if it holds it, to stop at its next `ctx.check()` (it ends CANCELLED).
+    The renewal thread calls it when the heartbeat finds an operator's cancel request; a cancel made in the
+    holder's own process calls it at once."""
+    for execution in list(_active):
+        if execution.run.pk == run_id:
+            if execution.ctx.cancelled:
+                return True  # asked already (the heartbeat sees the request on every beat until the run ends)
+            reason = f"cancelled by {by}" if by else "cancelled by an operator"
+            logger.warning("Cancelling run %s of job: %s (%s)", run_id, execution.run.job_id, reason,
+                           extra=_log_extra(execution.run))
+            execution.ctx.cancel(reason)
+            return True
+    return False
+
+
+runs.run_cancel_listener_set(lambda run_id, by: run_cancel_in_process(run_id, by=by))
+
+
 def runs_cancel_active(*, reason: str = "shutdown") -> int:
     """Ask every run of this process to stop at its next `ctx.check()` (it ends CANCELLED, releasing its lock)."""
     active = list(_active)
@@ -210,6 +230,24 @@ def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict |
             progress: Progress | None = None) -> JobRun:
     """Record, lock and run one trigger. In the background the lock is still taken here (a refusal is known at
     once) and the body runs in a thread of its own; the returned run is then RUNNING."""
+    # The run's span (a no-op unless traces are on): ended here, or by the background thread when its body ends.
+    trace = tracing.run_trace(job_id=spec.job_id, trigger=trigger)
+    try:
+        with trace.current():
+            run = _run_job(spec, trace, trigger=trigger, user=user, team=team, params=params,
+                           wait_seconds=wait_seconds, scheduled_for=scheduled_for, background=background,
+                           progress=progress)
+    except BaseException as exc:
+        trace.fail(exc)
+        raise
+    if not trace.handed_off:
+        trace.end(run.status, run.error)
+    return run
+
+
+def _run_job(spec: JobSpec, trace: tracing.RunSpan, *, trigger: str, user=None, team=None, params: dict | None = None,
+             wait_seconds: float | None = None, scheduled_for: datetime | None = None, background: bool = False,
+             progress: Progress | None = None) -> JobRun:
     kwargs = spec.bind_params(params)
     if spec.accepts_team:
         kwargs["team"] = team
@@ -219,30 +257,53 @@ def run_job(spec: JobSpec, *, trigger: str, user=None, team=None, params: dict |
     run = runs.run_create(job_id=spec.job_id, lock_key=key, trigger=trigger, user=user, team=team, params=params,
                           scheduled_for=scheduled_for, timeout_seconds=policy.timeout_minutes * 60)
     run.job_value = run.job_exception = None
+    trace.set("job.run_id", run.pk)
     if run.status == JobRun.Status.SKIPPED:
         return run
-    lease = _lease_take(run, key=key, ttl_seconds=policy.timeout_minutes * 60, wait=wait)
+    with tracing.span("lock.acquire", {"lock.key": key}) as lock_span:
+        asked = time.monotonic()
+        lease = _lease_take(run, key=key, ttl_seconds=policy.timeout_minutes * 60, wait=wait)
+        _lock_span_record(lock_span, lease=lease, run=run, waited_ms=(time.monotonic() - asked) * 1000)
     if lease is None:
         return run
+    trace.set("job.fencing_token", run.fencing_token)
     ctx = JobContext(run_id=run.pk, job_id=spec.job_id, lock_key=key, fencing_token=run.fencing_token,
                      fence_check=lambda: not lease.lost and not lease.released and runs.run_fence_confirm(
                          run_id=run.pk),
                      current_fence=lambda: runs.run_fence_current(lock_key=key),
                      team=team, user=user, trigger=trigger)
-    ctx.progress_listener = progress
+    ctx.progress_listener = _progress_recorder(run.pk, progress)
     execution = Execution(spec=spec, run=run, lease=lease, ctx=ctx, timeout_minutes=policy.timeout_minutes)
     _active.add(execution)
     if not background:
-        execution.body(kwargs)
+        with tracing.span("job.body"):
+            execution.body(kwargs)
         return run
+
+    carried = tracing.context_capture()  # the run span (and the request's trace): the thread's spans join them
 
     @thread_db_work()
     def target() -> None:
-        execution.body(kwargs)
+        with tracing.context_attached(carried):
+            try:
+                with tracing.span("job.body"):
+                    execution.body(kwargs)
+            finally:
+                trace.end(run.status, run.error)
 
+    trace.hand_off()
     started = copy.copy(run)  # the caller's view of the run as it started; the thread goes on updating its own
     threading.Thread(target=target, name=f"job-{spec.job_id}-{run.pk}", daemon=True).start()
     return started
+
+
+def _progress_recorder(run_id: int, listener: Progress | None) -> Progress:
+    """ctx.progress() goes to the run's row (with the next heartbeat) and to the caller's display, if any."""
+    def record(task: str, done: int, total: int | None) -> None:
+        progress_note(run_id, task, done, total)
+        if listener is not None:
+            listener(task, done, total)
+    return record
 
 
 def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Lease | None:
@@ -265,11 +326,17 @@ def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Le
             raise runs.RunNotRecorded(run.job_id, run.pk, exc, what="no lock service answers") from exc
         try:
             blocker = runs.run_start(run, lease, contended=contended)
+        except runs.RunEndedBeforeStart:
+            lease.release()  # cancelled while it waited: it never starts, and holds nothing
+            logger.info("Run %s of job: %s was %s before it started", run.pk, run.job_id, run.status,
+                        extra=_log_extra(run))
+            return None
         except BaseException:
             # E.g. the database went away between lock and start: never keep a lock nobody will run under.
             lease.release()
             raise
         if blocker is None:
+            lease.trigger = run.trigger
             logger.info("Lock acquired for job: %s", key, extra=_log_extra(run))
             return lease
         # The key was free but the database still has a live run of it (Redis restarted, or a fallback holder):
@@ -281,6 +348,18 @@ def _lease_take(run: JobRun, *, key: str, ttl_seconds: float, wait: float) -> Le
             _refuse(run, key, _blocked_by_run(blocker))
             return None
         locks.lock().wait_for_release(key, min(remaining, GUARD_POLL_SECONDS))
+
+
+def _lock_span_record(span, *, lease: Lease | None, run: JobRun, waited_ms: float) -> None:
+    span.set("lock.wait_ms", round(waited_ms, 3))  # the lock's wait and the database guard's, together
+    if lease is not None:
+        span.set("lock.result", "acquired")
+        span.set("lock.backend", lease.backend_name)
+    elif run.skip_reason == JobRun.SkipReason.LOCK_HELD:
+        span.set("lock.result", "blocked")
+        span.set("lock.refused_by", (run.blocked_by or {}).get("refused_by"))  # the lock, or the database guard
+    else:
+        span.set("lock.result", "unavailable")  # LOCK_FALLBACK=fail and Redis down
 
 
 def _blocked_by_lock(refused: LockNotAcquired) -> dict:
@@ -314,4 +393,4 @@ def _refuse(run: JobRun, key: str, blocked_by: dict) -> None:
 
 def _log_extra(run: JobRun) -> dict:
     """Run context for lines logged outside the job's own context (before it starts, or by the watchdog)."""
-    return {"job_id": run.job_id, "run_id": run.pk, "team_id": run.team_id}
+    return {"job_id": run.job_id, "run_id": run.pk, "trigger": run.trigger, "team_id": run.team_id}

@@ -25,6 +25,7 @@ from scheduler_app import locks
 from scheduler_app.db_work import thread_db_work
 from scheduler_app.locks import Lease
 from scheduler_app.models import JobRun
+from scheduler_app.run_progress import progress_changed, progress_final
 from scheduler_app.selectors import lease_ago
 
 logger = logging.getLogger("scheduler_app")
@@ -33,6 +34,10 @@ RUNS = JobRun._meta.db_table
 # A trigger waits at most 600 s for its lock (the API's and runjob's cap); a QUEUED row older than that plus a
 # lease belongs to a process that died while waiting.
 MAX_QUEUED_SECONDS = 600
+
+
+class RunEndedBeforeStart(Exception):
+    """The run's row left QUEUED while its trigger waited for the lock (an operator cancelled it)."""
 
 
 class RunNotRecorded(Exception):
@@ -95,6 +100,9 @@ def run_start(run: JobRun, lease: Lease, *, contended: bool = False) -> JobRun |
                     setattr(run, name, value)
                 run.fencing_token = fence
                 return None
+            except RunEndedBeforeStart:
+                run.refresh_from_db()
+                raise
             except IntegrityError:
                 if attempt == 0 and _runs_abandon_dead(lock_key=run.lock_key, by_run=run.pk):
                     continue
@@ -139,9 +147,12 @@ def _update_returning_fence(run_id: int, fields: dict, fence_sql: str, fence_par
     assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in names)
     values = [_db_time(fields[name]) if isinstance(fields[name], datetime) else fields[name] for name in names]
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {RUNS} SET {assignments}, fencing_token = {fence_sql} WHERE id = %s "
-                       "RETURNING fencing_token", [*values, *fence_params, run_id])
-        return cursor.fetchone()[0]
+        cursor.execute(f"UPDATE {RUNS} SET {assignments}, fencing_token = {fence_sql} WHERE id = %s AND status = %s "
+                       "RETURNING fencing_token", [*values, *fence_params, run_id, JobRun.Status.QUEUED])
+        row = cursor.fetchone()
+    if row is None:  # inside the start's transaction on SQLite: its sequence bump is rolled back too
+        raise RunEndedBeforeStart(run_id)
+    return row[0]
 
 
 def run_skip(run: JobRun, *, reason: str, blocked_by: dict | None, error: str = "") -> JobRun:
@@ -170,6 +181,9 @@ def run_finish(run: JobRun, *, status: str, error: str = "", traceback: str = ""
     duration = (now - run.started_at).total_seconds() * 1000 if run.started_at else None
     values = dict(status=status, finished_at=now, duration_ms=duration, error=error[:10000], traceback=traceback,
                   result=_json_column_value(result), warnings=list(warnings or []))
+    progress = progress_final(run.pk)
+    if progress is not None:
+        values["progress"] = progress
     updated = JobRun.objects.filter(pk=run.pk, status=JobRun.Status.RUNNING).update(**values)
     if updated:
         for name, value in values.items():
@@ -198,17 +212,37 @@ def run_fence_current(*, lock_key: str) -> int | None:
 
 def runs_confirm(run_ids: list[int]) -> dict[int, bool] | None:
     """The renewal thread's database renewal: one UPDATE writes the heartbeat of every run this process holds and
-    tells which are still RUNNING. None when the database cannot be reached."""
+    tells which are still RUNNING, and which an operator asked to cancel (those are handed to the cancel listener).
+    Runs whose `ctx.progress()` changed get it written too, one statement each. None when the database cannot be
+    reached."""
     placeholders = ", ".join(["%s"] * len(run_ids))
     try:
         with thread_db_work(), connection.cursor() as cursor:
             cursor.execute(f"UPDATE {RUNS} SET heartbeat_at = %s WHERE id IN ({placeholders}) AND status = %s "
-                           "RETURNING id", [_db_time(timezone.now()), *run_ids, JobRun.Status.RUNNING])
-            alive = {row[0] for row in cursor.fetchall()}
+                           "RETURNING id, cancel_requested_by, cancel_requested_at",
+                           [_db_time(timezone.now()), *run_ids, JobRun.Status.RUNNING])
+            rows = cursor.fetchall()
+            alive = {row[0] for row in rows}
+            for run_id, progress in progress_changed(sorted(alive)).items():
+                cursor.execute(f"UPDATE {RUNS} SET progress = %s WHERE id = %s",
+                               [connection.ops.adapt_json_value(progress, None), run_id])
     except DatabaseError as exc:
         logger.error("Failed to write run heartbeat (%s); the lock's own renewal carries on", exc)
         return None
+    for run_id, by, requested_at in rows:
+        if requested_at is not None and _cancel_listener is not None:
+            _cancel_listener(run_id, by)
     return {run_id: run_id in alive for run_id in run_ids}
+
+
+# Set by the runner: asks this process's run to stop at its next ctx.check() (an operator's cancel request, seen
+# by the heartbeat of the process that holds the run).
+_cancel_listener = None
+
+
+def run_cancel_listener_set(listener) -> None:
+    global _cancel_listener  # noqa: PLW0603 - one listener per process, set once at import
+    _cancel_listener = listener
 
 
 locks.renewer.set_run_confirmer(runs_confirm)

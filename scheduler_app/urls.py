@@ -8,6 +8,7 @@ urlpatterns = [
     api_route("scheduler/jobs/<job_id>", views.JobDefinitionDetailView.as_view(), name="scheduler-job-definition"),
     api_route("scheduler/runs", views.RunListView.as_view(), name="scheduler-run-list"),
     api_route("scheduler/runs/<id>", views.RunDetailView.as_view(), name="scheduler-run-detail"),
+    api_route("scheduler/runs/<id>/cancel", views.RunCancelView.as_view(), name="scheduler-run-cancel"),
     api_route("scheduler/locks", views.LockListView.as_view(), name="scheduler-lock-list"),
     api_route("scheduler/locks/cleanup", views.LockCleanupView.as_view(), name="scheduler-lock-cleanup"),
     api_route("scheduler/locks/<job_id>", views.LockDetailView.as_view(), name="scheduler-lock-detail"),

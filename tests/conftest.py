@@ -238,3 +238,32 @@ def web_server(web_server_env, tmp_path):
     proc.terminate()
     proc.wait(timeout=15)
     output.close()
+
+
+# --- Traces: the SDK's in-memory exporter ------------------------------------------------------------------------
+
+_span_exporter = None
+
+
+@pytest.fixture
+def spans():
+    """Traces on, into an in-memory exporter (cleared for each test); off again after the test. The SDK's global
+    provider can be set once per process, so the first use sets it and later ones reuse it; tracing_decide then
+    finds a provider already set and, as it does under opentelemetry-instrument, adds none of its own."""
+    global _span_exporter
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from scheduler_app import tracing
+
+    if _span_exporter is None:
+        _span_exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(_span_exporter))
+        trace.set_tracer_provider(provider)
+    _span_exporter.clear()
+    tracing.tracing_decide({"OTEL_TRACES_EXPORTER": "console"})
+    yield _span_exporter
+    tracing.tracing_decide({})

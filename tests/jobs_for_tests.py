@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from django.contrib.auth.models import Group
@@ -75,3 +76,15 @@ def patient_job(*, seconds: float = 120.0) -> dict:
         ctx.check()
         time.sleep(0.05)
     return {"waited": seconds}
+
+
+@with_execution_lock(timeout_minutes=5, name="Progress")
+def progress_job(*, steps: int = 3, release_file: str = "") -> dict:
+    """Reports each step through ctx.progress(), then waits (checking its context) until `release_file` exists."""
+    ctx = current_job_context()
+    for step in range(1, steps + 1):
+        ctx.progress("boards", step, steps)
+    while release_file and not os.path.exists(release_file):
+        ctx.check()
+        time.sleep(0.02)
+    return {"steps": steps}

@@ -15,11 +15,13 @@ APPS = ("scheduler_app", "scraping_app", "logs_app", "jobsite")
 # What scraping_app and logs_app may import from the framework: job_run and its errors and trigger names
 # (services), the refusal and status reads (selectors), the job context, the decorator, the KEY=VALUE parser and
 # the job-id rule (registry); and the API toolkit every app's API shares: strict fields, the one pagination, the
-# one route rule, the trigger answers and their schema.
+# one route rule, the trigger answers and their schema; and the tracing helpers (no-ops unless traces are on), so
+# the scrape's board fetches are spans of the run's trace.
 SCHEDULER_PUBLIC = {"scheduler_app.services", "scheduler_app.selectors", "scheduler_app.context",
                     "scheduler_app.job_wrapper", "scheduler_app.params", "scheduler_app.registry",
                     "scheduler_app.api.fields", "scheduler_app.api.pagination", "scheduler_app.api.routes",
-                    "scheduler_app.api.responses", "scheduler_app.api.schema", "scheduler_app.api.throttles"}
+                    "scheduler_app.api.responses", "scheduler_app.api.schema", "scheduler_app.api.throttles",
+                    "scheduler_app.tracing"}
 
 
 def _modules() -> dict[str, Path]:
@@ -132,5 +134,5 @@ def test_no_app_imports_another_apps_models():
 def test_the_graph_is_read():
     """The checks above mean something only if the reader sees the edges that exist."""
     assert "scraping_app.services" in GRAPH["scheduler_app.jobs"]
-    assert "scheduler_app.context" in GRAPH["logs_app.handler"]
+    assert "scheduler_app.context" in GRAPH["logs_app.log_context"]
     assert "logs_app.models" in GRAPH["logs_app.handler"]  # an import inside a function counts too

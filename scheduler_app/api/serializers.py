@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from scheduler_app import selectors
 from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.selectors.refusals import holder_visible
 from scheduler_app.teams import team_id_field_class
@@ -61,9 +63,23 @@ class JobRunOutput(serializers.ModelSerializer):
         return run.user.get_username() if run.user_id else None
 
 
+class TimeoutAdviceOutput(serializers.Serializer):
+    runs = serializers.IntegerField(help_text="Successful runs sampled (the last 100 at most).")
+    p95_seconds = serializers.FloatField(allow_null=True)
+    advised_minutes = serializers.FloatField(allow_null=True, help_text="p95 x 1.5.")
+    warning = serializers.CharField(help_text="Set when the timeout is below the p95 or over 10 x above it.")
+
+
 class JobDefinitionOutput(serializers.ModelSerializer):
+    timeout_advice = serializers.SerializerMethodField()
+
     class Meta:
         model = JobDefinition
         fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
-                  "lock_scope", "wait_seconds", "updated_at"]
+                  "lock_scope", "wait_seconds", "updated_at", "timeout_advice"]
         read_only_fields = fields
+
+    @extend_schema_field(TimeoutAdviceOutput)
+    def get_timeout_advice(self, definition: JobDefinition) -> dict:
+        advice = selectors.timeout_advice(timeouts={definition.job_id: definition.timeout_minutes})
+        return advice[definition.job_id].as_dict()

@@ -128,6 +128,25 @@ class RunDetailView(generics.RetrieveAPIView):
         return selectors.job_runs_visible(user=self.request.user)
 
 
+class RunCancelView(APIView):
+    """POST /api/v1/scheduler/runs/<id>/cancel: a queued run ends CANCELLED at once; a running one is asked to stop
+    at its next ctx.check() (202). 409 for a run that has already ended."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=None, responses={202: _any, 404: _any, 409: _any},
+                   summary="Cancel a run (it stops at its next ctx.check() and ends CANCELLED)")
+    def post(self, request, pk: str):
+        try:
+            result = services.job_run_cancel(run_id=int(pk), user=request.user, source="api")
+        except services.RunNotFound as exc:
+            raise NotFound(str(exc)) from None
+        body = {"run_id": result.run.pk, "job_id": result.run.job_id, "status": result.run.status,
+                "outcome": result.outcome, "detail": result.message}
+        return Response(body, status=status.HTTP_202_ACCEPTED if result.accepted else status.HTTP_409_CONFLICT,
+                        headers=run_headers(result.run))
+
+
 class LockListView(APIView):
     permission_classes = [IsStaff]
 
@@ -152,7 +171,7 @@ class LockDetailView(APIView):
         except registry.JobNotFound as exc:
             raise NotFound(str(exc)) from None
         key = job_id if team is None else f"{job_id}:team:{team.pk}"
-        return Response({"key": key, "released": services.lock_force_release(key=key)})
+        return Response(services.lock_clear(key=key, user=request.user, source="api").as_dict())
 
 
 class LockCleanupView(APIView):
@@ -160,7 +179,7 @@ class LockCleanupView(APIView):
 
     @extend_schema(request=None, responses=_any, summary="Clear stale locks only (a live holder's lock stays)")
     def post(self, request):
-        cleared = services.locks_clear_stale()
+        cleared = services.locks_clear_stale(user=request.user, source="api")
         return Response({"cleared": [{**state.as_dict(), "stale_reason": state.extra.get("stale_reason")}
                                      for state in cleared]})
 

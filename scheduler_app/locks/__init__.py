@@ -21,6 +21,8 @@ from scheduler_app.locks.base import (
     LockServiceUnavailable,
     LockState,
     RenewResult,
+    key_job_id,
+    lock_log_extra,
 )
 from scheduler_app.locks.factory import lock_build, redis_backend_build
 from scheduler_app.locks.fallback import FallbackLock
@@ -43,7 +45,9 @@ __all__ = [
     "acquire",
     "database_backend",
     "execution_lock",
+    "key_job_id",
     "lock",
+    "lock_log_extra",
     "redis_backend",
     "renewer",
     "use_redis_client",

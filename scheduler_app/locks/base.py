@@ -21,6 +21,17 @@ HOST = socket.gethostname()  # computed once: the holder value is built on every
 _HOST_JSON = json.dumps(HOST)
 
 
+def key_job_id(key: str) -> str:
+    """The job a lock key belongs to: the key without its `:team:<id>` suffix."""
+    return key.split(":", 1)[0]
+
+
+def lock_log_extra(key: str, run_id: int | None = None) -> dict:
+    """`extra=` for a lock's own log lines: they are often logged outside the run's thread (renewal, release,
+    fallback, an operator), where no job context names the run, and `?run_id=N` must still find them."""
+    return {"job_id": key_job_id(key), "run_id": run_id}
+
+
 @dataclass
 class Holder:
     """Who holds a lock. Serialised as the Redis value so `GET job_lock:<key>` names the holder."""
@@ -88,7 +99,7 @@ class LockState:
 
     @property
     def job_id(self) -> str:
-        return self.key.split(":", 1)[0]
+        return key_job_id(self.key)
 
     def as_dict(self) -> dict:
         return {

@@ -17,6 +17,7 @@ from scheduler_app.locks.base import (
     LockNotAcquired,
     LockServiceUnavailable,
     LockState,
+    lock_log_extra,
 )
 from scheduler_app.locks.lease import Lease
 from scheduler_app.locks.renewal import renewer
@@ -57,12 +58,13 @@ class FallbackLock:
                 self._primary_down_until = time.monotonic() + settings.LOCK_REDIS_RETRY_SECONDS
                 logger.error("Failed to acquire Redis lock for job: %s (%s); %s", key, exc,
                              "refusing the run (LOCK_FALLBACK=fail)" if fail
-                             else "falling back to the database lease")
+                             else "falling back to the database lease", extra=lock_log_extra(key, holder.run_id))
                 error: Exception = exc
         else:
             error = BackendUnavailable("Redis was unreachable moments ago")
             if fail:
-                logger.error("Failed to acquire Redis lock for job: %s (%s); refusing the run", key, error)
+                logger.error("Failed to acquire Redis lock for job: %s (%s); refusing the run", key, error,
+                             extra=lock_log_extra(key, holder.run_id))
         if fail:
             raise LockServiceUnavailable(f"Lock service unavailable: {error}")
         ok, current, ttl = self.fallback.acquire(key, holder, lease_seconds)

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from scheduler_app.locks.base import BackendUnavailable, Holder, LockBackend
+from scheduler_app.locks.base import BackendUnavailable, Holder, LockBackend, lock_log_extra
 
 logger = logging.getLogger("scheduler_app")
 
@@ -31,6 +31,7 @@ class Lease:
         self.deadline_fired = False
         self.on_lost: list[Callable[[Lease], None]] = []
         self.on_deadline: list[Callable[[Lease], None]] = []
+        self.trigger = ""  # the run's trigger, for log lines about this lease (set by the runner)
         self.on_release: list[Callable[[Lease], None]] = []  # the renewal thread stops renewing it
         # Held by the renewal thread around one renewal and by release() while it marks the lease released: a
         # renewal already in flight finishes before the release deletes the key, and none starts after it.
@@ -39,6 +40,15 @@ class Lease:
     @property
     def run_id(self) -> int | None:
         return self.holder.run_id
+
+    @property
+    def log_extra(self) -> dict:
+        """Names this lease's job and run (and the run's trigger, once the runner has said it) on the lines logged
+        about it, mostly from the renewal thread."""
+        extra = lock_log_extra(self.key, self.run_id)
+        if self.trigger:
+            extra["trigger"] = self.trigger
+        return extra
 
     @property
     def backend_name(self) -> str:
@@ -50,7 +60,7 @@ class Lease:
         self.lost = True
         self.lost_reason = reason
         if not self.on_lost:  # a run's own callback logs it with both fencing tokens
-            logger.error("Lock lost for job: %s: %s", self.key, reason)
+            logger.error("Lock lost for job: %s: %s", self.key, reason, extra=self.log_extra)
         for callback in self.on_lost:
             _safe(callback, self)
 
@@ -72,12 +82,12 @@ class Lease:
             return self.backend.release(self.key, self.holder)
         except BackendUnavailable as exc:
             logger.error("Failed to release %s lock for job: %s (%s); it expires within the lease",
-                         self.backend.name, self.key, exc)
+                         self.backend.name, self.key, exc, extra=self.log_extra)
             return None
 
 
-def _safe(callback, *args) -> None:
+def _safe(callback, lease: Lease) -> None:
     try:
-        callback(*args)
+        callback(lease)
     except Exception:  # noqa: BLE001 - one failing callback must not stop the others or the renewal thread
-        logger.exception("Lock callback failed")
+        logger.exception("Lock callback failed", extra=lease.log_extra)

@@ -131,7 +131,7 @@ class LeaseRenewer:
             result = self._extend(lease)
         if result == RenewResult.RESTORED:
             logger.warning("Lock for job: %s was gone (Redis restarted?); set again for run %s", lease.key,
-                           lease.run_id)
+                           lease.run_id, extra=lease.log_extra)
         elif result == RenewResult.HELD_BY_OTHER:
             if lease.run_id is None:
                 lease.mark_lost("another holder has the key")
@@ -140,7 +140,7 @@ class LeaseRenewer:
                 # A trigger that the database guard will refuse holds the key for a moment: our run is still the
                 # key's holder in the database, so it goes on and sets the key again once it is free.
                 logger.warning("Lock for job: %s is held by another token for now; the database still names run %s "
-                               "its holder", lease.key, lease.run_id)
+                               "its holder", lease.key, lease.run_id, extra=lease.log_extra)
         if in_database or result in (RenewResult.RENEWED, RenewResult.RESTORED):
             lease.confirmed_at = now
         elif now - lease.confirmed_at >= lease.lease_seconds:
@@ -153,9 +153,9 @@ class LeaseRenewer:
         except BackendUnavailable as exc:
             # The run goes on; its database heartbeat keeps it guarded until Redis is back.
             logger.error("Failed to renew %s lock for job: %s (%s); run continues under its database heartbeat",
-                         lease.backend.name, lease.key, exc)
+                         lease.backend.name, lease.key, exc, extra=lease.log_extra)
         except Exception:  # noqa: BLE001
-            logger.exception("Failed to renew lock for job: %s", lease.key)
+            logger.exception("Failed to renew lock for job: %s", lease.key, extra=lease.log_extra)
         return None
 
 

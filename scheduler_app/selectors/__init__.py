@@ -37,6 +37,7 @@ from scheduler_app.selectors.runs import (
     job_definition_admin_id,
     job_definition_get,
     job_definitions_version,
+    job_run_get,
     job_runs_list,
     job_runs_visible,
     scheduled_slot_has_run,
@@ -55,6 +56,7 @@ from scheduler_app.selectors.timeline import (
     job_next_fire_times,
     job_runs_timeline,
 )
+from scheduler_app.selectors.timeout_advice import TimeoutAdvice, timeout_advice
 
 __all__ = [
     "FAILURE",
@@ -78,6 +80,7 @@ __all__ = [
     "job_definition_get",
     "job_definitions_version",
     "job_health_list",
+    "job_run_get",
     "job_runs_list",
     "job_runs_recent_per_job",
     "job_runs_visible",
@@ -95,4 +98,6 @@ __all__ = [
     "scheduler_last_heartbeat",
     "scheduler_instances_alive",
     "scheduler_status",
+    "timeout_advice",
+    "TimeoutAdvice",
 ]

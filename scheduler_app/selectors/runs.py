@@ -42,6 +42,10 @@ def scheduled_slots_run(*, job_id: str, slots: list) -> set:
     return ran & set(slots)
 
 
+def job_run_get(*, run_id: int) -> JobRun | None:
+    return JobRun.objects.filter(pk=run_id).first()
+
+
 def job_definition_get(*, job_id: str) -> JobDefinition | None:
     return JobDefinition.objects.filter(job_id=job_id).first()
 

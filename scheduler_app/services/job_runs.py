@@ -45,10 +45,14 @@ def job_run_record_not_started(*, job_id: str, scheduled_for: datetime | None, s
     recorders of the same job take in turn: the definition's row lock on PostgreSQL, SQLite's IMMEDIATE
     transactions (its write lock) there."""
     def create() -> JobRun:
-        logger.warning("Scheduled run of job: %s for %s %s: %s", job_id, scheduled_for, status, error)
-        return JobRun.objects.create(job_id=job_id, lock_key=job_id, trigger=JobRun.Trigger.SCHEDULED,
-                                     status=status, skip_reason=skip_reason, scheduled_for=scheduled_for,
-                                     finished_at=timezone.now(), duration_ms=0, error=error)
+        run = JobRun.objects.create(job_id=job_id, lock_key=job_id, trigger=JobRun.Trigger.SCHEDULED,
+                                    status=status, skip_reason=skip_reason, scheduled_for=scheduled_for,
+                                    finished_at=timezone.now(), duration_ms=0, error=error)
+        # Logged once the row exists, so the line names its run (`?run_id=N` finds it); a failed insert is logged
+        # by the caller instead.
+        logger.warning("Scheduled run of job: %s for %s %s: %s", job_id, scheduled_for, status, error,
+                       extra={"job_id": job_id, "run_id": run.pk, "trigger": run.trigger})
+        return run
 
     if status != JobRun.Status.MISSED:
         return create()

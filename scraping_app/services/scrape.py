@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
+from scheduler_app import tracing
 from scheduler_app.context import JobCancelled, current_job_context
 from scheduler_app.job_wrapper import InvalidJobParams
 from scraping_app import selectors
@@ -208,11 +210,12 @@ def sources_scrape(*, query: SearchQuery, sources: list[JobSource], outcomes: di
     if not jobs:
         return posting_ids
     checkpoint = ctx.check if ctx is not None else (lambda: None)
+    carried = tracing.context_capture()  # the workers' fetch spans join the job's trace
     executor = ThreadPoolExecutor(max_workers=min(settings.SCRAPE_MAX_WORKERS, len(jobs)),
                                   thread_name_prefix="scrape-board")
     try:
         pending: dict[Future, int] = {
-            executor.submit(_board_fetch, job, query, checkpoint, _progress(ctx, job.name)): source_pk
+            executor.submit(_board_fetch, job, query, checkpoint, _progress(ctx, job.name), carried): source_pk
             for source_pk, (_source, job) in jobs.items()
         }
         while pending:
@@ -228,13 +231,14 @@ def sources_scrape(*, query: SearchQuery, sources: list[JobSource], outcomes: di
 
 
 def _board_fetch(job: _BoardJob, query: SearchQuery, checkpoint: Callable[[], None],
-                 on_page: Callable[[int, int | None], None]) -> FetchResult:
-    """Worker thread: HTTP and parsing only."""
+                 on_page: Callable[[int, int | None], None], carried: Any = None) -> FetchResult:
+    """Worker thread: HTTP and parsing only (in the job's trace context, `carried` from its thread)."""
     fetcher = Fetcher(min_interval_seconds=job.min_interval_seconds, max_requests=job.max_requests,
-                      checkpoint=checkpoint, on_page=on_page, deadline=job.deadline)
+                      checkpoint=checkpoint, on_page=on_page, deadline=job.deadline, board=job.name)
     adapter = source_class(job.kind)(base_url=job.base_url, params=job.params, fetcher=fetcher)
     try:
-        return adapter.fetch(query)
+        with tracing.context_attached(carried):
+            return adapter.fetch(query)
     except RunBudgetExhausted as exc:  # a board without paging (or queued behind busy workers) started too late
         return FetchResult(postings=[], seen=0, skipped=0, requests=fetcher.requests, notes=[str(exc)])
     except BoardError as exc:

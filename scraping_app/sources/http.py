@@ -10,11 +10,14 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from scheduler_app import tracing
 
 USER_AGENT = "jobsite-scraper/1.0 (team job-search project; +http://localhost:8000/api/docs/) python-requests"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -106,7 +109,9 @@ class Fetcher:
 
     def __init__(self, *, min_interval_seconds: float = 0.0, max_requests: int | None = None,
                  checkpoint: Callable[[], None] | None = None,
-                 on_page: Callable[[int, int | None], None] | None = None, deadline: float | None = None):
+                 on_page: Callable[[int, int | None], None] | None = None, deadline: float | None = None,
+                 board: str = ""):
+        self.board = board  # the source's name, for its fetches' spans
         self.min_interval_seconds = min_interval_seconds
         self.max_requests = max_requests
         self.checkpoint = checkpoint or (lambda: None)
@@ -133,18 +138,22 @@ class Fetcher:
         self.requests += 1
         self._last_request = time.monotonic()
         timeout = (settings.SCRAPE_HTTP_CONNECT_TIMEOUT, settings.SCRAPE_HTTP_READ_TIMEOUT)
-        try:
-            response = http_session_get().get(url, params=params, timeout=timeout)
-        except requests.exceptions.RequestException as exc:
-            kind = "timeout" if _is_timeout(exc) else "connection error"
-            raise BoardError(f"{kind}: {_short(exc)}") from exc
-        if response.status_code >= 400:
-            raise BoardError(f"HTTP {response.status_code} from {response.url}",
-                             cooldown_seconds=_cooldown(response))
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise BoardError(f"malformed JSON from {response.url}: {_short(exc)}") from exc
+        # One span per page (its retries inside); a BoardError leaving it marks it ERROR.
+        with tracing.span("board.fetch", {"board.name": self.board, "server.address": urlsplit(url).hostname,
+                                          "http.request.method": "GET"}) as span:
+            try:
+                response = http_session_get().get(url, params=params, timeout=timeout)
+            except requests.exceptions.RequestException as exc:
+                kind = "timeout" if _is_timeout(exc) else "connection error"
+                raise BoardError(f"{kind}: {_short(exc)}") from exc
+            span.set("http.response.status_code", response.status_code)
+            if response.status_code >= 400:
+                raise BoardError(f"HTTP {response.status_code} from {response.url}",
+                                 cooldown_seconds=_cooldown(response))
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise BoardError(f"malformed JSON from {response.url}: {_short(exc)}") from exc
 
     def pause(self, seconds: float) -> None:
         """Sleep in short slices so a timed-out job stops promptly."""

@@ -109,7 +109,8 @@ def test_clear_lock_on_a_live_holder_then_run_now(chaos):
     holder, a_run = start_holder(chaos)
     wait_for(trigger.ready, 60, "the warm trigger")
     wait_for_renewal(chaos.redis.client(), 10)
-    cleared = services.job_locks_force_release(job_id=JOB)  # the admin's / `locks clear`'s service
-    assert cleared == [JOB], f"nothing cleared: {cleared}"
+    cleared = services.job_locks_clear(job_id=JOB, source="cli")  # the admin's / `locks clear`'s service
+    assert [c.key for c in cleared if c.released] == [JOB], f"nothing cleared: {cleared}"
+    assert cleared[0].holder_live and cleared[0].holder_run_id == a_run
     trigger.fire("runjob", JOB)
     assert_refused_and_holder_succeeded(chaos, trigger, holder, a_run, "after 'clear lock' and a run-now")

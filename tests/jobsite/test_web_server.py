@@ -74,6 +74,22 @@ def web_command_server(subprocess_env, tmp_path):
     output.close()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_web_commands_log_lines_say_web(web_command_server, tmp_path):
+    """gunicorn's workers are `web` on every line they log (django.request's warning for a 404 here)."""
+    conn = http.client.HTTPConnection("127.0.0.1", web_command_server, timeout=60)
+    try:
+        conn.request("GET", "/no-such-page/")
+        assert conn.getresponse().status == 404
+    finally:
+        conn.close()
+    log = tmp_path / "app.log"
+    line = wait_for(lambda: log.exists() and next((line for line in log.read_text().splitlines()
+                                                  if "Not Found: /no-such-page/" in line), None),
+                    timeout=30, message="the 404's line in app.log")
+    assert re.search(r"\[WARNING\] django\.request \[web:\d+\]: Not Found: /no-such-page/$", line), line
+
+
 def chunked_post(conn: http.client.HTTPConnection, path: str, parts: list[bytes], token: str):
     conn.request("POST", path, body=iter(parts), encode_chunked=True,
                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",

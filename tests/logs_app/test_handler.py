@@ -19,13 +19,13 @@ from scheduler_app.services import job_run
 from tests.conftest import manage
 
 
-def _ctx(*, run_id: int, job_id: str, team=None) -> JobContext:
+def _ctx(*, run_id: int, job_id: str, team=None, trigger: str = "direct") -> JobContext:
     return JobContext(run_id=run_id, job_id=job_id, lock_key=job_id, fencing_token=1, fence_check=lambda: True,
-                      team=team)
+                      team=team, trigger=trigger)
 
 
 @pytest.mark.django_db
-def test_records_inside_a_job_context_carry_job_run_and_team(db_handler):
+def test_records_inside_a_job_context_carry_job_run_team_and_trigger(db_handler):
     log = logging.getLogger("scraping_app.test")
     log.info("outside any run")
     with job_context_active(_ctx(run_id=41, job_id="scrape_jobs_task", team=SimpleNamespace(pk=7))):
@@ -37,7 +37,8 @@ def test_records_inside_a_job_context_carry_job_run_and_team(db_handler):
     assert (outside.job_id, outside.run_id, outside.team_id) == ("", None, None)
     assert (inside.job_id, inside.run_id, inside.team_id) == ("scrape_jobs_task", 41, 7)
     assert (inside.level, inside.levelno, inside.logger) == ("WARNING", logging.WARNING, "scraping_app.test")
-    assert inside.extra == {"board": "remoteok"}
+    assert inside.extra == {"board": "remoteok", "trigger": "direct"}  # no trigger column: in extra
+    assert outside.extra == {}
 
 
 @pytest.mark.django_db

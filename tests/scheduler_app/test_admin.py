@@ -7,7 +7,7 @@ from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from scheduler_app import locks
-from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
+from scheduler_app.models import JobDefinition, JobRun, OperatorAction, SchedulerInstance
 from tests.waiting import wait_for
 
 CHANGELIST = "/admin/scheduler_app/jobdefinition/"
@@ -86,10 +86,10 @@ def test_clear_lock_action(admin_client_, lock_redis):
     lease = locks.acquire("quick_job", ttl_seconds=60)
     try:
         response = _action(admin_client_, "clear_lock", "quick_job")
-        assert any("lock cleared" in m for m in _messages(response))
+        assert "job_lock:quick_job cleared." in _messages(response)  # no holder's run: nothing to confirm
         assert locks.inspect("quick_job") is None
         response = _action(admin_client_, "clear_lock", "quick_job")
-        assert any("no lock was held" in m for m in _messages(response))
+        assert "No lock was held for quick_job." in _messages(response)
     finally:
         lease.release()
 
@@ -100,12 +100,77 @@ def test_clear_lock_action_clears_every_team_key_of_a_team_scoped_job(admin_clie
     other = locks.acquire("quick_job", ttl_seconds=60)
     try:
         response = _action(admin_client_, "clear_lock", "team_job")
-        assert any("lock cleared (team_job:team:1, team_job:team:2)" in m for m in _messages(response))
+        assert {"job_lock:team_job:team:1 cleared.", "job_lock:team_job:team:2 cleared."} <= set(_messages(response))
         assert locks.inspect("team_job:team:1") is None and locks.inspect("team_job:team:2") is None
         assert locks.inspect("quick_job") is not None  # another job's lock stays
     finally:
         for lease in (first, second, other):
             lease.release()
+
+
+@pytest.mark.django_db
+def test_clear_lock_on_a_live_holder_asks_first_and_offers_cancel(admin_client_, lock_redis):
+    live = JobRun.objects.create(job_id="hold_job", lock_key="hold_job", trigger="scheduled", status="RUNNING",
+                                 started_at=timezone.now(), heartbeat_at=timezone.now(), host="h", pid=7)
+    lease = locks.acquire("hold_job", ttl_seconds=60, run_id=live.pk)
+    try:
+        page = _action(admin_client_, "clear_lock", "hold_job")
+        html = page.content.decode()
+        assert page.status_code == 200 and "does not stop it" in html and "sets the key again within" in html
+        assert f"/admin/scheduler_app/jobrun/{live.pk}/cancel/" in html  # Cancel run instead
+        assert locks.inspect("hold_job") is not None  # nothing cleared yet
+        assert not OperatorAction.objects.exists()
+
+        pk = str(JobDefinition.objects.get(job_id="hold_job").pk)
+        done = admin_client_.post(CHANGELIST, {"action": "clear_lock", "_selected_action": [pk], "confirm": "yes"},
+                                  follow=True)
+        [message] = _messages(done)
+        assert f"its holder, run #{live.pk}, is alive" in message and "cancel the run" in message
+        assert locks.inspect("hold_job") is None
+        record = OperatorAction.objects.get()
+        assert (record.username, record.source, record.action, record.job_id, record.run_id) == (
+            "root", "admin", "clear_lock", "hold_job", live.pk)
+        assert record.outcome == message
+    finally:
+        lease.release()
+
+
+@pytest.mark.django_db
+def test_cancel_run_page_then_cancel(admin_client_, fake_redis):
+    run = JobRun.objects.create(job_id="hold_job", lock_key="hold_job", trigger="api", status="RUNNING",
+                                started_at=timezone.now(), heartbeat_at=timezone.now(), host="h", pid=7)
+    change = admin_client_.get(f"/admin/scheduler_app/jobrun/{run.pk}/change/")
+    assert f"/admin/scheduler_app/jobrun/{run.pk}/cancel/" in change.content.decode()
+    confirm = admin_client_.get(f"/admin/scheduler_app/jobrun/{run.pk}/cancel/")
+    assert confirm.status_code == 200 and "ends CANCELLED with your name" in confirm.content.decode()
+    done = admin_client_.post(f"/admin/scheduler_app/jobrun/{run.pk}/cancel/", follow=True)
+    [message] = _messages(done)
+    assert "was asked to stop" in message
+    run.refresh_from_db()
+    assert run.cancel_requested_by == "root" and run.cancel_requested_at is not None
+    assert "Cancel requested by root" in done.content.decode()
+    assert OperatorAction.objects.get().action == "cancel_run"
+
+
+@pytest.mark.django_db
+def test_cancel_runs_action_on_the_runs_list(admin_client_, fake_redis):
+    queued = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="api", status="QUEUED")
+    ended = JobRun.objects.create(job_id="quick_job", lock_key="quick_job", trigger="api", status="SUCCEEDED")
+    response = admin_client_.post("/admin/scheduler_app/jobrun/",
+                                  {"action": "cancel_runs", "_selected_action": [queued.pk, ended.pk]}, follow=True)
+    messages = _messages(response)
+    assert any(f"Run #{queued.pk}" in m and "CANCELLED" in m for m in messages)
+    assert any(f"Run #{ended.pk}" in m and "already ended SUCCEEDED" in m for m in messages)
+    assert JobRun.objects.get(pk=queued.pk).status == "CANCELLED"
+    assert JobRun.objects.get(pk=ended.pk).status == "SUCCEEDED"  # terminal is final
+
+
+@pytest.mark.django_db
+def test_operator_actions_list(admin_client_, fake_redis):
+    OperatorAction.objects.create(username="root", source="cli", action="clear_lock", job_id="quick_job",
+                                  outcome="job_lock:quick_job cleared.")
+    response = admin_client_.get("/admin/scheduler_app/operatoraction/")
+    assert response.status_code == 200 and "job_lock:quick_job cleared." in response.content.decode()
 
 
 @pytest.mark.django_db

@@ -189,6 +189,10 @@ def test_database_locks_page_shows_live_leases_holders_now_and_cleans_leftovers(
     assert sorted(DatabaseLock.objects.values_list("key", flat=True)) == ["hold_job"]  # the live one stays
     assert any("Deleted leftover row(s): failing_job, quick_job." in str(m)
                for m in get_messages(response.wsgi_request))
+    from scheduler_app.models import OperatorAction
+
+    record = OperatorAction.objects.get(action="clean_database_locks")
+    assert record.source == "admin" and record.outcome.endswith("deleted: failing_job, quick_job")
 
 
 @pytest.mark.django_db

@@ -32,12 +32,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"{row['redis_key']:40} {str(holder.get('run_id') or '-'):>7} {who:28} "
                                   f"{ttl:>8} {row['backend']:9} {state}")
         elif action == "clear":
-            key = options["job_id"].removeprefix("job_lock:")
-            if not services.lock_force_release(key=key):
-                raise CommandError(f"No lock held for {key}", returncode=1)
-            self.stdout.write(f"Cleared job_lock:{key}")
+            result = services.lock_clear(key=options["job_id"].removeprefix("job_lock:"), source="cli")
+            if not result.released:
+                raise CommandError(result.message, returncode=1)
+            (self.stderr if result.holder_live else self.stdout).write(result.message)
         else:
-            cleared = services.locks_clear_stale()
+            cleared = services.locks_clear_stale(source="cli")
             for state in cleared:
                 self.stdout.write(f"Cleared stale job_lock:{state.key} ({state.extra.get('stale_reason')})")
             self.stdout.write(f"{len(cleared)} stale lock(s) cleared.")

@@ -361,7 +361,9 @@ def test_locks_list_and_force_delete(staff_api, lock_redis):
         assert [lock["key"] for lock in listed] == ["quick_job"]
         assert listed[0]["redis_key"] == "job_lock:quick_job" and listed[0]["stale"] is False
         response = staff_api.delete("/api/v1/scheduler/locks/quick_job")
-        assert response.status_code == 200 and response.json() == {"key": "quick_job", "released": True}
+        assert response.status_code == 200 and response.json() == {
+            "key": "quick_job", "released": True, "holder_run_id": None, "holder_live": False,
+            "message": "job_lock:quick_job cleared."}
         assert locks.inspect("quick_job") is None
         again = staff_api.delete("/api/v1/scheduler/locks/quick_job")
         assert again.status_code == 200 and again.json()["released"] is False
@@ -374,7 +376,7 @@ def test_locks_delete_team_key(staff_api, team, fake_redis):
     lease = locks.acquire("team_job:team:1", ttl_seconds=60)
     try:
         response = staff_api.delete("/api/v1/scheduler/locks/team_job?team_id=1")
-        assert response.json() == {"key": "team_job:team:1", "released": True}
+        assert response.json()["key"] == "team_job:team:1" and response.json()["released"] is True
     finally:
         lease.release()
 

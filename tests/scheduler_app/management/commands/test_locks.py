@@ -60,3 +60,24 @@ def test_clear_stale_marks_dead_runs_abandoned_first(lock_redis, fast_lease):
     call_command("locks", "clear-stale")
     dead.refresh_from_db()
     assert dead.status == JobRun.Status.ABANDONED
+
+
+def test_every_clear_is_recorded_with_who_and_the_outcome(lock_redis, capsys, staff_api):
+    """CLI and API clears (the admin's are in test_admin.py) leave an OperatorAction; a live holder's clear says
+    that its holder will set the key again."""
+    from scheduler_app.models import OperatorAction
+
+    holder = JobRun.objects.create(job_id="hold_job", lock_key="hold_job", trigger="api", status="RUNNING")
+    live = locks.acquire("hold_job", ttl_seconds=60, run_id=holder.pk)
+    call_command("locks", "clear", "hold_job")
+    assert "is alive: its renewal sets the key again" in capsys.readouterr().err
+    free = locks.acquire("quick_job", ttl_seconds=60)
+    body = staff_api.delete("/api/v1/scheduler/locks/quick_job").json()
+    assert body["released"] is True and body["holder_live"] is False
+    staff_api.post("/api/v1/scheduler/locks/cleanup")
+    records = list(OperatorAction.objects.order_by("id").values_list("source", "action", "job_id", "run_id"))
+    assert records == [("cli", "clear_lock", "hold_job", holder.pk), ("api", "clear_lock", "quick_job", None),
+                       ("api", "clear_stale_locks", "", None)]
+    assert OperatorAction.objects.filter(source="api").first().username == "boss"
+    live.release()
+    free.release()
