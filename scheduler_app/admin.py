@@ -170,9 +170,14 @@ class JobRunAdmin(ReadOnlyAdmin):
     list_select_related = ["team", "user"]
     search_fields = ["job_id", "lock_key", "error"]
     date_hierarchy = "created_at"
+    # The summaries first (what an operator reads and does), then the raw record. Times, progress and the cancel
+    # request are shown by the summaries, not again as raw fields.
+    fields = ["cancel_link", "console_links", "progress_text", "times_text", "job_id", "lock_key", "trigger",
+              "status", "skip_reason", "user", "team", "scheduled_for", "duration_ms", "lock_wait_ms",
+              "start_lateness_ms", "timeout_seconds", "lock_backend", "lock_token", "fencing_token", "host", "pid",
+              "warnings", "params_text", "result_text", "blocked_by_text", "error_text", "traceback_block"]
     readonly_fields = ["cancel_link", "console_links", "progress_text", "times_text", "params_text", "result_text",
                        "blocked_by_text", "error_text", "traceback_block"]
-    exclude = ["traceback", "params", "result", "blocked_by", "error"]
     actions = ["cancel_runs"]
 
     def get_urls(self):
@@ -200,7 +205,7 @@ class JobRunAdmin(ReadOnlyAdmin):
             self.message_user(request, result.message, messages.SUCCESS if result.accepted else messages.WARNING)
 
     @admin.display(description="operator")
-    def cancel_link(self, run: JobRun):
+    def cancel_link(self, run: JobRun):  # the first field: Cancel run, or what became of a cancel
         if run.is_finished:
             who = f" (cancelled by {run.cancel_requested_by})" if run.cancel_requested_by else ""
             return f"Ended {run.status}{who}."
