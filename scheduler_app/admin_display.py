@@ -22,7 +22,8 @@ STATUS_COLOURS = {
     "LOST_LOCK": "#6a1b9a", "ABANDONED": "#4e342e", "SKIPPED": "#78909c", "MISSED": "#b0bec5",
     "RUNNING": "#1565c0", "QUEUED": "#90caf9", "CANCELLED": "#00838f",
 }
-STATE_COLOURS = {"running": "#1565c0", "silent": "#c62828", "locked": "#ef6c00", "idle": "#555"}
+STATE_COLOURS = {"running": "#1565c0", "silent": "#c62828", "locked": "#ef6c00", "queued": "#6d4c41",
+                 "idle": "#555"}
 SKIP_STATUSES = ("SKIPPED", "MISSED")
 LIVE_STATUSES = ("RUNNING", "QUEUED")
 

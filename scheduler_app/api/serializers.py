@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -26,13 +27,16 @@ class JobRunOutput(serializers.ModelSerializer):
     pid = serializers.IntegerField(allow_null=True, help_text="Staff only (null for others).")
     fencing_token = serializers.IntegerField(allow_null=True, help_text="Staff only (null for others).")
     user = serializers.SerializerMethodField()
+    heartbeat_age_seconds = serializers.SerializerMethodField(
+        help_text="A RUNNING run's heartbeat age (written every lease/3; a lease old means its holder is dead).")
 
     class Meta:
         model = JobRun
         fields = ["id", "url", "job_id", "lock_key", "trigger", "status", "skip_reason", "user", "team", "params",
                   "scheduled_for", "created_at", "started_at", "finished_at", "duration_ms", "lock_wait_ms",
-                  "timeout_seconds", "lock_backend", "fencing_token", "host", "pid", "heartbeat_at", "blocked_by",
-                  "error", "traceback", "warnings", "result"]
+                  "start_lateness_ms", "timeout_seconds", "lock_backend", "fencing_token", "host", "pid",
+                  "heartbeat_at", "heartbeat_age_seconds", "progress", "cancel_requested_at", "cancel_requested_by",
+                  "blocked_by", "error", "traceback", "warnings", "result"]
 
     def to_representation(self, run: JobRun) -> dict:
         """Staff see every field. Others (who see only their own and their teams' runs) do not see where a run
@@ -58,6 +62,11 @@ class JobRunOutput(serializers.ModelSerializer):
         path = reverse("scheduler-run-detail", args=[run.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
+
+    def get_heartbeat_age_seconds(self, run: JobRun) -> float | None:
+        if run.status != JobRun.Status.RUNNING or run.heartbeat_at is None:
+            return None
+        return round((timezone.now() - run.heartbeat_at).total_seconds(), 1)
 
     def get_user(self, run: JobRun) -> str | None:
         return run.user.get_username() if run.user_id else None

@@ -33,14 +33,17 @@ def _seconds(later: datetime, earlier: datetime | None) -> float | None:
     return None if earlier is None else round(max(0.0, (later - earlier).total_seconds()), 1)
 
 
-def job_state(*, run: dict | None, locked: bool, timeout_minutes: float, now: datetime) -> dict:
+def job_state(*, run: dict | None, locked: bool, timeout_minutes: float, now: datetime, queued: int = 0) -> dict:
     """The state of a job from its newest RUNNING run (`run`: id, started_at, heartbeat_at, host, pid and
     timeout_seconds as datetimes and numbers) and whether its lock key is held.
 
-    `kind` is "running", "silent", "locked" (a key held with no RUNNING run: a direct holder, or a stale key) or
-    "idle". Ages are in seconds, rounded to a tenth.
+    `kind` is "running", "silent", "locked" (a key held with no RUNNING run: a direct holder, or a stale key),
+    "queued" (`queued` triggers wait for the lock and nothing runs yet) or "idle". `queued` is also given beside a
+    running or silent run. Ages are in seconds, rounded to a tenth.
     """
     if run is None:
+        if queued:
+            return {"kind": "queued", "queued": queued}
         return {"kind": "locked" if locked else "idle"}
     heartbeat_age = _seconds(now, run["heartbeat_at"] or run["started_at"])
     timeout = run.get("timeout_seconds") or timeout_minutes * 60
@@ -54,6 +57,7 @@ def job_state(*, run: dict | None, locked: bool, timeout_minutes: float, now: da
         "heartbeat_age_seconds": heartbeat_age,
         "silent_after_seconds": round(silent_after_seconds(), 1),
         "dead_after_seconds": round(dead_after_seconds(), 1),
+        "queued": queued,
     }
     if heartbeat_age is not None and heartbeat_age > state["silent_after_seconds"]:
         state["kind"] = "silent"
@@ -63,12 +67,15 @@ def job_state(*, run: dict | None, locked: bool, timeout_minutes: float, now: da
 def state_text(state: dict) -> str:
     """One line for the admin and the CLI: "running for 12 s of 600 s", "silent for 14 s, considered dead at 30 s"."""
     kind = state["kind"]
+    waiting = f"; {state['queued']} queued" if state.get("queued") else ""
     if kind == "silent":
         silent, dead = state["heartbeat_age_seconds"], state["dead_after_seconds"]
-        return f"silent for {silent:.0f} s, considered dead at {dead:.0f} s"
+        return f"silent for {silent:.0f} s, considered dead at {dead:.0f} s{waiting}"
     if kind == "running":
         elapsed = state["elapsed_seconds"]
-        return f"running for {elapsed or 0:.0f} s of {state['timeout_seconds']:.0f} s"
+        return f"running for {elapsed or 0:.0f} s of {state['timeout_seconds']:.0f} s{waiting}"
+    if kind == "queued":
+        return f"queued: {state['queued']} waiting for the lock"
     if kind == "locked":
         return "lock held, no run"
     return "idle"

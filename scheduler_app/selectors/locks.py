@@ -26,12 +26,13 @@ def lock_states(*, include_redis: bool = True) -> list[LockState]:
     else:
         states = locks.database_backend().list()
     run_ids = [s.holder.run_id for s in states if s.holder and s.holder.run_id]
-    run_status = dict(JobRun.objects.filter(pk__in=run_ids).values_list("pk", "status"))
+    holder_runs = {pk: (status, beat) for pk, status, beat in
+                   JobRun.objects.filter(pk__in=run_ids).values_list("pk", "status", "heartbeat_at")}
     timeouts = dict(JobDefinition.objects.values_list("job_id", "timeout_minutes"))
     now = time.time()
     for state in states:
         holder = state.holder
-        status = run_status.get(holder.run_id) if holder and holder.run_id else None
+        status, beat = holder_runs.get(holder.run_id, (None, None)) if holder and holder.run_id else (None, None)
         reason = ""
         if state.ttl_seconds is None:
             reason = "no TTL"
@@ -44,6 +45,9 @@ def lock_states(*, include_redis: bool = True) -> list[LockState]:
             stale=bool(reason),
             stale_reason=reason,
             held_seconds=None if held is None else round(held, 3),
+            # the holder run's heartbeat age while it runs: a live holder's is under lease/3, a dead one's grows
+            holder_heartbeat_age_seconds=None if beat is None or status != JobRun.Status.RUNNING
+            else round((timezone.now() - beat).total_seconds(), 1),
             stuck=bool(reason) or (held is not None and held > limit),
         )
     return states

@@ -19,6 +19,7 @@ from scheduler_app.selectors.job_state import FAILURE, SKIPS, SUCCESS, job_state
 from scheduler_app.selectors.locks import lock_state_dicts
 from scheduler_app.selectors.refusals import lease_ago
 from scheduler_app.selectors.timeline import job_runs_timeline
+from scheduler_app.selectors.timeout_advice import timeout_advice
 
 
 def scheduler_instances_alive() -> list:
@@ -81,8 +82,10 @@ def _status_sql(*, since_24h) -> tuple[str, list]:
     # Parameters follow the SQL text: the counts' statuses, their window, then the joins in order.
     counts = (f"LEFT JOIN (SELECT {job_id}, SUM(CASE WHEN {status} IN ({statuses(FAILURE)}) THEN 1 "
               f"ELSE 0 END) AS failures, SUM(CASE WHEN {status} IN ({statuses(SKIPS)}) THEN 1 ELSE 0 END) "
-              f"AS skips FROM {runs} WHERE {qn('created_at')} >= %s GROUP BY {job_id}) c ON c.{job_id} = d.{job_id}")
-    params.append(raw_sql.db_datetime(since_24h))
+              f"AS skips, SUM(CASE WHEN {status} = %s THEN 1 ELSE 0 END) AS queued "
+              f"FROM {runs} WHERE {qn('created_at')} >= %s GROUP BY {job_id}) c ON c.{job_id} = d.{job_id}")
+    # A QUEUED run is a trigger waiting for the lock (at most 600 s): always inside the 24 h window.
+    params.extend([JobRun.Status.QUEUED, raw_sql.db_datetime(since_24h)])
     last_join = newest("lr", "")
     success_join = newest("ls", f" AND l.{status} IN ({statuses(SUCCESS)})")
     failure_join = newest("lf", f" AND l.{status} IN ({statuses(FAILURE)})")
@@ -91,7 +94,7 @@ def _status_sql(*, since_24h) -> tuple[str, list]:
     columns += [f"lr.{qn(name)}" for name in _RUN_BRIEF_FIELDS]
     columns += [f"rr.{qn(name)}" for name in (*_RUN_BRIEF_FIELDS, *_HOLDER_RUN_FIELDS)]
     columns += [f"ls.{run_id}", f"ls.{qn('finished_at')}", f"lf.{run_id}", f"lf.{status}", f"lf.{qn('finished_at')}",
-                "c.failures", "c.skips"]
+                "c.failures", "c.skips", "c.queued"]
     sql = (f"SELECT {', '.join(columns)} "
            f"FROM {qn(JobDefinition._meta.db_table)} d "
            f"LEFT JOIN {qn(DjangoJob._meta.db_table)} j ON j.{qn('id')} = d.{job_id} "
@@ -131,7 +134,7 @@ def _status_rows(*, fresh_after, since_24h) -> list:
             if fresh and out[-1].live[0] is None:
                 out[-1].live = running[:brief]
             continue
-        success_id, success_at, failure_id, failure_status, failure_at, failures, skips = row[outcomes_at:]
+        success_id, success_at, failure_id, failure_status, failure_at, failures, skips, queued = row[outcomes_at:]
         item = SimpleNamespace(**dict(zip(_DEFINITION_FIELDS, row, strict=False)),
                                store_next=raw_sql.aware(row[width]), last=row[width + 1:running_at],
                                live=running[:brief] if fresh else (None,), holder_run=running,
@@ -140,7 +143,8 @@ def _status_rows(*, fresh_after, since_24h) -> list:
                                last_failure=None if failure_id is None else {
                                    "id": failure_id, "status": failure_status,
                                    "finished_at": raw_sql.aware(failure_at)},
-                               failures_24h=int(failures or 0), skips_24h=int(skips or 0))
+                               failures_24h=int(failures or 0), skips_24h=int(skips or 0),
+                               queued=int(queued or 0))
         item.enabled = bool(item.enabled)
         out.append(item)
     return out
@@ -171,13 +175,14 @@ def _outcome(value: dict | None, zone) -> dict | None:
 
 
 def scheduler_status() -> dict:
-    """`{running, jobs: [{id, name, next_run, ...}]}` plus the locks and schedulers, in three SQL queries however
+    """`{running, jobs: [{id, name, next_run, ...}]}` plus the locks and schedulers, in four SQL queries however
     many jobs and runs (the API adds one for the token): live schedulers; definitions with their job-store entry,
-    last, live, success and failure runs and 24 h counts; database leases.
+    last, live, success and failure runs, 24 h counts and queued triggers; the timeout advice (the last 100
+    successful durations per job); database leases.
 
     `next_run` comes from the job store while a scheduler runs and from the trigger otherwise. A job is `running`
     when a RUNNING run has a fresh heartbeat (`running_run`) or its lock key is held (`lock`). `state` says what
-    the console shows (job_state: idle, running, silent, locked), with the holder run's heartbeat age.
+    the console shows (job_state: idle, queued, running, silent, locked), with the holder run's heartbeat age.
     """
     zone = ZoneInfo(settings.TIME_ZONE)
     now = timezone.now()
@@ -189,6 +194,7 @@ def scheduler_status() -> dict:
     for state in lock_list:
         if state.job_id not in job_locks or state.key == state.job_id:
             job_locks[state.job_id] = state
+    advice = timeout_advice(timeouts={d.job_id: d.timeout_minutes for d in definitions})
     jobs = []
     for definition in definitions:
         next_run = None
@@ -203,7 +209,7 @@ def scheduler_status() -> dict:
         lock = job_locks.get(definition.job_id)
         live = _run_brief(definition.live, zone)
         state = job_state(run=_holder_run(definition.holder_run), locked=lock is not None,
-                                    timeout_minutes=definition.timeout_minutes, now=now)
+                          timeout_minutes=definition.timeout_minutes, now=now, queued=definition.queued)
         jobs.append({
             "id": definition.job_id,
             "name": definition.name,
@@ -226,6 +232,7 @@ def scheduler_status() -> dict:
             "last_failure": _outcome(definition.last_failure, zone),
             "failures_24h": definition.failures_24h,
             "skips_24h": definition.skips_24h,
+            "timeout_advice": advice[definition.job_id].as_dict(),
         })
     return {
         "running": bool(instances),

@@ -120,12 +120,40 @@ def test_queries_stay_constant_however_many_jobs_and_runs(console_db, django_ass
                 _run(f"extra_{i}", status, heartbeat_at=timezone.now())
 
     add(2, 0)
-    with django_assert_max_num_queries(3) as few:
+    with django_assert_max_num_queries(4) as few:
         scheduler_status()
     add(40, 100)
-    with django_assert_max_num_queries(3) as many:
+    with django_assert_max_num_queries(4) as many:
         jobs = scheduler_status()["jobs"]
     assert len(few.captured_queries) == len(many.captured_queries)
     extra = [job for job in jobs if job["id"].startswith("extra_")]
     assert len(extra) == 42 and all(job["failures_24h"] == 1 and job["skips_24h"] == 1 for job in extra)
     assert all(job["state"]["kind"] == "running" for job in extra)
+
+
+def test_queued_triggers_show_as_queued(console_db):
+    _run("quick_job", "QUEUED")
+    _run("quick_job", "QUEUED")
+    job = next(j for j in scheduler_status()["jobs"] if j["id"] == "quick_job")
+    assert job["state"] == {"kind": "queued", "queued": 2}
+    _run("quick_job", "RUNNING", heartbeat_at=timezone.now())
+    job = next(j for j in scheduler_status()["jobs"] if j["id"] == "quick_job")
+    assert job["state"]["kind"] == "running" and job["state"]["queued"] == 2
+    assert job_state.state_text(job["state"]).endswith("; 2 queued")
+    assert job_state.state_text({"kind": "queued", "queued": 2}) == "queued: 2 waiting for the lock"
+
+
+def test_run_and_lock_endpoints_give_the_holder_heartbeat_age(staff_api, fake_redis):
+    beat = timezone.now() - timedelta(seconds=12)
+    run = JobRun.objects.create(job_id="hold_job", lock_key="hold_job", trigger="api", status="RUNNING",
+                                started_at=beat, heartbeat_at=beat)
+    lease = locks.acquire("hold_job", ttl_seconds=60, run_id=run.pk)
+    try:
+        body = staff_api.get(f"/api/v1/scheduler/runs/{run.pk}").json()
+        assert 12 <= body["heartbeat_age_seconds"] < 60 and body["progress"] is None
+        [lock] = staff_api.get("/api/v1/scheduler/locks").json()["locks"]
+        assert 12 <= lock["holder_heartbeat_age_seconds"] < 60
+    finally:
+        lease.release()
+    JobRun.objects.filter(pk=run.pk).update(status="SUCCEEDED")
+    assert staff_api.get(f"/api/v1/scheduler/runs/{run.pk}").json()["heartbeat_age_seconds"] is None

@@ -52,7 +52,7 @@ def test_shape(status_db):
                         "last_run", "timeout_minutes", "lock_scope", "wait_seconds",
                         # the console's additions
                         "schedule_words", "cron", "state", "heartbeat_age_seconds", "last_success", "last_failure",
-                        "failures_24h", "skips_24h"}
+                        "failures_24h", "skips_24h", "timeout_advice"}
     assert job["name"] == "Job Scraping"
     assert job["running"] is False and job["lock"] is None and job["running_run"] is None
     assert job["last_run"] is None
