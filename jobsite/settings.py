@@ -188,6 +188,9 @@ SCHEDULER_MISFIRE_GRACE_SECONDS = env.int("SCHEDULER_MISFIRE_GRACE_SECONDS", def
 SCHEDULER_REAPER_SECONDS = env.float("SCHEDULER_REAPER_SECONDS", default=60.0)
 # how soon the scheduler loop tries the job store again after a database error
 SCHEDULER_JOBSTORE_RETRY_SECONDS = env.float("SCHEDULER_JOBSTORE_RETRY_SECONDS", default=5.0)
+# runscheduler keeps each thread's database connection this long (seconds) instead of one per fire; health-checked
+# before reuse on PostgreSQL. 0: a new connection for every piece of work.
+SCHEDULER_CONN_MAX_AGE = env.int("SCHEDULER_CONN_MAX_AGE", default=60)
 # The DRF field that validates a team id for the scheduler's API and runjob (the domain app owns teams).
 SCHEDULER_TEAM_ID_FIELD = "scraping_app.api.fields.TeamIdField"
 APSCHEDULER_DATETIME_FORMAT = "N j, Y, f:s a"

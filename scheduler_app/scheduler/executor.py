@@ -8,6 +8,7 @@ before the max-instances check, so that a fire skipped for max instances does no
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -35,10 +36,37 @@ class _SlotJob:
 
 
 class SlotThreadPoolExecutor(ThreadPoolExecutor):
-    def __init__(self, *args, on_coalesced: Callable[[str, list[datetime], datetime], None] | None = None,
-                 **kwargs):
-        super().__init__(*args, **kwargs)
+    """Also counts the fires submitted and not yet ended, and which (job, slot) they are for: the job store claims
+    no more than the pool can start soon, and a reload never fires again a slot that is queued or running here."""
+
+    def __init__(self, max_workers: int = 10, *, on_coalesced: Callable[[str, list[datetime], datetime], None]
+                 | None = None, **kwargs):
+        super().__init__(max_workers, **kwargs)
+        self.max_workers = max_workers
         self.on_coalesced = on_coalesced
+        self._fires: dict[str, set] = {}  # job id -> slots submitted and not ended
+        self._fires_mutex = threading.Lock()
+
+    def capacity(self) -> int:
+        """Fires this pool can take now: its workers, plus as many queued behind them."""
+        with self._fires_mutex:
+            busy = sum(len(slots) for slots in self._fires.values())
+        return 2 * self.max_workers - busy
+
+    def slots_in_flight(self, job_id: str) -> set:
+        with self._fires_mutex:
+            return set(self._fires.get(job_id, ()))
+
+    def _fire_started(self, job_id: str, slot) -> None:
+        with self._fires_mutex:
+            self._fires.setdefault(job_id, set()).add(slot)
+
+    def _fire_ended(self, job_id: str) -> None:
+        # max_instances is 1: a job's fire that ends was its only one in this pool
+        with self._fires_mutex:
+            self._fires.pop(job_id, None)
+        if self._scheduler is not None:
+            self._scheduler.wakeup()  # room in the pool: claim more now, not at the next due time
 
     def submit_job(self, job, run_times):
         # Report the folded slots before APScheduler's max-instances check, which raises before `_do_submit_job`:
@@ -59,14 +87,25 @@ class SlotThreadPoolExecutor(ThreadPoolExecutor):
         if getattr(job.func, "wants_slot", False) and run_times:
             # coalesce=True: APScheduler hands one run time, the latest due slot.
             job = _SlotJob(job, run_times[-1])
-        return super()._do_submit_job(job, run_times)
+        self._fire_started(job.id, run_times[-1] if run_times else None)
+        try:
+            return super()._do_submit_job(job, run_times)
+        except BaseException:
+            self._fire_ended(job.id)
+            raise
 
-    # The result listeners (ours and django-apscheduler's) run in the pool thread after the job: close what they
-    # opened, so no idle connection outlives a database restart or a test database.
+    # The result listeners run in the pool thread after the job: close what they opened, so no idle connection
+    # outlives a database restart or a test database.
     @thread_db_work()
     def _run_job_success(self, job_id, events):
-        super()._run_job_success(job_id, events)
+        try:
+            super()._run_job_success(job_id, events)
+        finally:
+            self._fire_ended(job_id)
 
     @thread_db_work()
     def _run_job_error(self, job_id, exc, traceback=None):
-        super()._run_job_error(job_id, exc, traceback)
+        try:
+            super()._run_job_error(job_id, exc, traceback)
+        finally:
+            self._fire_ended(job_id)

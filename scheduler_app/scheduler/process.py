@@ -1,7 +1,13 @@
-"""One scheduler process: an APScheduler scheduler over the shared DjangoJobStore, plus a housekeeping thread.
+"""One scheduler process: an APScheduler scheduler over the shared job store, a reload thread and a housekeeping
+thread.
 
 - Jobs come from enabled JobDefinition rows; each fire calls `services.job_run(trigger="scheduled",
   scheduled_for=<slot>)`, so the lock and the per-(job, slot) guard apply whichever scheduler fires it.
+- Several schedulers split the due jobs: each claims the slots it fires (jobstore.ClaimingJobStore), as many as
+  its pool can start soon, so a slot is fired by one scheduler and the others write nothing for it.
+- A reload (a definition changed, or a restart was asked for) runs on its own thread, once per change: the
+  heartbeat never waits for it. It rewrites only the jobs whose schedule changed, and never fires again a slot
+  that the store has moved past (claimed: queued, running or done somewhere) or that this pool has in flight.
 - Misfires and max-instances skips become JobRun rows (MISSED / SKIPPED) through APScheduler event listeners, and
   slots folded away by coalescing become one MISSED row through the executor.
 - The housekeeping thread beats the SchedulerInstance row, polls the definitions version (the database fallback
@@ -17,14 +23,13 @@ import threading
 import time
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
-from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
-from django_apscheduler.jobstores import DjangoJobStore
 
 from scheduler_app import registry, selectors, services
 from scheduler_app.db_work import thread_db_work
@@ -33,8 +38,11 @@ from scheduler_app.scheduler import triggers
 from scheduler_app.scheduler.control import ControlListener
 from scheduler_app.scheduler.executor import COALESCED_COUNT_LIMIT, SlotThreadPoolExecutor
 from scheduler_app.scheduler.fire import job_fire
+from scheduler_app.scheduler.jobstore import ClaimingJobStore
 
 logger = logging.getLogger("scheduler_app")
+
+CLAIM_RETRY_SECONDS = 1.0  # due jobs wait this long at most for room in the pool (an ending fire wakes sooner)
 
 
 class _ClosingMixin:
@@ -53,12 +61,22 @@ class _ClosingMixin:
             # the loop, and the process with it. Wait and go again instead: a job whose new next run time was not
             # stored comes up due again, and the per-slot guard keeps its slot from running twice.
             try:
-                return super()._process_jobs()
+                wait = super()._process_jobs()
             except DatabaseError:
                 logger.exception("Scheduler job store unavailable; retrying in %s s",
                                  settings.SCHEDULER_JOBSTORE_RETRY_SECONDS)
                 close_old_connections()
                 return settings.SCHEDULER_JOBSTORE_RETRY_SECONDS
+            if wait == 0 and self._jobstores["default"].left_for_later:
+                # Due jobs left for want of room in the pool: a fire that ends wakes the loop; until then, no spin.
+                return CLAIM_RETRY_SECONDS
+            return wait
+
+    def _real_add_job(self, job, jobstore_alias, replace_existing):
+        try:
+            super()._real_add_job(job, jobstore_alias, replace_existing)
+        except ConflictingIdError:
+            logger.debug("Job %s was added by another scheduler first; its row stands", job.id)
 
     def _main_loop(self):
         try:
@@ -77,11 +95,12 @@ class _BackgroundScheduler(_ClosingMixin, BackgroundScheduler):
 
 class SchedulerProcess:
     def __init__(self, *, blocking: bool = True, max_workers: int = 10):
-        self.jobstore = DjangoJobStore()
+        self.executor = SlotThreadPoolExecutor(max_workers, on_coalesced=self.on_coalesced)
+        self.jobstore = ClaimingJobStore(capacity=self.executor.capacity)
         scheduler_class = _BlockingScheduler if blocking else _BackgroundScheduler
         self.scheduler = scheduler_class(
             jobstores={"default": self.jobstore},
-            executors={"default": SlotThreadPoolExecutor(max_workers=max_workers, on_coalesced=self.on_coalesced)},
+            executors={"default": self.executor},
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": settings.SCHEDULER_MISFIRE_GRACE_SECONDS},
             timezone=triggers.tz(),
@@ -93,25 +112,44 @@ class SchedulerProcess:
         self.version: tuple | None = None
         self.reloads = 0
         self._reload_mutex = threading.Lock()
+        self._reload_wanted = threading.Event()
         self._stopping = threading.Event()
-        self.control = ControlListener(self.reload)
+        self.control = ControlListener(self.reload_request)
         self.housekeeper = threading.Thread(target=self._housekeeping, name="scheduler-housekeeping", daemon=True)
+        self.reloader = threading.Thread(target=self._reloading, name="scheduler-reload", daemon=True)
 
     # -- definitions -------------------------------------------------------------------------------------------------
+    def reload_request(self) -> None:
+        """Ask the reload thread for a reload (the control channel's message, the housekeeping's version poll):
+        requests that come while one is pending or running make one reload more, not one each."""
+        self._reload_wanted.set()
+
+    def _reloading(self) -> None:
+        while True:
+            self._reload_wanted.wait()
+            if self._stopping.is_set():
+                return
+            self._reload_wanted.clear()
+            self.reload()
+
     def reload(self) -> None:
         """Re-read the definitions; running jobs go on untouched (only the store's schedule entries change)."""
         with self._reload_mutex, thread_db_work():
             try:
                 self._load()
             except Exception:  # noqa: BLE001 - keep the last good schedule; the next poll retries
+                self.version = None
                 logger.exception("Scheduler reload failed")
 
     def _load(self) -> None:
-        version = selectors.job_definitions_version()
+        # The version this load reads, recorded before the long part: a change made while it runs differs from it
+        # and asks for one more load; the load's own version does not.
+        self.version = selectors.job_definitions_version()
         definitions = list(JobDefinition.objects.filter(enabled=True))
         existing = {job.id: job for job in self._stored_jobs()}
         now = timezone.now()
         loaded = set()
+        unchanged = 0
         for definition in definitions:
             if not triggers.has_schedule(definition):
                 continue  # run on demand only (API, admin, CLI)
@@ -121,27 +159,51 @@ class SchedulerProcess:
             except (ValueError, registry.JobNotFound) as exc:
                 logger.error("Job definition %s not scheduled: %s", definition.job_id, exc)
                 continue
-            first = self._first_run(definition, trigger, now, existing.get(definition.job_id))
-            self.scheduler.add_job(job_fire, trigger=trigger, id=definition.job_id, name=definition.name,
-                                   args=[definition.job_id], jobstore="default", replace_existing=True,
-                                   next_run_time=first)
             loaded.add(definition.job_id)
+            stored = existing.get(definition.job_id)
+            again = None
+            if stored is None or str(stored.trigger) == str(trigger):  # an edited schedule never replays a slot
+                again = self._slot_to_fire_again(definition, trigger, now, stored)
+            if again is None and _unchanged(stored, definition, trigger):
+                unchanged += 1
+                continue  # its store row stands: rewriting it could only bring back a slot already claimed
+            # A job new to the store is added only if no other scheduler added it meanwhile (its row then stands).
+            self.scheduler.add_job(job_fire, trigger=trigger, id=definition.job_id, name=definition.name,
+                                   args=[definition.job_id], jobstore="default", replace_existing=stored is not None,
+                                   next_run_time=again or self._first_run(definition, trigger, now, stored))
         for job_id in set(existing) - loaded:
             self._remove(job_id)
-        self.version = version
         self.reloads += 1
-        logger.info("Scheduler loaded %d job(s): %s", len(loaded), ", ".join(sorted(loaded)) or "-")
+        logger.info("Scheduler loaded %d job(s) (%d unchanged): %s", len(loaded), unchanged,
+                    ", ".join(sorted(loaded)) or "-")
 
     def _first_run(self, definition: JobDefinition, trigger, now, stored):
-        """A due job fires at once: one the store says is overdue (APScheduler then runs it coalesced, or records
-        it MISSED past the grace time), or one whose latest slot within the grace time has no run yet."""
-        if stored is not None and str(stored.trigger) == str(trigger) and stored.next_run_time is not None \
-                and stored.next_run_time <= now:
-            return stored.next_run_time
-        slot = triggers.recent_slot(trigger, now=now, window_seconds=settings.SCHEDULER_MISFIRE_GRACE_SECONDS)
-        if slot is not None and not selectors.scheduled_slot_has_run(job_id=definition.job_id, scheduled_for=slot):
-            return slot
+        """The next run time of a job being (re)written. A new or edited schedule starts from now: an edit never
+        replays slots from before it."""
+        if stored is not None and str(stored.trigger) == str(trigger) and stored.next_run_time is not None:
+            return stored.next_run_time  # the name or something else changed, not the schedule
         return triggers.next_fire_time(trigger, now=now)
+
+    def _slot_to_fire_again(self, definition: JobDefinition, trigger, now, stored):
+        """A slot within the grace time that a load fires at once, or None. Never one that has a run, or that this
+        pool has queued or running.
+
+        - A job new to the store: its latest slot, if it has no run (a scheduler starting between a slot and its
+          grace time fires it).
+        - A job the store holds: only a slot whose fires were all refused (SKIPPED, its lock held), as the seed
+          guide's Test 3 expects of a restart. A slot the store has moved past with no row at all is claimed by
+          some scheduler and queued in its pool: it stays there."""
+        slot = triggers.recent_slot(trigger, now=now, window_seconds=settings.SCHEDULER_MISFIRE_GRACE_SECONDS)
+        if slot is None or slot in self.executor.slots_in_flight(definition.job_id):
+            return None
+        if stored is not None and (stored.next_run_time is None or stored.next_run_time <= slot):
+            return None  # due anyway: the next pass claims it
+        fires = selectors.scheduled_slot_fires(job_id=definition.job_id, scheduled_for=slot)
+        if fires - {JobRun.Status.SKIPPED, JobRun.Status.MISSED}:
+            return None  # it ran, or runs now
+        if stored is None or JobRun.Status.SKIPPED in fires:
+            return slot
+        return None
 
     def _stored_jobs(self) -> list:
         if self.scheduler.running:
@@ -218,9 +280,9 @@ class SchedulerProcess:
             with thread_db_work():
                 try:
                     services.scheduler_instance_beat(instance_id=self.instance_id)
-                    if selectors.job_definitions_version() != self.version:
+                    if selectors.job_definitions_version() != self.version and not self._reload_wanted.is_set():
                         logger.info("Job definitions changed; reloading")
-                        self.reload()
+                        self.reload_request()
                     if time.monotonic() >= next_reap:
                         next_reap = time.monotonic() + settings.SCHEDULER_REAPER_SECONDS
                         reaped = services.reaper_run()
@@ -238,6 +300,7 @@ class SchedulerProcess:
             instance = services.scheduler_instance_start(host=socket.gethostname(), pid=os.getpid())
         self.instance_id = instance.pk
         self.reload()
+        self.reloader.start()
         self.control.start()
         self.housekeeper.start()
         logger.info("Scheduler started (instance %s, pid %s)", self.instance_id, os.getpid())
@@ -252,10 +315,11 @@ class SchedulerProcess:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        self._reload_wanted.set()  # the reload thread sees the stop and ends
         self.control.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
-        for thread in (self.housekeeper, self.control):
+        for thread in (self.housekeeper, self.control, self.reloader):
             if thread.is_alive() and thread is not threading.current_thread():
                 thread.join(timeout=5)
         if not isinstance(self.scheduler, BlockingScheduler):
@@ -269,3 +333,10 @@ class SchedulerProcess:
                 logger.info("Scheduler stopped (instance %s)", self.instance_id)
             except Exception:  # noqa: BLE001
                 logger.exception("Could not mark scheduler instance %s stopped", self.instance_id)
+
+
+def _unchanged(stored, definition: JobDefinition, trigger) -> bool:
+    """The store already holds this job as the definition asks (same schedule, name and function)."""
+    return (stored is not None and stored.next_run_time is not None and str(stored.trigger) == str(trigger)
+            and stored.name == definition.name and tuple(stored.args) == (definition.job_id,)
+            and stored.func is job_fire)

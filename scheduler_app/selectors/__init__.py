@@ -40,6 +40,7 @@ from scheduler_app.selectors.runs import (
     job_run_get,
     job_runs_list,
     job_runs_visible,
+    scheduled_slot_fires,
     scheduled_slot_has_run,
     scheduled_slots_run,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "run_metric_aggregates",
     "run_not_recorded_refusal",
     "run_refusal",
+    "scheduled_slot_fires",
     "scheduled_slot_has_run",
     "scheduled_slots_run",
     "scheduler_dashboard",

@@ -31,6 +31,12 @@ def scheduled_slot_has_run(*, job_id: str, scheduled_for) -> bool:
             .exclude(status__in=[JobRun.Status.SKIPPED, JobRun.Status.MISSED]).exists())
 
 
+def scheduled_slot_fires(*, job_id: str, scheduled_for) -> set[str]:
+    """The statuses of the slot's rows, whatever they are: empty while no fire of it has been recorded yet."""
+    return set(JobRun.objects.filter(job_id=job_id, trigger=JobRun.Trigger.SCHEDULED, scheduled_for=scheduled_for)
+               .values_list("status", flat=True))
+
+
 def scheduled_slots_run(*, job_id: str, slots: list) -> set:
     """Those of `slots` that have a run the per-slot guard counts (any scheduler's)."""
     if not slots:

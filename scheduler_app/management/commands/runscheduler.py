@@ -12,7 +12,9 @@ import faulthandler
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from scheduler_app import services
 from scheduler_app.scheduler.process import SchedulerProcess
@@ -22,6 +24,9 @@ class Command(BaseCommand):
     help = "Run the job scheduler (one APScheduler per process)."
 
     def handle(self, *args, **options):
+        # Connections opened from here on (the loop's, the pool's, the reload's) are kept between fires.
+        connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = settings.SCHEDULER_CONN_MAX_AGE
+        connections.close_all()
         process = SchedulerProcess(blocking=True)
 
         def stop() -> None:
