@@ -42,6 +42,17 @@ Per slot:
   window (heartbeats every 5 s, the reaper), which matters only at small N; this script's own polling statements
   are subtracted. pg_stat_statements is not loaded, so these are transactions, not statements.
 The machine is shared: the figures move with its load (printed in the header). Read the shape.
+
+Cross-talk: the schedulers' reload channel (`scheduler:control`) is Redis pub/sub, which is server-wide, not per
+database index. Any other process that asks for a reload on the same Redis server (a test, another checkout's
+scheduler) makes the benchmark's schedulers reload too, and a reload during a draining slot refires it (issue 17):
+duplicate rows and extra cost even with one scheduler. The script listens on that channel and notes every message
+that arrived; for clean figures on a busy shared Redis, point BENCH_REDIS_URL at a Redis server of your own.
+
+`--baseline REF` checks REF out into a temporary `git worktree` (its .venv a symlink to this checkout's), migrates
+<database>_baseline with that checkout's `manage.py`, runs the same scenarios with its `runscheduler`, interleaved
+with the current code's (scenario by scenario, so that changes in the machine's load hit both alike), and prints
+both in one table; the worktree is removed at the end.
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -81,6 +93,9 @@ IDLE_CPU_FRACTION = 0.10  # a process using less than this share of one core ove
 IDLE_WINDOW_SECONDS = 1.0
 POLL_SECONDS = 0.25
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# scheduler_app.scheduler.control.CHANNEL: Redis pub/sub channels are server-wide, not per database index, so a
+# reload published by any other process on the shared Redis reaches the benchmark's schedulers too.
+CONTROL_CHANNEL = "scheduler:control"
 SCHEDULER_ENV = {"DJANGO_SETTINGS_MODULE": "jobsite.settings", "DEBUG": "1", "LOG_LEVEL": "WARNING",
                  "LOG_DB_ENABLED": "false", "EXTRA_JOB_MODULES": JOB_MODULE, "PYTHONUNBUFFERED": "1"}
 # what the benchmark empties between scenarios: everything a scheduler writes (the definitions stay)
@@ -224,6 +239,37 @@ class Scheduler:
         return self.proc.returncode
 
 
+class ControlWatcher(threading.Thread):
+    """Records when reload messages arrive on the schedulers' control channel (this script publishes none)."""
+
+    def __init__(self):
+        super().__init__(name="control-watcher", daemon=True)
+        self.client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(CONTROL_CHANNEL)
+        self.arrivals: list[float] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                message = self.pubsub.get_message(timeout=0.5)
+            except redis.RedisError:
+                self.stopping.wait(0.5)
+                continue
+            if message and message.get("type") == "message":
+                self.arrivals.append(time.time())
+
+    def between(self, start: float, end: float) -> int:
+        return sum(1 for t in self.arrivals if start <= t <= end)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=5)
+        self.pubsub.close()
+        self.client.close()
+
+
 # -- the code under test ------------------------------------------------------------------------------------------
 @dataclass
 class Code:
@@ -296,6 +342,7 @@ class SlotWindow:
     stats: DbStats | None = None
     drained: str = ""  # "drained", "deadline" or "overlap"
     drain_seconds: float = float("nan")
+    reload_messages: int = 0
 
 
 @dataclass
@@ -376,8 +423,8 @@ def cpu_total(schedulers: list[Scheduler]) -> float:
     return sum(proc_cpu_seconds(s.pid) for s in schedulers)
 
 
-def measure_slots(code: Code, poller: Poller, admin: psycopg.Connection, schedulers: list[Scheduler], *,
-                  jobs: int, slots: int) -> list[SlotWindow]:
+def measure_slots(code: Code, poller: Poller, admin: psycopg.Connection, schedulers: list[Scheduler],
+                  watcher: ControlWatcher, *, jobs: int, slots: int) -> list[SlotWindow]:
     first = next_boundary(time.time())
     if first - time.time() < STATS_SETTLE_SECONDS + 1:
         first += 60
@@ -408,6 +455,7 @@ def measure_slots(code: Code, poller: Poller, admin: psycopg.Connection, schedul
                 break
             time.sleep(POLL_SECONDS)
         window.drain_seconds = time.time() - boundary
+        window.reload_messages = watcher.between(boundary - 1, time.time())
         window.cpu_s = cpu_total(schedulers) - cpu0
         if window.drained != "overlap":
             wait_until(min(time.time() + STATS_SETTLE_SECONDS, next_start - 0.5))
@@ -448,6 +496,10 @@ def slot_rows(poller: Poller, code: Code, jobs: int, schedulers: int, windows: l
             notes.append("other rows: " + ", ".join(f"{k} {v}" for k, v in sorted(others.items())))
         if len(lateness) < n_runs:
             notes.append(f"{n_runs - len(lateness)} run(s) without started_at")
+        if window.reload_messages:
+            notes.append(f"{window.reload_messages} reload message(s) from another process on the shared Redis "
+                         f"({CONTROL_CHANNEL}) reached the schedulers while the slot drained: a reload during a "
+                         f"draining slot refires it (issue 17), so its duplicates and costs are not the slot's own")
         if window.drained != "drained":
             notes.append(f"not drained ({window.drained}) after {window.drain_seconds:.0f} s"
                          + ("; CPU and database figures include the next slot" if window.drained == "overlap"
@@ -486,6 +538,8 @@ def run_scenario(code: Code, *, jobs: int, schedulers: int, slots: int, max_jobs
     poller = Poller(code.db_url)
     admin = psycopg.connect(pg_conninfo(code.db_url, "postgres"), autocommit=True)
     procs: list[Scheduler] = []
+    watcher = ControlWatcher()
+    watcher.start()
     try:
         wait_until(start_time(lead))
         log(f"{code.label}: {jobs} jobs, {schedulers} scheduler(s): starting")
@@ -494,14 +548,20 @@ def run_scenario(code: Code, *, jobs: int, schedulers: int, slots: int, max_jobs
                  for i in range(schedulers)]
         wait_ready(poller, procs, jobs=jobs, timeout=120 + 0.15 * jobs * schedulers)
         log(f"  ready {time.monotonic() - launched:.0f} s after the start")
-        windows = measure_slots(code, poller, admin, procs, jobs=jobs, slots=slots)
+        warmup_reloads = len(watcher.arrivals)
+        windows = measure_slots(code, poller, admin, procs, watcher, jobs=jobs, slots=slots)
         rss = max(proc_peak_rss_mb(s.pid) for s in procs)
     finally:
         codes = [s.stop() for s in procs]
+        watcher.stop()
         admin.close()
     try:
         bad = [(s.pid, rc) for s, rc in zip(procs, codes, strict=True) if rc != 0]
         rows = slot_rows(poller, code, jobs, schedulers, windows, rss)
+        later = len(watcher.arrivals) - warmup_reloads - sum(w.reload_messages for w in windows)
+        if warmup_reloads or later:
+            rows[0].notes.append(f"outside reload messages: {warmup_reloads} during start-up and warm-up, {later} "
+                                 f"after the slot(s) drained (before the stop)")
         if bad:
             rows[-1].notes.append(f"scheduler exit codes {bad}")
         tracebacks = [s.pid for s in procs if "Traceback" in s.tail(10_000)]
@@ -509,7 +569,7 @@ def run_scenario(code: Code, *, jobs: int, schedulers: int, slots: int, max_jobs
             rows[-1].notes.append(f"tracebacks in the output of pid(s) {tracebacks} (see {scenario_dir})")
     finally:
         poller.close()
-    log(f"  done in {time.monotonic() - started:.0f} s")
+    log(f"  done in {time.monotonic() - started:.0f} s ({len(watcher.arrivals)} outside reload message(s) seen)")
     return rows
 
 
