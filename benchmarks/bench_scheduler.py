@@ -342,7 +342,8 @@ class SlotWindow:
     stats: DbStats | None = None
     drained: str = ""  # "drained", "deadline" or "overlap"
     drain_seconds: float = float("nan")
-    reload_messages: int = 0
+    reload_messages: int = 0  # outside reload messages while the slot drained
+    reload_messages_settle: int = 0  # ... and after it drained, within its statistics window
 
 
 @dataclass
@@ -461,6 +462,7 @@ def measure_slots(code: Code, poller: Poller, admin: psycopg.Connection, schedul
             wait_until(min(time.time() + STATS_SETTLE_SECONDS, next_start - 0.5))
         poller.flush_stats()
         cpu1, stats1 = cpu_total(schedulers), db_stats(admin, code.db_name)
+        window.reload_messages_settle = watcher.between(boundary - 1, time.time()) - window.reload_messages
         own = poller.statements - statements0 + code.stats_offset
         window.stats = DbStats(stats1.xacts - stats0.xacts - own, stats1.inserted - stats0.inserted,
                                stats1.updated - stats0.updated)
@@ -500,6 +502,9 @@ def slot_rows(poller: Poller, code: Code, jobs: int, schedulers: int, windows: l
             notes.append(f"{window.reload_messages} reload message(s) from another process on the shared Redis "
                          f"({CONTROL_CHANNEL}) reached the schedulers while the slot drained: a reload during a "
                          f"draining slot refires it (issue 17), so its duplicates and costs are not the slot's own")
+        if window.reload_messages_settle:
+            notes.append(f"{window.reload_messages_settle} outside reload message(s) after the slot drained, within "
+                         f"its statistics window: the transactions and rows per run include those reloads")
         if window.drained != "drained":
             notes.append(f"not drained ({window.drained}) after {window.drain_seconds:.0f} s"
                          + ("; CPU and database figures include the next slot" if window.drained == "overlap"
@@ -558,10 +563,9 @@ def run_scenario(code: Code, *, jobs: int, schedulers: int, slots: int, max_jobs
     try:
         bad = [(s.pid, rc) for s, rc in zip(procs, codes, strict=True) if rc != 0]
         rows = slot_rows(poller, code, jobs, schedulers, windows, rss)
-        later = len(watcher.arrivals) - warmup_reloads - sum(w.reload_messages for w in windows)
-        if warmup_reloads or later:
-            rows[0].notes.append(f"outside reload messages: {warmup_reloads} during start-up and warm-up, {later} "
-                                 f"after the slot(s) drained (before the stop)")
+        if warmup_reloads:
+            rows[0].notes.append(f"{warmup_reloads} outside reload message(s) during start-up and warm-up (harmless "
+                                 f"to the figures)")
         if bad:
             rows[-1].notes.append(f"scheduler exit codes {bad}")
         tracebacks = [s.pid for s in procs if "Traceback" in s.tail(10_000)]
