@@ -4,9 +4,9 @@
     .venv/bin/python benchmarks/bench_scheduler.py [--jobs 10,100,500,1000] [--schedulers 1,3] [--slots 1]
                                                    [--baseline REF]
 
-Duration: about 1-1.5 min per (N, schedulers) scenario for small N, 2-4 min at N = 1,000 (a slow slot drains for
-up to the 60 s misfire grace). `--jobs 10,100` takes about 5 minutes; the default set about 15-20 minutes, twice
-that with `--baseline`.
+Duration: about 1 min per (N, schedulers) scenario for small N, 2-4 min at N = 1,000 (a slow slot drains for up
+to the 60 s misfire grace, and the unmeasured warm-up slot first). `--jobs 10,100` takes about 5 minutes (9 with
+`--baseline`); the default set about 15-20 minutes, twice that with `--baseline`.
 
 Setup (nothing needs Django in this process; each checkout's own `manage.py` does the Django work):
 - PostgreSQL at BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/jobsite_bench_sched), dropped, created
@@ -507,8 +507,8 @@ def slot_rows(poller: Poller, code: Code, jobs: int, schedulers: int, windows: l
                          f"its statistics window: the transactions and rows per run include those reloads")
         if window.drained != "drained":
             notes.append(f"not drained ({window.drained}) after {window.drain_seconds:.0f} s"
-                         + ("; CPU and database figures include the next slot" if window.drained == "overlap"
-                            else ""))
+                         + ("; its CPU and database figures stop 1 s before the next slot, whose figures carry "
+                            "the rest" if window.drained == "overlap" else ""))
 
         rows.append(Row(code=code.label, jobs=jobs, schedulers=schedulers, slot=window.slot, runs=n_runs,
                         runs_per_s=n_runs / drain if drain and drain > 0 else float("nan"),
