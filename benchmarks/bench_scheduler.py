@@ -12,10 +12,10 @@ Setup (nothing needs Django in this process; each checkout's own `manage.py` doe
 - PostgreSQL at BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/jobsite_bench_sched), dropped, created
   and migrated at the start; between scenarios the run-time tables (runs, scheduler instances, locks, logs,
   django-apscheduler's job store and executions) are truncated. `--baseline` uses <name>_baseline beside it.
-- Redis at BENCH_REDIS_URL (default redis://127.0.0.1:6379/12), FLUSHDB before each scenario.
+- A redis-server of its own on a free port (or BENCH_REDIS_URL), FLUSHDB before each scenario.
 - The jobs: benchmarks/bench_scheduler_jobs.py, through EXTRA_JOB_MODULES, with cron `* * * * *`; every other
   definition is disabled. The schedulers run with LOG_LEVEL=WARNING and LOG_DB_ENABLED=false (this measures the
-  scheduler, not the log writer) and DEBUG=1 (the development settings; no SECRET_KEY needed).
+  scheduler, not the log writer) and DEBUG off (production settings, a throwaway SECRET_KEY).
 
 One scenario:
 1. start the schedulers ~35 s before a minute boundary;
@@ -61,8 +61,10 @@ import argparse
 import math
 import os
 import platform
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -96,8 +98,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # scheduler_app.scheduler.control.CHANNEL: Redis pub/sub channels are server-wide, not per database index, so a
 # reload published by any other process on the shared Redis reaches the benchmark's schedulers too.
 CONTROL_CHANNEL = "scheduler:control"
-SCHEDULER_ENV = {"DJANGO_SETTINGS_MODULE": "jobsite.settings", "DEBUG": "1", "LOG_LEVEL": "WARNING",
-                 "LOG_DB_ENABLED": "false", "EXTRA_JOB_MODULES": JOB_MODULE, "PYTHONUNBUFFERED": "1"}
+# Production settings (DEBUG off: no per-query recording in the schedulers), with a throwaway key.
+SCHEDULER_ENV = {"DJANGO_SETTINGS_MODULE": "jobsite.settings", "DEBUG": "0", "SECRET_KEY": secrets.token_hex(32),
+                 "ALLOWED_HOSTS": "localhost", "LOG_LEVEL": "WARNING", "LOG_DB_ENABLED": "false",
+                 "EXTRA_JOB_MODULES": JOB_MODULE, "PYTHONUNBUFFERED": "1"}
 # what the benchmark empties between scenarios: everything a scheduler writes (the definitions stay)
 RUNTIME_TABLE_PATTERNS = ("scheduler\\_app\\_%", "django\\_apscheduler\\_%", "logs\\_app\\_%")
 KEPT_TABLES = ("scheduler_app_jobdefinition",)
@@ -678,6 +682,28 @@ def _interrupted(signum, _frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def redis_server_start() -> subprocess.Popen:
+    """A redis-server of the benchmark's own on a free port: pub/sub channels are server-wide, so on a shared Redis
+    other processes' reload messages would reach the benchmark's schedulers."""
+    global REDIS_URL  # noqa: PLW0603 - read by every scenario
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            client.ping()
+            return proc
+        except redis.exceptions.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("could not start a redis-server for the benchmark") from None
+            time.sleep(0.05)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", default="10,100,500,1000", help="comma-separated N (jobs due together)")
@@ -696,6 +722,7 @@ def main() -> None:
         parser.error("--jobs between 1 and 9999, --schedulers and --slots at least 1")
     max_jobs = max(job_counts)
     pg_name(PG_URL)
+    private_redis = None if "BENCH_REDIS_URL" in os.environ else redis_server_start()
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="bench-scheduler-"))
     baseline_path: Path | None = None
@@ -719,6 +746,9 @@ def main() -> None:
                     rows += run_scenario(code, jobs=jobs, schedulers=schedulers, slots=args.slots,
                                          max_jobs=max_jobs, workdir=workdir, lead=args.start_lead)
     finally:
+        if private_redis is not None:
+            private_redis.terminate()
+            private_redis.wait(timeout=10)
         if baseline_path is not None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline_path)],
                            capture_output=True, text=True)
