@@ -46,8 +46,8 @@ The machine is shared: the figures move with its load (printed in the header). R
 Cross-talk: the schedulers' reload channel (`scheduler:control`) is Redis pub/sub, which is server-wide, not per
 database index. Any other process that asks for a reload on the same Redis server (a test, another checkout's
 scheduler) makes the benchmark's schedulers reload too, and a reload during a draining slot refires it (issue 17):
-duplicate rows and extra cost even with one scheduler. The script listens on that channel and notes every message
-that arrived; for clean figures on a busy shared Redis, point BENCH_REDIS_URL at a Redis server of your own.
+duplicate rows and extra cost even with one scheduler. So the benchmark starts a redis-server of its own unless
+BENCH_REDIS_URL names one, and it listens on that channel and notes every message that arrived.
 
 `--baseline REF` checks REF out into a temporary `git worktree` (its .venv a symlink to this checkout's), migrates
 <database>_baseline with that checkout's `manage.py`, runs the same scenarios with its `runscheduler`, interleaved
