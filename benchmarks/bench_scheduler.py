@@ -654,7 +654,7 @@ def header(codes: list[Code], args) -> str:
         lines.append(f"- {code.label}: commit {code.commit} ({code.checkout})")
     lines += [f"- {python}, PostgreSQL {pg_version}, Redis {redis_version} ({REDIS_URL}), {os.cpu_count()} CPUs "
               f"({platform.machine()}), load average at start {load}",
-              f"- schedulers run with {' '.join(f'{k}={v}' for k, v in SCHEDULER_ENV.items())}; "
+              f"- schedulers run with {' '.join(f'{k}={v}' for k, v in _shown(SCHEDULER_ENV).items())}; "
               f"misfire grace {GRACE_SECONDS} s (default); cron {CRON!r}; --jobs {args.jobs} --schedulers "
               f"{args.schedulers} --slots {args.slots}"]
     return "\n".join(lines)
@@ -680,6 +680,10 @@ def baseline_checkout(ref: str, parent: Path) -> Path:
 
 def _interrupted(signum, _frame):
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _shown(env: dict) -> dict:
+    return {k: "<throwaway>" if k == "SECRET_KEY" else v for k, v in env.items()}
 
 
 def redis_server_start() -> subprocess.Popen:
