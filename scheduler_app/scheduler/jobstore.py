@@ -13,6 +13,10 @@ busy scheduler leaves the rest to the others instead of queueing them, and the s
 
 django-apscheduler's execution rows (DjangoJobExecution, written by its result-store mixin behind a process-wide
 lock) are not written: the JobRun row records every fire, and that lock serialised the pool.
+
+A reload rewrites jobs from what it read at its start, and a claim may move a job's row on meanwhile (its slot
+fired): the reload's writes are conditional too (`writes_unless_moved`), or they would bring the claimed slot back
+and fire it again.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import logging
 import pickle
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import BaseJobStore
@@ -45,6 +50,7 @@ class ClaimingJobStore(DjangoJobStore):
         self._claimed: dict[str, object] = {}  # job id -> the next run time its claim wrote
         self._claimed_mutex = threading.Lock()
         self.left_for_later = 0  # due jobs the last pass left unclaimed for want of capacity
+        self._local = threading.local()  # this thread's conditional writes (a reload's)
 
     def start(self, scheduler, alias):
         # BaseJobStore's start, not the result-store mixin's: no DjangoJobExecution rows (the JobRun is the record).
@@ -68,7 +74,25 @@ class ClaimingJobStore(DjangoJobStore):
             written = self._claimed.pop(job.id, None)
         if written is not None and written == job.next_run_time:
             return  # the claim wrote this very next run time (and the job's state with it)
+        writes = getattr(self._local, "writes", None)
+        if writes is not None and job.id in writes.read:
+            writes.write(job, self.pickle_protocol)
+            return
         super().update_job(job)
+
+    def next_run_times(self) -> dict[str, object]:
+        """job id -> next_run_time exactly as each row holds it (for `writes_unless_moved`)."""
+        return dict(DjangoJob.objects.values_list("id", "next_run_time"))
+
+    @contextmanager
+    def writes_unless_moved(self, read: dict[str, object]) -> Iterator[UnmovedWrites]:
+        """In this block, this thread's update of a job in `read` (`next_run_times()`) writes only if the row still
+        holds that next run time; the jobs it did not write are in the yielded `moved`."""
+        self._local.writes = UnmovedWrites(read)
+        try:
+            yield self._local.writes
+        finally:
+            self._local.writes = None
 
     def _due(self, now) -> list[tuple[Job, object]]:
         """(job, its next_run_time exactly as the row holds it) for the rows due at `now`."""
@@ -121,3 +145,18 @@ class ClaimingJobStore(DjangoJobStore):
                     self._claimed[job.id] = following
         last_fires = [job for job, _ in batch if job.id not in ids]
         return [job for job, *_ in plans if job.id in won] + last_fires
+
+
+class UnmovedWrites:
+    def __init__(self, read: dict[str, object]):
+        self.read = read
+        self.moved: set[str] = set()
+
+    def write(self, job: Job, pickle_protocol: int) -> None:
+        expected = self.read[job.id]
+        rows = DjangoJob.objects.filter(id=job.id)
+        rows = rows.filter(next_run_time__isnull=True) if expected is None else rows.filter(next_run_time=expected)
+        written = rows.update(next_run_time=get_django_internal_datetime(job.next_run_time),
+                              job_state=pickle.dumps(job.__getstate__(), pickle_protocol))
+        if not written:
+            self.moved.add(job.id)

@@ -146,36 +146,51 @@ class SchedulerProcess:
         # and asks for one more load; the load's own version does not.
         self.version = selectors.job_definitions_version()
         definitions = list(JobDefinition.objects.filter(enabled=True))
+        # A slot may fire while this load runs and move its job's row past what `existing` holds: writes of stored
+        # jobs are conditional on the row's next run time as read here (before the jobs: a row moved in between
+        # fails the condition, the safe way), and a job moved meanwhile is rewritten by one more load.
+        read = self.jobstore.next_run_times()
         existing = {job.id: job for job in self._stored_jobs()}
         now = timezone.now()
-        loaded = set()
+        loaded: set[str] = set()
         unchanged = 0
-        for definition in definitions:
-            if not triggers.has_schedule(definition):
-                continue  # run on demand only (API, admin, CLI)
-            try:
-                registry.get(definition.job_id)
-                trigger = triggers.trigger_build(definition)
-            except (ValueError, registry.JobNotFound) as exc:
-                logger.error("Job definition %s not scheduled: %s", definition.job_id, exc)
-                continue
-            loaded.add(definition.job_id)
-            stored = existing.get(definition.job_id)
-            again = None
-            if stored is None or str(stored.trigger) == str(trigger):  # an edited schedule never replays a slot
-                again = self._slot_to_fire_again(definition, trigger, now, stored)
-            if again is None and _unchanged(stored, definition, trigger):
-                unchanged += 1
-                continue  # its store row stands: rewriting it could only bring back a slot already claimed
-            # A job new to the store is added only if no other scheduler added it meanwhile (its row then stands).
-            self.scheduler.add_job(job_fire, trigger=trigger, id=definition.job_id, name=definition.name,
-                                   args=[definition.job_id], jobstore="default", replace_existing=stored is not None,
-                                   next_run_time=again or self._first_run(definition, trigger, now, stored))
+        with self.jobstore.writes_unless_moved(read) as writes:
+            for definition in definitions:
+                written = self._load_one(definition, existing.get(definition.job_id), now)
+                if written is not None:
+                    loaded.add(definition.job_id)
+                    unchanged += not written
         for job_id in set(existing) - loaded:
             self._remove(job_id)
         self.reloads += 1
         logger.info("Scheduler loaded %d job(s) (%d unchanged): %s", len(loaded), unchanged,
                     ", ".join(sorted(loaded)) or "-")
+        if writes.moved:
+            logger.info("Scheduler reload: %d job(s) fired while it ran; reloading them: %s", len(writes.moved),
+                        ", ".join(sorted(writes.moved)))
+            self.reload_request()
+
+    def _load_one(self, definition: JobDefinition, stored, now) -> bool | None:
+        """Schedule one definition: True if its store row was (re)written, False if it stood unchanged, None if it
+        is not scheduled."""
+        if not triggers.has_schedule(definition):
+            return None  # run on demand only (API, admin, CLI)
+        try:
+            registry.get(definition.job_id)
+            trigger = triggers.trigger_build(definition)
+        except (ValueError, registry.JobNotFound) as exc:
+            logger.error("Job definition %s not scheduled: %s", definition.job_id, exc)
+            return None
+        again = None
+        if stored is None or str(stored.trigger) == str(trigger):  # an edited schedule never replays a slot
+            again = self._slot_to_fire_again(definition, trigger, now, stored)
+        if again is None and _unchanged(stored, definition, trigger):
+            return False  # its store row stands: rewriting it could only bring back a slot already claimed
+        # A job new to the store is added only if no other scheduler added it meanwhile (its row then stands).
+        self.scheduler.add_job(job_fire, trigger=trigger, id=definition.job_id, name=definition.name,
+                               args=[definition.job_id], jobstore="default", replace_existing=stored is not None,
+                               next_run_time=again or self._first_run(definition, trigger, now, stored))
+        return True
 
     def _first_run(self, definition: JobDefinition, trigger, now, stored):
         """The next run time of a job being (re)written. A new or edited schedule starts from now: an edit never

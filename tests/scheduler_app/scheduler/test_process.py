@@ -140,6 +140,35 @@ def test_shutdown_during_a_pass_leaves_the_slot_due_for_the_other_schedulers(pro
     assert not JobRun.objects.exists()
 
 
+def test_a_reload_never_writes_back_a_slot_that_fired_while_it_ran(process, fake_redis):
+    """A reload rewrites a renamed job from what it read at its start. If the job's slot fired meanwhile (a claim
+    moved its row on), writing what was read would make the slot due again and fire it twice: the write is
+    conditional, and one more reload applies the rename to the row as it now is."""
+    from django_apscheduler.models import DjangoJob
+
+    _interval("quick_job", 3600)
+    proc = process(paused=True)
+    read_at_start = DjangoJob.objects.get(id="quick_job").next_run_time
+    claimed = read_at_start + timedelta(hours=1)
+    real_stored_jobs = proc._stored_jobs
+
+    def stored_jobs_then_a_claim():
+        proc._stored_jobs = real_stored_jobs  # once: the next reload reads the row as it is
+        jobs = real_stored_jobs()
+        fired = proc.jobstore.lookup_job("quick_job")
+        fired.next_run_time = claimed
+        proc.jobstore.update_job(fired)  # another pass fired the slot: the row and its state move on
+        return jobs
+
+    proc._stored_jobs = stored_jobs_then_a_claim
+    JobDefinition.objects.filter(job_id="quick_job").update(name="renamed")
+    proc.reload()
+    assert DjangoJob.objects.get(id="quick_job").next_run_time == claimed  # the fired slot is not brought back
+    wait_for(lambda: proc.scheduler.get_job("quick_job").name == "renamed", timeout=10,
+             message="the next reload to apply the rename")
+    assert DjangoJob.objects.get(id="quick_job").next_run_time == claimed
+
+
 def test_job_longer_than_interval_skips_and_records(process, fake_redis):
     """Scenarios 11 and 13: the next fire is skipped and recorded (max instances), not queued."""
     _interval("slow_tick_job", 1)
