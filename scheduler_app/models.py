@@ -12,6 +12,7 @@ from scheduler_app import registry
 INTERVAL_SECONDS_MAX = 366 * 24 * 3600
 TIMEOUT_MINUTES_MAX = 24 * 60
 WAIT_SECONDS_MAX = 600
+JITTER_SECONDS_MAX = 3600
 
 
 class JobDefinition(models.Model):
@@ -24,6 +25,17 @@ class JobDefinition(models.Model):
     class LockScope(models.TextChoices):
         JOB = "job", "per job"
         TEAM = "team", "per team"
+
+    class OverlapPolicy(models.TextChoices):
+        SKIP = "skip", "skip"
+        WAIT = "wait", "wait"
+        QUEUE_ONE = "queue_one", "queue one"
+        REPLACE = "replace", "replace"
+
+    class CatchUpPolicy(models.TextChoices):
+        LATEST = "latest", "latest missed slot"
+        NONE = "none", "none"
+        ALL_WITHIN = "all_within", "all within a window"
 
     job_id = models.CharField(max_length=64, unique=True, validators=[registry.job_id_validator])
     name = models.CharField(max_length=200)
@@ -39,6 +51,29 @@ class JobDefinition(models.Model):
         default=0, validators=[MinValueValidator(0), MaxValueValidator(WAIT_SECONDS_MAX)],
         help_text="0 fails fast; more waits that long for the lock.",
     )
+    overlap_policy = models.CharField(
+        max_length=10, choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP,
+        help_text="What a trigger does while a run holds the lock: skip it (SKIPPED), wait wait_seconds, queue one "
+                  "run to start when the current one ends, or replace the running run.",
+    )
+    time_zone = models.CharField(max_length=64, blank=True, help_text="IANA time zone of the cron schedule "
+                                 "(blank: TIME_ZONE).")
+    jitter_seconds = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(JITTER_SECONDS_MAX)],
+        help_text="Each scheduled start is delayed by a random 0..N s; the slot stays the scheduled time.",
+    )
+    catch_up_policy = models.CharField(
+        max_length=10, choices=CatchUpPolicy.choices, default=CatchUpPolicy.LATEST,
+        help_text="After downtime: run once for the latest missed slot, run nothing, or run each missed slot of "
+                  "the last catch_up_window_seconds.",
+    )
+    catch_up_window_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(INTERVAL_SECONDS_MAX)],
+        help_text="For all_within: how far back missed slots are run.",
+    )
+    paused_at = models.DateTimeField(null=True, blank=True, help_text="Set while the schedule is paused.")
+    paused_by = models.CharField(max_length=150, blank=True)
+    pause_reason = models.CharField(max_length=500, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -96,6 +131,8 @@ class JobRun(models.Model):
         MAX_INSTANCES = "max_instances", "max instances reached"
         DUPLICATE_SLOT = "duplicate_slot", "slot already run"
         COALESCED = "coalesced", "coalesced into a later run"
+        QUEUE_FULL = "queue_full", "a run is already queued"
+        REPLACED = "replaced", "replaced by a newer run"
 
     FINISHED = (
         Status.SUCCEEDED,
@@ -217,6 +254,8 @@ class OperatorAction(models.Model):
         CLEAR_LOCK = "clear_lock", "clear lock"
         CLEAR_STALE_LOCKS = "clear_stale_locks", "clear stale locks"
         CLEAN_DATABASE_LOCKS = "clean_database_locks", "clean database locks"
+        PAUSE_SCHEDULE = "pause_schedule", "pause schedule"
+        RESUME_SCHEDULE = "resume_schedule", "resume schedule"
 
     class Source(models.TextChoices):
         ADMIN = "admin"
