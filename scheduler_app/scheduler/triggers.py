@@ -129,6 +129,11 @@ class ZonedCronTrigger(CronTrigger):
     def _next_instant(self, start: datetime) -> datetime | None:
         """The first fire at or after `start` (UTC), walking the zone's offset segments from it."""
         every_hour = self.every_hour()
+        before = self._offset(start - _MICROSECOND)
+        if not every_hour and before < self._offset(start):  # `start` is a spring-forward instant itself
+            missing = self.wall_next((start + before).replace(tzinfo=None))
+            if missing is not None and missing < (start + self._offset(start)).replace(tzinfo=None):
+                return start
         cursor = start
         while True:
             offset = self._offset(cursor)

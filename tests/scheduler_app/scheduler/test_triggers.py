@@ -93,6 +93,12 @@ def test_a_daily_0230_fires_once_at_each_transition(zone, start, expected):
     assert _fires("30 2 * * *", zone, start, 3) == expected
 
 
+def test_from_the_spring_forward_instant_itself_the_missing_time_fires_there():
+    assert _fires("30 2 * * *", "Europe/Berlin", _utc(2026, 3, 29, 1), 2) == [_utc(2026, 3, 29, 1),
+                                                                             _utc(2026, 3, 30, 0, 30)]
+    assert _fires("30 2 * * *", "Europe/Berlin", _utc(2026, 3, 29, 1, 0, 0, 1), 1) == [_utc(2026, 3, 30, 0, 30)]
+
+
 @pytest.mark.parametrize("start, expected", [
     (_utc(2026, 10, 31, 0), [_utc(2026, 10, 31, 5, 30), _utc(2026, 11, 1, 5, 30), _utc(2026, 11, 2, 6, 30)]),
     (_utc(2027, 11, 6, 0), [_utc(2027, 11, 6, 5, 30), _utc(2027, 11, 7, 5, 30), _utc(2027, 11, 8, 6, 30)]),
