@@ -84,11 +84,35 @@ class JobDefinitionOutput(serializers.ModelSerializer):
 
     class Meta:
         model = JobDefinition
-        fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
-                  "lock_scope", "wait_seconds", "updated_at", "timeout_advice"]
+        fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "time_zone", "timeout_minutes",
+                  "enabled", "lock_scope", "wait_seconds", "updated_at", "timeout_advice"]
         read_only_fields = fields
 
     @extend_schema_field(TimeoutAdviceOutput)
     def get_timeout_advice(self, definition: JobDefinition) -> dict:
         advice = selectors.timeout_advice(timeouts={definition.job_id: definition.timeout_minutes})
         return advice[definition.job_id].as_dict()
+
+
+class NextRunOutput(serializers.Serializer):
+    at = serializers.CharField(help_text="ISO 8601 in the job's time zone, with its offset.")
+    utc = serializers.CharField(help_text="The same instant in UTC.")
+    local = serializers.CharField(help_text="The wall-clock time in the job's zone (YYYY-MM-DD HH:MM:SS).")
+    utc_offset = serializers.CharField(help_text="+HH:MM or -HH:MM.")
+    abbreviation = serializers.CharField(help_text="The zone's abbreviation then (CET, CEST, EST, ...).")
+    note = serializers.CharField(help_text="Set at or near a daylight-saving transition, else empty.")
+
+
+class NextRunsOutput(serializers.Serializer):
+    job_id = serializers.CharField()
+    time_zone = serializers.CharField(help_text="The zone the schedule runs in (the job's own, or TIME_ZONE).")
+    schedule = serializers.CharField()
+    schedule_words = serializers.CharField()
+    count = serializers.IntegerField()
+    runs = NextRunOutput(many=True)
+    reason = serializers.CharField(allow_null=True, help_text="Why `runs` is empty (on demand, disabled), else null.")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(help_text="The start instant, ISO 8601 in the job's zone.")
+        return fields

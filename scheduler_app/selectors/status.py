@@ -59,7 +59,7 @@ def _run_brief(run: tuple | None, zone) -> dict | None:
 
 
 _DEFINITION_FIELDS = ("job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
-                      "lock_scope", "wait_seconds")
+                      "lock_scope", "wait_seconds", "time_zone")
 _HOLDER_RUN_FIELDS = ("host", "pid", "timeout_seconds")  # of a RUNNING run, after its brief fields
 
 
@@ -218,6 +218,7 @@ def scheduler_status() -> dict:
             "trigger": definition.trigger_type,
             "schedule": triggers.schedule_text(definition),
             "schedule_words": triggers.schedule_words(definition),
+            "time_zone": triggers.zone_name(definition),
             "cron": definition.cron,
             "enabled": definition.enabled,
             "running": bool(live or lock),
