@@ -51,9 +51,17 @@ def seconds_text(seconds: float | None) -> str:
 
 # --- the job cells (job list and dashboard) ----------------------------------------------------------------------
 
+def overlap_text(job: dict) -> str:
+    """The job's overlap policy in words (a job dict from scheduler_status)."""
+    policy = job.get("overlap_policy") or ("wait" if job.get("wait_seconds") else "skip")
+    if policy == "wait":
+        return f"waits {job.get('wait_seconds') or 0:g} s"
+    return {"queue_one": "queues one", "replace": "replaces the running run"}.get(policy, "fails fast")
+
+
 def job_cell(job: dict):
     """Name, id, and the run policy on a small line."""
-    waits = f"waits {job['wait_seconds']:g} s" if job.get("wait_seconds") else "fails fast"
+    waits = overlap_text(job)
     scope = "per team" if job.get("lock_scope") == "team" else "per job"
     disabled = mark_safe(' <span class="console-warn">disabled</span>') if not job.get("enabled") else ""
     return format_html('<strong>{}</strong>{}<br><code>{}</code><br><small>timeout {} · {} · {}</small>',
