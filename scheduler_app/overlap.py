@@ -80,8 +80,10 @@ def runs_detached(*, trigger: str, policy: str) -> bool:
 
 # --- queue_one ---------------------------------------------------------------------------------------------------
 
-def _queued(lock_key: str):
-    return JobRun.objects.filter(lock_key=lock_key, status=JobRun.Status.QUEUED, blocked_by__overlap=QUEUE_MARK)
+def _queued(*, job_id: str, lock_key: str):
+    # job_id first: the (job_id, status) index finds the job's QUEUED rows (this runs at every run's end)
+    return JobRun.objects.filter(job_id=job_id, status=JobRun.Status.QUEUED, lock_key=lock_key,
+                                 blocked_by__overlap=QUEUE_MARK)
 
 
 def queue_claim(run: JobRun, *, holder_run_id: int | None) -> JobRun | None:
@@ -91,7 +93,7 @@ def queue_claim(run: JobRun, *, holder_run_id: int | None) -> JobRun | None:
     mark = {"overlap": QUEUE_MARK, "queued_behind": holder_run_id, "waiter": {"host": HOST, "pid": os.getpid()}}
     with transaction.atomic():
         list(JobDefinition.objects.select_for_update().filter(job_id=run.job_id).values_list("pk", flat=True))
-        other = _queued(run.lock_key).exclude(pk=run.pk).order_by("pk").first()
+        other = _queued(job_id=run.job_id, lock_key=run.lock_key).exclude(pk=run.pk).order_by("pk").first()
         if other is not None:
             return other
         JobRun.objects.filter(pk=run.pk, status=JobRun.Status.QUEUED).update(
@@ -128,9 +130,9 @@ def waiter_alive(run: JobRun) -> bool:
     return run.heartbeat_at is not None and run.heartbeat_at >= fresh
 
 
-def queued_orphan(*, lock_key: str) -> JobRun | None:
+def queued_orphan(*, job_id: str, lock_key: str) -> JobRun | None:
     """The key's queued run if the process that queued it is gone (so someone else must start it)."""
-    run = _queued(lock_key).select_related("team", "user").order_by("pk").first()
+    run = _queued(job_id=job_id, lock_key=lock_key).select_related("team", "user").order_by("pk").first()
     return run if run is not None and not waiter_alive(run) else None
 
 
@@ -161,11 +163,11 @@ def replace_request(*, holder_run_id: int, by_run: int) -> bool:
     return bool(asked)
 
 
-def queued_replace(*, lock_key: str, by_run: int) -> int:
+def queued_replace(*, job_id: str, lock_key: str, by_run: int) -> int:
     """A replace trigger ends the run queued on its key (it would otherwise start after the replacement)."""
-    return _queued(lock_key).update(status=JobRun.Status.CANCELLED, skip_reason=JobRun.SkipReason.REPLACED,
-                                    finished_at=timezone.now(), duration_ms=0,
-                                    error=replaced_reason(by_run))
+    return _queued(job_id=job_id, lock_key=lock_key).update(
+        status=JobRun.Status.CANCELLED, skip_reason=JobRun.SkipReason.REPLACED, finished_at=timezone.now(),
+        duration_ms=0, error=replaced_reason(by_run))
 
 
 def replace_by(run_id: int) -> str:

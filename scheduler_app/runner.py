@@ -143,7 +143,7 @@ class Execution:
                                        skip_reason=skip_reason)
         logger.info("Releasing lock for job: %s", self.lease.key, extra=log_extra)
         self.lease.release()
-        _queued_hand_off(self.lease.key)
+        _queued_hand_off(job_id=self.run.job_id, key=self.lease.key)
         if not recorded:
             logger.error("Run %s of job: %s had already ended %s; its late finish (%s) changes nothing",
                          self.run.pk, self.run.job_id, self.run.status, status, extra=log_extra)
@@ -358,7 +358,7 @@ def _replace(run: JobRun, *, key: str, ttl_seconds: float) -> Lease | None:
     holder = overlaps.holder_run(lock_key=key, run_id=_holder_id(run))
     if holder is not None and overlaps.replace_request(holder_run_id=holder.pk, by_run=run.pk):
         run_cancel_in_process(holder.pk, by=overlaps.replace_by(run.pk))
-    overlaps.queued_replace(lock_key=key, by_run=run.pk)
+    overlaps.queued_replace(job_id=run.job_id, lock_key=key, by_run=run.pk)
     budget = overlaps.replace_budget(holder, timeout_seconds=ttl_seconds)
     return _lease_take(run, key=key, ttl_seconds=ttl_seconds, wait=budget, log=False)
 
@@ -416,10 +416,10 @@ def _run_awaited(run: JobRun) -> JobRun:
     return run
 
 
-def _queued_hand_off(key: str) -> None:
+def _queued_hand_off(*, job_id: str, key: str) -> None:
     """A holder that ends starts the run queued on its key if that run's waiter is gone (a kill -9)."""
     try:
-        orphan = overlaps.queued_orphan(lock_key=key)
+        orphan = overlaps.queued_orphan(job_id=job_id, lock_key=key)
         if orphan is not None:
             run_queued_start(orphan)
     except Exception:  # noqa: BLE001 - the holder's own finish is recorded; the reaper retries the hand-off
@@ -522,6 +522,8 @@ def _lock_span_record(span, *, lease: Lease | None, run: JobRun, waited_ms: floa
     if lease is not None:
         span.set("lock.result", "acquired")
         span.set("lock.backend", lease.backend_name)
+    elif run.status == JobRun.Status.QUEUED:
+        span.set("lock.result", "queued")  # refused, and its overlap policy (queue_one) queues it
     elif run.skip_reason == JobRun.SkipReason.LOCK_HELD:
         span.set("lock.result", "blocked")
         span.set("lock.refused_by", (run.blocked_by or {}).get("refused_by"))  # the lock, or the database guard

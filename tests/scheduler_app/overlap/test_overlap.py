@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from datetime import timedelta
 
 import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
 from django.utils import timezone
 
 from scheduler_app import overlap as overlaps
-from scheduler_app import services
+from scheduler_app import registry, services
 from scheduler_app.definitions import job_definitions_sync
 from scheduler_app.locks.base import HOST
 from scheduler_app.models import JobDefinition, JobRun
+from scheduler_app.registry import JobSpec
 from scheduler_app.scheduler.fire import job_fire
 from scheduler_app.services import job_run
-from tests.conftest import manage, wait_finished
+from tests.conftest import bearer, manage, wait_finished
 from tests.scheduler_app.overlap import jobs_overlap
 from tests.scheduler_app.overlap.jobs_overlap import assert_no_overlap, intervals
+from tests.scraping_app.conftest import make_source
 from tests.waiting import wait_for
 
 JOB = "overlap_job"
@@ -61,9 +66,10 @@ def _queued_row() -> JobRun:
                     .first(), timeout=60, message="a queued run")
 
 
-def _started_after(first: int, second: int, record: str) -> None:
-    spans = intervals(record)
-    assert spans[second][0] >= spans[first][1]
+def _started_after(first: int, second: int, record: str | None) -> None:
+    if record is not None:
+        spans = intervals(record)
+        assert spans[second][0] >= spans[first][1]
     a, b = JobRun.objects.get(pk=first), JobRun.objects.get(pk=second)
     assert b.started_at >= a.finished_at
 
@@ -142,8 +148,6 @@ def test_queue_one_api_queues_one_and_refuses_a_second(real_redis, files, staff_
 def test_queue_one_direct_call_waits_for_its_own_result(real_redis, files):
     _policy("queue_one")
     holder = _holder(files)
-    import threading
-
     result = {}
     caller = threading.Thread(target=lambda: result.setdefault(
         "value", jobs_overlap.overlap_job(**_params(files, "direct"))))
@@ -338,3 +342,84 @@ def test_definition_edit_sets_the_policy_and_wait_needs_a_budget(real_redis, sta
     ok = staff_api.patch(url, {"overlap_policy": "wait", "wait_seconds": 5}, format="json")
     assert ok.status_code == 200 and ok.json()["overlap_policy"] == "wait"
     assert JobDefinition.objects.get(job_id="quick_job").overlap_policy == "wait"
+
+
+def test_a_queued_scrape_answers_once_it_has_run(real_redis, users, settings):
+    """jobs/scrape is synchronous: with overlap=queue_one a request made during a scrape waits for its own run."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "overlap-scrape-tests"}}
+    make_source("sample", name="Slow sample", params={"delay_seconds": 0.2, "page_size": 5})
+    url = "/api/v1/jobs/scrape?keyword=python&limit=5"
+    first: dict = {}
+
+    def slow_request():
+        try:
+            first["response"] = bearer(users["member"]).get(url)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    holder = wait_for(lambda: JobRun.objects.filter(job_id="scrape_jobs_task", status="RUNNING").first(),
+                      timeout=30, message="the first scrape")
+    second = bearer(users["staff"]).get(url + "&overlap=queue_one")
+    thread.join(30)
+    assert first["response"].status_code == 200
+    assert second.status_code == 200 and second.json()["status"] == "SUCCEEDED", second.json()
+    queued = JobRun.objects.get(pk=second.json()["run_id"])
+    assert queued.blocked_by["queued_behind"] == holder.pk
+    _started_after(holder.pk, queued.pk, None)
+
+
+def test_the_decorators_wait_seeds_the_wait_policy(db):
+    spec = JobSpec(job_id="patient_seed_job", func=lambda: None, name="Seed", timeout_minutes=1, wait_seconds=5)
+    registry.register(spec)
+    try:
+        job_definitions_sync()
+    finally:
+        registry._registry.pop(spec.job_id)
+    assert JobDefinition.objects.get(job_id="patient_seed_job").overlap_policy == "wait"
+    assert JobDefinition.objects.get(job_id="quick_job").overlap_policy == "skip"
+
+
+def test_an_old_queued_run_of_a_live_waiter_is_not_abandoned(real_redis, files):
+    """The reaper ends QUEUED rows whose trigger died long ago; a queue_one row waits as long as its holder runs."""
+    job_definitions_sync()
+    old = timezone.now() - timedelta(hours=1)
+    live = JobRun.objects.create(job_id=JOB, lock_key=JOB, trigger="api", params=_params(files),
+                                 timeout_seconds=60, heartbeat_at=timezone.now(),
+                                 blocked_by={"overlap": "queue_one", "queued_behind": 1,
+                                             "waiter": {"host": HOST, "pid": os.getpid()}})
+    plain = JobRun.objects.create(job_id=JOB, lock_key=JOB, trigger="api", timeout_seconds=60)
+    JobRun.objects.filter(pk__in=[live.pk, plain.pk]).update(created_at=old)
+    services.reaper_run()
+    assert JobRun.objects.get(pk=live.pk).status == "QUEUED"
+    assert JobRun.objects.get(pk=plain.pk).status == "ABANDONED"
+
+
+def _admin_action(client, action: str) -> list[str]:
+    pk = JobDefinition.objects.get(job_id=JOB).pk
+    response = client.post("/admin/scheduler_app/jobdefinition/", {"action": action, "_selected_action": [pk]},
+                           follow=True)
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def test_admin_run_now_queue_one_and_replace(real_redis, files, client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root", "root@localhost", "pw"))
+    job_definitions_sync()
+    holder = _holder(files)
+    messages = _admin_action(client, "run_now_queue_one")
+    queued = JobRun.objects.get(job_id=JOB, trigger="admin", status="QUEUED")
+    assert any("queued run" in m and f"#{queued.pk}" in m and f"queued behind run #{holder.pk}" in m
+               for m in messages), messages
+    messages = _admin_action(client, "run_now_queue_one")
+    assert any(f"A run is already queued: run #{queued.pk}" in m for m in messages), messages
+
+    replacing = _admin_action(client, "run_now_replace")
+    new = JobRun.objects.filter(job_id=JOB, trigger="admin", status="RUNNING").get()
+    assert any("started run" in m and f"#{new.pk}" in m for m in replacing), replacing
+    assert JobRun.objects.get(pk=holder.pk).error == f"replaced by run #{new.pk}"
+    assert JobRun.objects.get(pk=queued.pk).status == "CANCELLED"
+    files["release"]()
+    assert wait_finished(new.pk).status == "SUCCEEDED"
+    assert assert_no_overlap(files["record"]) == [holder.pk, new.pk]
