@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from jobsite import timefmt
-from scheduler_app.selectors import dead_after_seconds, silent_after_seconds, state_text
+from scheduler_app.selectors import dead_after_seconds, run_overlap_note, silent_after_seconds, state_text
 
 STATUS_COLOURS = {
     "SUCCEEDED": "#2e7d32", "PARTIAL": "#9e9d24", "FAILED": "#c62828", "TIMED_OUT": "#ef6c00",
@@ -271,7 +271,9 @@ def run_column(run):
 
 @admin.display(description="status", ordering="status")
 def run_status_column(run):
-    reason = format_html("<br><small>{}</small>", run.get_skip_reason_display()) if run.skip_reason else ""
+    # What the overlap policy did ("queued behind run #M", "replaced by run #N") says more than the reason's label.
+    note = run_overlap_note(run=run) or (run.get_skip_reason_display() if run.skip_reason else "")
+    reason = format_html("<br><small>{}</small>", note) if note else ""
     return format_html("{}{}", status_badge(run.status), reason)
 
 

@@ -423,3 +423,19 @@ def test_admin_run_now_queue_one_and_replace(real_redis, files, client, django_u
     files["release"]()
     assert wait_finished(new.pk).status == "SUCCEEDED"
     assert assert_no_overlap(files["record"]) == [holder.pk, new.pk]
+
+
+def test_the_runs_list_says_what_the_policy_did(real_redis, files, client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root", "root@localhost", "pw"))
+    holder = _holder(files)
+    queued = job_run(job_id=JOB, trigger="api", params=_params(files), background=True, overlap="queue_one")
+    page = client.get("/admin/scheduler_app/jobrun/").content.decode()
+    assert f"queued behind run #{holder.pk}" in page
+    new = job_run(job_id=JOB, trigger="api", params=_params(files), background=True, overlap="replace")
+    page = client.get("/admin/scheduler_app/jobrun/").content.decode()
+    assert f"replaced by run #{new.pk}" in page
+    detail = client.get(f"/admin/scheduler_app/jobrun/{holder.pk}/change/").content.decode()
+    assert f"replaced by run #{new.pk}" in detail
+    assert JobRun.objects.get(pk=queued.pk).status == "CANCELLED"
+    files["release"]()
+    wait_finished(new.pk)
