@@ -25,7 +25,7 @@ admin.site.index_template = "admin/scheduler_app/index_with_dashboard.html"
 admin.site.enable_nav_sidebar = False
 
 def _refusal_message(refusal: selectors.Refusal) -> str:
-    if refusal.kind == selectors.Refusal.LOCK_HELD:
+    if refusal.kind in (selectors.Refusal.LOCK_HELD, selectors.Refusal.QUEUE_FULL):
         return f"{refusal.job_id}: {refusal.message}. Run #{refusal.run_id} SKIPPED."
     started = f"run #{refusal.run_id} was not started" if refusal.run_id else "no run was started"
     return f"{refusal.job_id}: {refusal.detail.lower()}; {started} ({refusal.error})."
@@ -34,12 +34,12 @@ def _refusal_message(refusal: selectors.Refusal) -> str:
 @admin.register(JobDefinition)
 class JobDefinitionAdmin(admin.ModelAdmin):
     list_display_links = ["job_id"]
-    list_filter = ["enabled", "trigger_type", "lock_scope"]
+    list_filter = ["enabled", "trigger_type", "lock_scope", "overlap_policy"]
     search_fields = ["job_id", "name"]
     fields = ["job_id", "name", "trigger_type", "cron", "time_zone", "interval_seconds", "timeout_minutes",
-              "timeout_advice", "enabled", "lock_scope", "wait_seconds", "updated_at"]
+              "timeout_advice", "enabled", "lock_scope", "overlap_policy", "wait_seconds", "updated_at"]
     readonly_fields = ["timeout_advice", "updated_at"]
-    actions = ["run_now", "clear_lock"]
+    actions = ["run_now", "run_now_queue_one", "run_now_replace", "clear_lock"]
 
     @admin.display(description="timeout advice")
     def timeout_advice(self, definition: JobDefinition):
@@ -97,10 +97,22 @@ class JobDefinitionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Run now")
     def run_now(self, request, queryset):
+        self._run_now(request, queryset)
+
+    @admin.action(description="Run now, queue one (starts when the running one ends)")
+    def run_now_queue_one(self, request, queryset):
+        self._run_now(request, queryset, overlap=JobDefinition.OverlapPolicy.QUEUE_ONE)
+
+    @admin.action(description="Run now, replace running (cancels it at its next check)")
+    def run_now_replace(self, request, queryset):
+        self._run_now(request, queryset, overlap=JobDefinition.OverlapPolicy.REPLACE)
+
+    def _run_now(self, request, queryset, *, overlap: str | None = None) -> None:
+        """Each job's trigger, with the job's own overlap policy or the one the action names."""
         for definition in queryset:
             try:
                 run = services.job_run(job_id=definition.job_id, trigger=JobRun.Trigger.ADMIN, user=request.user,
-                                       background=True)
+                                       background=True, overlap=overlap)
             except (registry.JobNotFound, registry.InvalidJobParams) as exc:
                 self.message_user(request, f"{definition.job_id}: {exc}", messages.ERROR)
                 continue
@@ -113,8 +125,11 @@ class JobDefinitionAdmin(admin.ModelAdmin):
                 self.message_user(request, _refusal_message(refusal), messages.ERROR)
             else:
                 url = reverse("admin:scheduler_app_jobrun_change", args=[run.pk])
-                self.message_user(request, format_html('{}: started run <a href="{}">#{}</a> ({}).',
-                                                       definition.job_id, url, run.pk, run.status), messages.SUCCESS)
+                note = selectors.run_overlap_note(run=run)
+                verb = "queued" if run.status == JobRun.Status.QUEUED else "started"
+                self.message_user(request, format_html('{}: {} run <a href="{}">#{}</a> ({}{}).', definition.job_id,
+                                                       verb, url, run.pk, run.status, f": {note}" if note else ""),
+                                  messages.SUCCESS)
 
     @admin.action(description="Clear lock")
     def clear_lock(self, request, queryset):
@@ -178,11 +193,13 @@ class JobRunAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     # The summaries first (what an operator reads and does), then the raw record. Times, progress and the cancel
     # request are shown by the summaries, not again as raw fields.
-    fields = ["cancel_link", "console_links", "progress_text", "times_text", "job_id", "lock_key", "trigger",
+    fields = ["cancel_link", "console_links", "overlap_text", "progress_text", "times_text", "job_id", "lock_key",
+              "trigger",
               "status", "skip_reason", "user", "team", "scheduled_for", "duration_ms", "lock_wait_ms",
               "start_lateness_ms", "timeout_seconds", "lock_backend", "lock_token", "fencing_token", "host", "pid",
               "warnings", "params_text", "result_text", "blocked_by_text", "error_text", "traceback_block"]
-    readonly_fields = ["cancel_link", "console_links", "progress_text", "times_text", "params_text", "result_text",
+    readonly_fields = ["cancel_link", "console_links", "overlap_text", "progress_text", "times_text", "params_text",
+                       "result_text",
                        "blocked_by_text", "error_text", "traceback_block"]
     actions = ["cancel_runs"]
 
@@ -249,6 +266,11 @@ class JobRunAdmin(ReadOnlyAdmin):
     @admin.display(description="blocked by")
     def blocked_by_text(self, run: JobRun):
         return _json_text(run.blocked_by)
+
+    @admin.display(description="overlap")
+    def overlap_text(self, run: JobRun):
+        """What the overlap policy did: queued behind run #M, replaced by run #N, the queue was full."""
+        return selectors.run_overlap_note(run=run) or "-"
 
     @admin.display(description="error")
     def error_text(self, run: JobRun):

@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from jobsite import timefmt
-from scheduler_app.selectors import dead_after_seconds, silent_after_seconds, state_text
+from scheduler_app.selectors import dead_after_seconds, run_overlap_note, silent_after_seconds, state_text
 
 STATUS_COLOURS = {
     "SUCCEEDED": "#2e7d32", "PARTIAL": "#9e9d24", "FAILED": "#c62828", "TIMED_OUT": "#ef6c00",
@@ -51,9 +51,17 @@ def seconds_text(seconds: float | None) -> str:
 
 # --- the job cells (job list and dashboard) ----------------------------------------------------------------------
 
+def overlap_text(job: dict) -> str:
+    """The job's overlap policy in words (a job dict from scheduler_status)."""
+    policy = job.get("overlap_policy") or ("wait" if job.get("wait_seconds") else "skip")
+    if policy == "wait":
+        return f"waits {job.get('wait_seconds') or 0:g} s"
+    return {"queue_one": "queues one", "replace": "replaces the running run"}.get(policy, "fails fast")
+
+
 def job_cell(job: dict):
     """Name, id, and the run policy on a small line."""
-    waits = f"waits {job['wait_seconds']:g} s" if job.get("wait_seconds") else "fails fast"
+    waits = overlap_text(job)
     scope = "per team" if job.get("lock_scope") == "team" else "per job"
     disabled = mark_safe(' <span class="console-warn">disabled</span>') if not job.get("enabled") else ""
     return format_html('<strong>{}</strong>{}<br><code>{}</code><br><small>timeout {} · {} · {}</small>',
@@ -269,7 +277,9 @@ def run_column(run):
 
 @admin.display(description="status", ordering="status")
 def run_status_column(run):
-    reason = format_html("<br><small>{}</small>", run.get_skip_reason_display()) if run.skip_reason else ""
+    # What the overlap policy did ("queued behind run #M", "replaced by run #N") says more than the reason's label.
+    note = run_overlap_note(run=run) or (run.get_skip_reason_display() if run.skip_reason else "")
+    reason = format_html("<br><small>{}</small>", note) if note else ""
     return format_html("{}{}", status_badge(run.status), reason)
 
 

@@ -24,6 +24,9 @@ def job_definitions_sync() -> int:
                 timeout_minutes=spec.timeout_minutes,
                 lock_scope=spec.scope,
                 wait_seconds=spec.wait_seconds,
+                # The decorator's wait_seconds meant "wait" before overlap policies: it still does.
+                overlap_policy=JobDefinition.OverlapPolicy.WAIT if spec.wait_seconds > 0 else
+                JobDefinition.OverlapPolicy.SKIP,
             ),
         )
         created += 1

@@ -103,6 +103,8 @@ class JobDefinition(models.Model):
                 errors["time_zone"] = str(exc)
         if self.trigger_type == self.TriggerType.INTERVAL and not self.interval_seconds:
             errors["interval_seconds"] = "An interval trigger needs interval_seconds (1 or more)."
+        if self.overlap_policy == self.OverlapPolicy.WAIT and not (self.wait_seconds or 0) > 0:
+            errors["wait_seconds"] = "The wait overlap policy needs wait_seconds above 0 (0 would fail fast: skip)."
         if errors:
             raise ValidationError(errors)
 

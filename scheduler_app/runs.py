@@ -21,7 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from scheduler_app import locks
+from scheduler_app import locks, overlap
 from scheduler_app.db_work import thread_db_work
 from scheduler_app.locks import Lease
 from scheduler_app.models import JobRun
@@ -174,13 +174,16 @@ def run_skip(run: JobRun, *, reason: str, blocked_by: dict | None, error: str = 
 
 
 def run_finish(run: JobRun, *, status: str, error: str = "", traceback: str = "", result: Any = None,
-               warnings: list[str] | None = None) -> bool:
+               warnings: list[str] | None = None, skip_reason: str = "") -> bool:
     """Final status, compare-and-set from RUNNING: a run that was taken over (ABANDONED) or already ended keeps
-    what it has (terminal is final). On False `run` is refreshed to what the database holds."""
+    what it has (terminal is final). On False `run` is refreshed to what the database holds. `skip_reason` says
+    why a CANCELLED run stopped when that is not an operator (replaced)."""
     now = timezone.now()
     duration = (now - run.started_at).total_seconds() * 1000 if run.started_at else None
     values = dict(status=status, finished_at=now, duration_ms=duration, error=error[:10000], traceback=traceback,
                   result=_json_column_value(result), warnings=list(warnings or []))
+    if skip_reason:
+        values["skip_reason"] = skip_reason
     progress = progress_final(run.pk)
     if progress is not None:
         values["progress"] = progress
@@ -271,7 +274,8 @@ def _runs_abandon_dead(*, lock_key: str, by_run: int | None = None) -> int:
 def runs_reap_abandoned(*, lock_key: str | None = None) -> int:
     """RUNNING runs that are dead (heartbeat older than one lease and, if Redis answers, their key no longer
     theirs) become ABANDONED, and so do QUEUED runs whose trigger died while waiting."""
-    queued = JobRun.objects.filter(status=JobRun.Status.QUEUED,
+    # A queue_one run waits as long as its holder runs, and is started (not ended) once its waiter is gone.
+    queued = JobRun.objects.filter(overlap.not_queue_one(), status=JobRun.Status.QUEUED,
                                    created_at__lt=lease_ago() - timedelta(seconds=MAX_QUEUED_SECONDS))
     if lock_key is not None:
         queued = queued.filter(lock_key=lock_key)

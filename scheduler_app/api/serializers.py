@@ -29,6 +29,8 @@ class JobRunOutput(serializers.ModelSerializer):
     user = serializers.SerializerMethodField()
     heartbeat_age_seconds = serializers.SerializerMethodField(
         help_text="A RUNNING run's heartbeat age (written every lease/3; a lease old means its holder is dead).")
+    overlap_note = serializers.SerializerMethodField(
+        help_text='What the overlap policy did: "queued behind run #M", "replaced by run #N", queue full.')
 
     class Meta:
         model = JobRun
@@ -36,7 +38,7 @@ class JobRunOutput(serializers.ModelSerializer):
                   "scheduled_for", "created_at", "started_at", "finished_at", "duration_ms", "lock_wait_ms",
                   "start_lateness_ms", "timeout_seconds", "lock_backend", "fencing_token", "host", "pid",
                   "heartbeat_at", "heartbeat_age_seconds", "progress", "cancel_requested_at", "cancel_requested_by",
-                  "blocked_by", "error", "traceback", "warnings", "result"]
+                  "blocked_by", "overlap_note", "error", "traceback", "warnings", "result"]
 
     def to_representation(self, run: JobRun) -> dict:
         """Staff see every field. Others (who see only their own and their teams' runs) do not see where a run
@@ -68,6 +70,9 @@ class JobRunOutput(serializers.ModelSerializer):
             return None
         return round((timezone.now() - run.heartbeat_at).total_seconds(), 1)
 
+    def get_overlap_note(self, run: JobRun) -> str:
+        return selectors.run_overlap_note(run=run)
+
     def get_user(self, run: JobRun) -> str | None:
         return run.user.get_username() if run.user_id else None
 
@@ -85,7 +90,7 @@ class JobDefinitionOutput(serializers.ModelSerializer):
     class Meta:
         model = JobDefinition
         fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "time_zone", "timeout_minutes",
-                  "enabled", "lock_scope", "wait_seconds", "updated_at", "timeout_advice"]
+                  "enabled", "lock_scope", "wait_seconds", "overlap_policy", "updated_at", "timeout_advice"]
         read_only_fields = fields
 
     @extend_schema_field(TimeoutAdviceOutput)

@@ -78,6 +78,9 @@ class SchedulerJobView(APIView):
         job_id = JobIdField()
         team_id = TeamIdField(required=False, allow_null=True)
         wait_seconds = StrictFloatField(required=False, allow_null=True, min_value=0, max_value=WAIT_SECONDS_MAX)
+        overlap = serializers.ChoiceField(choices=JobDefinition.OverlapPolicy.choices, required=False,
+                                          help_text="What this trigger does while the job runs (default: the job's "
+                                                    "overlap_policy).")
         params = serializers.DictField(required=False, default=dict,
                                        help_text="The job's parameters, checked by the job's own validator.")
 
@@ -88,7 +91,7 @@ class SchedulerJobView(APIView):
         try:
             run = services.job_run(job_id=data["job_id"], trigger=JobRun.Trigger.API, user=request.user,
                                    team=data.get("team_id"), wait_seconds=data.get("wait_seconds"),
-                                   params=data.get("params"), background=True)
+                                   overlap=data.get("overlap"), params=data.get("params"), background=True)
         except registry.JobNotFound as exc:
             raise NotFound(str(exc)) from None
         except registry.InvalidJobParams as exc:
@@ -97,8 +100,11 @@ class SchedulerJobView(APIView):
         if refused is not None:
             return refused
         url = request.build_absolute_uri(reverse("scheduler-run-detail", args=[run.pk]))
-        return Response({"run_id": run.pk, "job_id": run.job_id, "status": run.status, "lock_key": run.lock_key,
-                         "url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url, **run_headers(run)})
+        body = {"run_id": run.pk, "job_id": run.job_id, "status": run.status, "lock_key": run.lock_key, "url": url}
+        note = selectors.run_overlap_note(run=run)
+        if note:
+            body["detail"] = note  # e.g. "queued behind run #12"
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url, **run_headers(run)})
 
 
 class RunListView(generics.ListAPIView):
@@ -185,7 +191,8 @@ class LockCleanupView(APIView):
 
 
 class JobDefinitionDetailView(APIView):
-    """A job's schedule and policy: the same fields the admin edits (timeout, schedule, enabled, scope, wait)."""
+    """A job's schedule and policy: the same fields the admin edits (timeout, schedule, enabled, scope, wait,
+    overlap policy)."""
 
     permission_classes = [IsStaff]
 
@@ -204,6 +211,7 @@ class JobDefinitionDetailView(APIView):
         wait_seconds = StrictFloatField(min_value=0, max_value=WAIT_SECONDS_MAX, required=False)
         time_zone = StrictCharField(max_length=64, required=False, allow_blank=True,
                                     help_text="IANA time zone of the cron schedule (blank: TIME_ZONE).")
+        overlap_policy = serializers.ChoiceField(choices=JobDefinition.OverlapPolicy.choices, required=False)
 
     def _definition(self, job_id: str) -> JobDefinition:
         definition = selectors.job_definition_get(job_id=_job_id_from_path(job_id))

@@ -30,6 +30,7 @@ from scheduler_app.selectors.refusals import (
     Refusal,
     lease_ago,
     run_not_recorded_refusal,
+    run_overlap_note,
     run_refusal,
 )
 from scheduler_app.selectors.run_metrics import (
@@ -101,6 +102,7 @@ __all__ = [
     "lock_states",
     "run_metric_aggregates",
     "run_not_recorded_refusal",
+    "run_overlap_note",
     "run_refusal",
     "scheduled_slot_fires",
     "scheduled_slot_has_run",

@@ -109,7 +109,7 @@ def _lock_result(*, status: str, skip_reason: str, backend: str) -> str | None:
         return "acquired"
     if backend == "database":
         return "fallback"
-    if skip_reason == "lock_held":
+    if skip_reason in ("lock_held", "queue_full"):  # queue_full: the lock refused it and the queue was taken
         return "blocked"
     if skip_reason == "lock_unavailable":
         return "error"

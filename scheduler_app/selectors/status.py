@@ -59,7 +59,7 @@ def _run_brief(run: tuple | None, zone) -> dict | None:
 
 
 _DEFINITION_FIELDS = ("job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
-                      "lock_scope", "wait_seconds", "time_zone")
+                      "lock_scope", "wait_seconds", "time_zone", "overlap_policy")
 _HOLDER_RUN_FIELDS = ("host", "pid", "timeout_seconds")  # of a RUNNING run, after its brief fields
 
 
@@ -228,6 +228,7 @@ def scheduler_status() -> dict:
             "timeout_minutes": definition.timeout_minutes,
             "lock_scope": definition.lock_scope,
             "wait_seconds": definition.wait_seconds,
+            "overlap_policy": definition.overlap_policy,
             "state": state,
             "heartbeat_age_seconds": state.get("heartbeat_age_seconds"),
             "last_success": _outcome(definition.last_success, zone),

@@ -1,11 +1,12 @@
 """Scheduler writes. `job_run` is the ONE path that the API, the admin, runjob and the scheduler call.
 
-Other apps use these names only: `job_run`, its errors (`InvalidJobParams`, `JobNotFound`, `RunNotRecorded`) and
-`Trigger`, the trigger names it takes.
+Other apps use these names only: `job_run`, its errors (`InvalidJobParams`, `InvalidOverlap`, `JobNotFound`,
+`RunNotRecorded`), `Trigger`, the trigger names it takes, and `OverlapPolicy`, the overlap values it takes.
 """
 
 from scheduler_app.definitions import job_definitions_sync
-from scheduler_app.models import JobRun
+from scheduler_app.models import JobDefinition, JobRun
+from scheduler_app.overlap import InvalidOverlap
 from scheduler_app.registry import InvalidJobParams, JobNotFound
 from scheduler_app.runs import RunNotRecorded
 from scheduler_app.services.definitions import job_definition_update
@@ -35,9 +36,11 @@ from scheduler_app.services.scheduler_instances import (
 )
 
 Trigger = JobRun.Trigger
+OverlapPolicy = JobDefinition.OverlapPolicy  # the `overlap` values job_run takes
 
 __all__ = [
-    "InvalidJobParams", "JobNotFound", "LockClear", "RunCancel", "RunNotFound", "RunNotRecorded", "Trigger",
+    "InvalidJobParams", "InvalidOverlap", "JobNotFound", "LockClear", "OverlapPolicy",
+    "RunCancel", "RunNotFound", "RunNotRecorded", "Trigger",
     "database_locks_cleanup", "job_definition_update", "job_definitions_sync", "job_locks_clear", "job_run",
     "job_run_cancel", "job_run_record_not_started", "job_runs_cancel_active", "lock_clear", "lock_force_release",
     "lock_holders_live", "locks_clear_stale", "operator_action_record", "reaper_run", "run_history_delete_before",

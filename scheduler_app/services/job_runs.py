@@ -18,18 +18,22 @@ logger = logging.getLogger("scheduler_app")
 
 def job_run(*, job_id: str, trigger: str, user=None, team=None, params: dict | None = None,
             wait_seconds: float | None = None, scheduled_for: datetime | None = None, background: bool = False,
-            progress: Callable[[str, int, int | None], None] | None = None) -> JobRun:
+            progress: Callable[[str, int, int | None], None] | None = None, overlap: str | None = None) -> JobRun:
     """Run a job behind its execution lock and return its JobRun: the one way every trigger starts a job.
 
-    Raises JobNotFound or InvalidJobParams for bad input, and RunNotRecorded when the database cannot take the run
-    row. Every other outcome, refusals included, is the run's status (SKIPPED with skip_reason lock_held /
-    lock_unavailable when it did not start; `selectors.run_refusal` says why). With `background` the lock is taken
-    here and the body runs in a thread of its own (the run comes back RUNNING); otherwise it runs to its end, and
-    the run carries `job_value` and `job_exception` for a direct call.
+    `overlap` (skip, wait, queue_one, replace) is what this trigger does while the job's key is held; by default
+    the definition's `overlap_policy`. An explicit `wait_seconds` > 0 means wait with that budget.
+
+    Raises JobNotFound, InvalidJobParams or InvalidOverlap for bad input, and RunNotRecorded when the database
+    cannot take the run row. Every other outcome, refusals included, is the run's status (SKIPPED with skip_reason
+    lock_held / lock_unavailable / queue_full when it did not start; `selectors.run_refusal` says why). With
+    `background` the lock is taken here and the body runs in a thread of its own (the run comes back RUNNING, or
+    QUEUED when it queued); otherwise it runs to its end (a queued run too), and the run carries `job_value` and
+    `job_exception` for a direct call.
     """
     return runner.run_job(registry.get(job_id), trigger=trigger, user=user, team=team, params=params,
                           wait_seconds=wait_seconds, scheduled_for=scheduled_for, background=background,
-                          progress=progress)
+                          progress=progress, overlap=overlap)
 
 
 def job_runs_cancel_active(*, reason: str = "shutdown") -> int:

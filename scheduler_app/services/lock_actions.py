@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from scheduler_app import locks, runs, selectors
+from scheduler_app import locks, runner, runs, selectors
 from scheduler_app.locks import LockState
 from scheduler_app.models import DatabaseLock, JobRun, OperatorAction
 from scheduler_app.services.operator_actions import operator_action_record
@@ -120,7 +120,9 @@ def database_locks_cleanup(*, keys: list[str] | None = None, user=None, source: 
 
 
 def reaper_run() -> dict:
-    """What the scheduler runs every minute: abandoned runs, then stale locks."""
+    """What the scheduler runs every minute: abandoned runs, stale locks, then queued (queue_one) runs whose
+    waiting process is gone and whose key is free: they start here."""
     abandoned = runs.runs_reap_abandoned()
     cleared = locks_clear_stale()
-    return {"abandoned": abandoned, "locks_cleared": [state.key for state in cleared]}
+    queued = runner.runs_queued_adopt()
+    return {"abandoned": abandoned, "locks_cleared": [state.key for state in cleared], "queued_started": queued}

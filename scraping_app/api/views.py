@@ -16,7 +16,7 @@ from scheduler_app.api.fields import StrictFilterSerializer, StrictFloatField, S
 from scheduler_app.api.pagination import Pagination
 from scheduler_app.api.responses import refusal_response, run_headers
 from scheduler_app.api.schema import REFUSAL_RESPONSES, RUN_HEADER_PARAMETERS
-from scheduler_app.services import InvalidJobParams, Trigger, job_run
+from scheduler_app.services import InvalidJobParams, OverlapPolicy, Trigger, job_run
 from scraping_app import selectors, services
 from scraping_app.api.fields import LenientDateTimeField, TeamIdField
 from scraping_app.api.serializers import (
@@ -61,6 +61,9 @@ class JobScrapeApi(APIView):
         team_id = TeamIdField(required=False)
         wait = StrictFloatField(required=False, min_value=0, max_value=600,
                                 help_text="Seconds to wait for the lock (0: fail fast with 409).")
+        overlap = serializers.ChoiceField(choices=OverlapPolicy.choices, required=False,
+                                          help_text="What this scrape does while one runs (default: the job's "
+                                                    "overlap_policy); a queued scrape answers once it has run.")
 
         def validate(self, attrs: dict) -> dict:
             team = attrs.get("team_id")
@@ -86,7 +89,8 @@ class JobScrapeApi(APIView):
         params.update({name: values[name] for name in ("keyword", "location") if values.get(name)})
         try:
             run = job_run(job_id="scrape_jobs_task", trigger=Trigger.API, user=request.user,
-                          team=values.get("team_id"), wait_seconds=values.get("wait"), params=params)
+                          team=values.get("team_id"), wait_seconds=values.get("wait"),
+                          overlap=values.get("overlap"), params=params)
         except InvalidJobParams as exc:
             return Response({"detail": str(exc), **{k: [v] for k, v in exc.errors.items()}},
                             status=status.HTTP_400_BAD_REQUEST)

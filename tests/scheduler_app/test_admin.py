@@ -187,7 +187,8 @@ def test_saving_a_definition_requests_a_reload(admin_client_, real_redis, settin
     before = selectors.job_definitions_version()
     url = f"{CHANGELIST}{definition.pk}/change/"
     form = {"name": "Job Scraping", "trigger_type": "cron", "cron": "*/15 * * * *", "interval_seconds": "",
-            "timeout_minutes": "12", "enabled": "on", "lock_scope": "team", "wait_seconds": "5"}
+            "timeout_minutes": "12", "enabled": "on", "lock_scope": "team", "wait_seconds": "5",
+            "overlap_policy": "wait"}
     try:
         response = admin_client_.post(url, form, follow=True)
         message = subscriber.get_message(timeout=2)  # every live scheduler hears it

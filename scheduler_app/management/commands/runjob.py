@@ -1,7 +1,8 @@
-"""manage.py runjob <job_id> [--team ID] [--wait SECONDS] [--param key=value ...]
+"""manage.py runjob <job_id> [--team ID] [--wait SECONDS] [--overlap skip|wait|queue_one|replace] [--param k=v ...]
 
-Exit codes: 0 SUCCEEDED/PARTIAL, 1 FAILED/TIMED_OUT/LOST_LOCK/ABANDONED/CANCELLED, 2 usage error, 3 blocked,
-4 lock service unavailable (LOCK_FALLBACK=fail) or the run could not be recorded (database unavailable).
+Exit codes: 0 SUCCEEDED/PARTIAL, 1 FAILED/TIMED_OUT/LOST_LOCK/ABANDONED/CANCELLED, 2 usage error, 3 blocked (the
+lock held, or queue_one's queue full), 4 lock service unavailable (LOCK_FALLBACK=fail) or the run could not be
+recorded (database unavailable).
 SIGTERM (a deploy) cancels the run: it ends CANCELLED at its next ctx.check(), releases its lock, and runjob exits.
 """
 
@@ -30,8 +31,8 @@ EXIT = {
     JobRun.Status.ABANDONED: 1,
     JobRun.Status.CANCELLED: 1,
 }
-REFUSED_EXIT = {selectors.Refusal.LOCK_HELD: 3, selectors.Refusal.LOCK_UNAVAILABLE: 4,
-                selectors.Refusal.NOT_RECORDED: 4}
+REFUSED_EXIT = {selectors.Refusal.LOCK_HELD: 3, selectors.Refusal.QUEUE_FULL: 3,
+                selectors.Refusal.LOCK_UNAVAILABLE: 4, selectors.Refusal.NOT_RECORDED: 4}
 
 
 class Command(BaseCommand):
@@ -42,9 +43,13 @@ class Command(BaseCommand):
         parser.add_argument("--team", type=int, help="Team id (per-team lock scope, team's saved searches).")
         parser.add_argument("--wait", type=float, default=None, help="Seconds to wait for the lock (default: the "
                             "job's policy; 0 fails fast).")
+        parser.add_argument("--overlap", choices=services.OverlapPolicy.values, default=None,
+                            help="What this trigger does while the job runs (default: the job's overlap policy); "
+                                 "a queued run is waited for.")
         parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
 
-    def handle(self, *args, job_id: str, team: int | None, wait: float | None, param: list[str], **options):
+    def handle(self, *args, job_id: str, team: int | None, wait: float | None, param: list[str],
+               overlap: str | None = None, **options):
         try:
             params = params_parse(param)
         except ValueError as exc:
@@ -62,7 +67,7 @@ class Command(BaseCommand):
         with progress_display(enabled=sys.stdout.isatty()) as progress:
             try:
                 run = services.job_run(job_id=job_id, trigger=JobRun.Trigger.CLI, team=team_obj,
-                                       wait_seconds=wait, params=params, progress=progress)
+                                       wait_seconds=wait, overlap=overlap, params=params, progress=progress)
             except JobNotFound as exc:
                 raise CommandError(str(exc), returncode=2) from None
             except InvalidJobParams as exc:

@@ -50,7 +50,7 @@ def test_shape(status_db):
     assert ids == sorted(JobDefinition.objects.values_list("job_id", flat=True))
     job = _jobs(status)["scrape_jobs_task"]
     assert set(job) == {"id", "name", "next_run", "trigger", "schedule", "enabled", "running", "lock", "running_run",
-                        "last_run", "timeout_minutes", "lock_scope", "wait_seconds",
+                        "last_run", "timeout_minutes", "lock_scope", "wait_seconds", "overlap_policy",
                         # the console's additions
                         "schedule_words", "cron", "state", "heartbeat_age_seconds", "last_success", "last_failure",
                         "failures_24h", "skips_24h", "timeout_advice",
