@@ -36,6 +36,7 @@ from scheduler_app.locks import Lease, LockNotAcquired, LockServiceUnavailable
 from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.registry import JobSpec
 from scheduler_app.run_progress import progress_note
+from scheduler_app.scheduler import jitter
 
 logger = logging.getLogger("scheduler_app")
 
@@ -258,7 +259,7 @@ def _run_job(spec: JobSpec, trace: tracing.RunSpan, *, trigger: str, user=None, 
                           scheduled_for=scheduled_for, timeout_seconds=policy.timeout_minutes * 60)
     run.job_value = run.job_exception = None
     trace.set("job.run_id", run.pk)
-    if run.status == JobRun.Status.SKIPPED:
+    if run.status == JobRun.Status.SKIPPED or not jitter.run_jitter_wait(run):  # a scheduled start's jitter
         return run
     with tracing.span("lock.acquire", {"lock.key": key}) as lock_span:
         asked = time.monotonic()
