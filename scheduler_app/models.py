@@ -97,6 +97,8 @@ class JobDefinition(models.Model):
                 errors["cron"] = f"Not a valid five-field crontab: {exc}"
         if self.trigger_type == self.TriggerType.INTERVAL and not self.interval_seconds:
             errors["interval_seconds"] = "An interval trigger needs interval_seconds (1 or more)."
+        if self.catch_up_policy == self.CatchUpPolicy.ALL_WITHIN and not self.catch_up_window_seconds:
+            errors["catch_up_window_seconds"] = "The all_within catch-up policy needs catch_up_window_seconds."
         if errors:
             raise ValidationError(errors)
 

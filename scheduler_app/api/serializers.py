@@ -85,7 +85,8 @@ class JobDefinitionOutput(serializers.ModelSerializer):
     class Meta:
         model = JobDefinition
         fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
-                  "lock_scope", "wait_seconds", "updated_at", "timeout_advice"]
+                  "lock_scope", "wait_seconds", "catch_up_policy", "catch_up_window_seconds", "jitter_seconds",
+                  "updated_at", "timeout_advice"]
         read_only_fields = fields
 
     @extend_schema_field(TimeoutAdviceOutput)
