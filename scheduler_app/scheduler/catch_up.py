@@ -69,24 +69,26 @@ def catch_up_plan(*, policy: JobPolicy, trigger: BaseTrigger, first_due: datetim
 
 def _all_within(window: int, trigger: BaseTrigger, first_due: datetime, latest: datetime, now: datetime,
                 limit: int) -> Plan:
+    # One walk from the stored next run time, as APScheduler's own (`Job._get_run_times`) walks every due slot.
     cutoff = now - timedelta(seconds=window)
-    start = first_due if first_due >= cutoff else triggers.next_fire_time(trigger, now=cutoff)
     within: deque[datetime] = deque(maxlen=limit)
-    overflow: list[datetime] = []  # within the window, but beyond the most that run
-    fire = start
+    missed: list[datetime] = []  # older than the window, then within it but beyond the most that run
+    count = 0
+    fire: datetime | None = first_due
     while fire is not None and fire <= latest:
-        if len(within) == limit and len(overflow) < limit:
-            overflow.append(within[0])
-        within.append(fire)
+        if fire < cutoff or len(within) == limit:
+            dropped = fire if fire < cutoff else within[0]
+            count += 1
+            if len(missed) < limit:
+                missed.append(dropped)
+        if fire >= cutoff:
+            within.append(fire)
         fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    because = f"they are older than the job's catch-up window ({window} s)"
     if not within:  # even the latest due slot is older than the window: it still has the misfire grace time
-        before = triggers.slots_between(trigger, first_due, latest, limit=limit)
-        return Plan(run=[latest], missed=before, capped=len(before) >= limit,
-                    because=f"they are older than the job's catch-up window ({window} s)")
-    older = triggers.slots_between(trigger, first_due, within[0], limit=limit) if first_due < cutoff else []
-    missed = (older + overflow)[:limit]
-    capped = len(older) + len(overflow) > len(missed) or len(older) >= limit
+        if missed and missed[-1] == latest:
+            missed.pop()
+        return Plan(run=[latest], missed=missed, capped=count - 1 > len(missed), because=because)
     run = list(within)
-    return Plan(run=run, missed=missed, capped=capped, no_grace=True,
-                because=f"they are older than the job's catch-up window ({window} s); {len(run)} slot(s) within it "
-                        f"run one after another")
+    return Plan(run=run, missed=missed, capped=count > len(missed), no_grace=True,
+                because=f"{because}; {len(run)} slot(s) within it run one after another")

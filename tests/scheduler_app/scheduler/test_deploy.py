@@ -190,7 +190,8 @@ def test_a_deploy_whose_new_scheduler_starts_before_the_old_one_stops_runs_each_
 
 def _store_behind(definition: JobDefinition, first_due: datetime) -> None:
     """The job's store row as a scheduler that went down before `first_due` left it."""
-    job = Job(SimpleNamespace(timezone=triggers.tz()), id=definition.job_id, func=job_fire, trigger=triggers.trigger_build(definition),
+    scheduler = SimpleNamespace(timezone=triggers.tz())  # all a Job needs of its scheduler here
+    job = Job(scheduler, id=definition.job_id, func=job_fire, trigger=triggers.trigger_build(definition),
               executor="default", args=[definition.job_id], kwargs={}, name=definition.name,
               misfire_grace_time=120, coalesce=True, max_instances=1, next_run_time=first_due)
     ClaimingJobStore().add_job(job)
