@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from apscheduler.executors.base import run_job
+from apscheduler.executors.base import MaxInstancesReachedError, run_job
 from apscheduler.executors.pool import ThreadPoolExecutor
 
 from scheduler_app.db_work import thread_db_work
@@ -90,7 +90,16 @@ class SlotThreadPoolExecutor(ThreadPoolExecutor):
         run_times = self._catch_up(job, run_times)
         if not run_times:
             return None  # catch-up policy none: nothing fires (the misses are recorded)
-        return super().submit_job(job, run_times)
+        try:
+            return super().submit_job(job, run_times)
+        except MaxInstancesReachedError:
+            # APScheduler's event records the latest slot SKIPPED; older slots of an all_within catch-up get a row.
+            if len(run_times) > 1 and self.on_coalesced is not None:
+                self.on_coalesced(job.id, run_times[:-1], run_times[-1], because="the job's previous run was still "
+                                  "running (max instances reached); the latest slot is recorded SKIPPED")
+            raise
+        finally:
+            self._windowed.discard(job.id)
 
     def _catch_up(self, job, run_times) -> list:
         # The job's next_run_time is still the earliest due slot here; APScheduler moves it on after submitting.
@@ -114,7 +123,6 @@ class SlotThreadPoolExecutor(ThreadPoolExecutor):
         slots runs them one after another), with the job's jitter."""
         wants_slot = getattr(job.func, "wants_slot", False)
         grace = job.id not in self._windowed
-        self._windowed.discard(job.id)
         policy = self.policy_of(job.id)
         self._fire_started(job.id, run_times if wants_slot else [run_times[-1] if run_times else None])
         alias, logger_name = job._jobstore_alias, self._logger.name

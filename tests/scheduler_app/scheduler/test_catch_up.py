@@ -15,6 +15,7 @@ from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.scheduler.catch_up import JobPolicy, catch_up_plan
 from scheduler_app.scheduler.process import SchedulerProcess
 from scheduler_app.scheduler.triggers import INTERVAL_ANCHOR
+from tests.scheduler_app.scheduler import jobs_slow
 from tests.scheduler_app.scheduler.conftest import wait_for
 from tests.scheduler_app.scheduler.test_process import _four_slots_behind, _interval, _settle, process  # noqa: F401
 
@@ -179,3 +180,28 @@ def test_all_within_when_even_the_latest_slot_is_older_than_the_window():
     plan = catch_up_plan(policy=JobPolicy(catch_up="all_within", window_seconds=10), trigger=MINUTE,
                          first_due=L - timedelta(minutes=2), latest=L, now=L + timedelta(seconds=30))
     assert (plan.run, plan.missed, plan.capped, plan.no_grace) == ([L], _slots(2, 1), False, False)
+
+
+@pytestmark_db
+def test_an_all_within_catch_up_that_meets_a_running_run_leaves_a_row_for_every_slot(process, fake_redis,  # noqa: F811
+                                                                                      settings):
+    """APScheduler's max-instances event names only the latest slot (SKIPPED): the older slots of the window get
+    the MISSED row, so none of them is silent."""
+    settings.SCHEDULER_MISFIRE_GRACE_SECONDS = 300
+    _interval("gated_job", 300, catch_up_policy="all_within", catch_up_window_seconds=1200)
+    jobs_slow.GATE.clear()
+    proc = process(paused=True)
+    holder_slot = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
+    proc.scheduler.modify_job("gated_job", jobstore="default", next_run_time=holder_slot)
+    proc.scheduler.resume()
+    wait_for(lambda: JobRun.objects.filter(job_id="gated_job", status="RUNNING").exists(), timeout=15,
+             message="the gated run to start")
+    overdue, latest = _four_slots_behind(proc, "gated_job")
+    skipped = wait_for(lambda: JobRun.objects.filter(job_id="gated_job", scheduled_for=latest).first(), timeout=15,
+                       message="the catch-up fire's row")
+    assert skipped.status == "SKIPPED" and skipped.skip_reason == "max_instances"
+    missed = JobRun.objects.get(job_id="gated_job", status="MISSED")
+    assert missed.scheduled_for == overdue and missed.skip_reason == "coalesced"
+    assert missed.error.startswith(f"3 scheduled run(s) from {overdue.isoformat()}") and "max instances" in missed.error
+    jobs_slow.GATE.set()
+    _settle(proc, "gated_job")
