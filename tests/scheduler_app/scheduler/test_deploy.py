@@ -250,3 +250,35 @@ def test_a_scheduler_started_after_downtime_applies_each_jobs_catch_up_policy(sc
     assert "catch-up window" in errors["slot_record_all"]
     stored = {job.id: job.next_run_time for job in ClaimingJobStore().get_all_jobs()}
     assert all(stored[f"slot_record_{p}"] >= latest_slot + timedelta(seconds=60) for p in ("latest", "none", "all"))
+
+
+def test_a_scheduler_stopped_during_a_jitter_wait_hands_the_slot_to_the_next_one(scheduler_process, record_env):
+    """A real SIGTERM while a fire waits out its jitter (up to an hour here): the process exits promptly, the
+    row ends MISSED saying why, the slot is back in the job store, and the next scheduler runs it, once."""
+    from django_apscheduler.models import DjangoJob
+
+    env, record = record_env
+    definition = _define("slot_record_job", 3600, jitter_seconds=3600)
+    slot = (timezone.now() - timedelta(seconds=1)).replace(microsecond=0)
+    _store_behind(definition, slot)
+    old = scheduler_process(**env)
+    fired = wait_for(lambda: JobRun.objects.filter(job_id="slot_record_job", scheduled_for=slot).exclude(
+        status="QUEUED").first() or JobRun.objects.filter(job_id="slot_record_job", status="QUEUED").first(),
+        timeout=15, message="the jittered fire's row")
+    if fired.status != "QUEUED":
+        pytest.skip("the jitter drawn was too short to stop the scheduler during it")  # about 1 in 1,000
+    began = time.monotonic()
+    code, output = scheduler_process.stop(old)
+    assert code == 0 and time.monotonic() - began < 15, output
+    missed = JobRun.objects.get(pk=fired.pk)
+    assert (missed.status, missed.scheduled_for) == ("MISSED", slot), output
+    assert "handed back to the job store" in missed.error
+    assert DjangoJob.objects.get(id="slot_record_job").next_run_time == slot
+    JobDefinition.objects.filter(job_id="slot_record_job").update(jitter_seconds=0)
+    new = scheduler_process(**env)
+    wait_for(lambda: jobs_record.record_read(record), timeout=15, message="the slot's run in the new scheduler")
+    code, output = scheduler_process.stop(new)
+    assert [(job_id, s, pid) for job_id, s, _, pid in jobs_record.record_read(record)] == [
+        ("slot_record_job", slot, new.pid)]
+    assert sorted(JobRun.objects.filter(job_id="slot_record_job").values_list("status", flat=True)) == [
+        "MISSED", "SUCCEEDED"]
