@@ -37,7 +37,8 @@ class JobDefinitionAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "trigger_type", "lock_scope", "overlap_policy"]
     search_fields = ["job_id", "name"]
     fields = ["job_id", "name", "trigger_type", "cron", "time_zone", "interval_seconds", "timeout_minutes",
-              "timeout_advice", "enabled", "lock_scope", "overlap_policy", "wait_seconds", "updated_at"]
+              "timeout_advice", "enabled", "lock_scope", "overlap_policy", "wait_seconds", "catch_up_policy",
+              "catch_up_window_seconds", "jitter_seconds", "updated_at"]
     readonly_fields = ["timeout_advice", "updated_at"]
     actions = ["run_now", "run_now_queue_one", "run_now_replace", "clear_lock"]
 

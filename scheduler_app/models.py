@@ -105,6 +105,8 @@ class JobDefinition(models.Model):
             errors["interval_seconds"] = "An interval trigger needs interval_seconds (1 or more)."
         if self.overlap_policy == self.OverlapPolicy.WAIT and not (self.wait_seconds or 0) > 0:
             errors["wait_seconds"] = "The wait overlap policy needs wait_seconds above 0 (0 would fail fast: skip)."
+        if self.catch_up_policy == self.CatchUpPolicy.ALL_WITHIN and not self.catch_up_window_seconds:
+            errors["catch_up_window_seconds"] = "The all_within catch-up policy needs catch_up_window_seconds."
         if errors:
             raise ValidationError(errors)
 

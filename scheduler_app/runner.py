@@ -40,6 +40,7 @@ from scheduler_app.locks import Lease, LockNotAcquired, LockServiceUnavailable
 from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.registry import JobSpec
 from scheduler_app.run_progress import progress_note
+from scheduler_app.scheduler import jitter
 
 logger = logging.getLogger("scheduler_app")
 
@@ -286,7 +287,7 @@ def _run_job(spec: JobSpec, trace: tracing.RunSpan, *, trigger: str, user=None, 
                           scheduled_for=scheduled_for, timeout_seconds=policy.timeout_minutes * 60)
     run.job_value = run.job_exception = None
     trace.set("job.run_id", run.pk)
-    if run.status == JobRun.Status.SKIPPED:
+    if run.status == JobRun.Status.SKIPPED or not jitter.run_jitter_wait(run):  # a scheduled start's jitter
         return run
     background = background or overlaps.runs_detached(trigger=trigger, policy=choice.policy)
     start = _Start(spec=spec, kwargs=kwargs, key=key, timeout_minutes=policy.timeout_minutes, team=team, user=user,

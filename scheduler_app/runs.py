@@ -19,12 +19,13 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from scheduler_app import locks, overlap
 from scheduler_app.db_work import thread_db_work
 from scheduler_app.locks import Lease
-from scheduler_app.models import JobRun
+from scheduler_app.models import JITTER_SECONDS_MAX, JobRun
 from scheduler_app.run_progress import progress_changed, progress_final
 from scheduler_app.selectors import lease_ago
 
@@ -274,13 +275,15 @@ def _runs_abandon_dead(*, lock_key: str, by_run: int | None = None) -> int:
 def runs_reap_abandoned(*, lock_key: str | None = None) -> int:
     """RUNNING runs that are dead (heartbeat older than one lease and, if Redis answers, their key no longer
     theirs) become ABANDONED, and so do QUEUED runs whose trigger died while waiting."""
-    # A queue_one run waits as long as its holder runs, and is started (not ended) once its waiter is gone.
-    queued = JobRun.objects.filter(overlap.not_queue_one(), status=JobRun.Status.QUEUED,
-                                   created_at__lt=lease_ago() - timedelta(seconds=MAX_QUEUED_SECONDS))
+    # A queue_one run waits as long as its holder runs, and is started (not ended) once its waiter is gone. A
+    # scheduled row may wait its jitter first (up to JITTER_SECONDS_MAX) before it waits for the lock.
+    cutoff = lease_ago() - timedelta(seconds=MAX_QUEUED_SECONDS)
+    queued = JobRun.objects.filter(Q(scheduled_for__isnull=True) | Q(created_at__lt=cutoff - timedelta(
+        seconds=JITTER_SECONDS_MAX)), overlap.not_queue_one(), status=JobRun.Status.QUEUED, created_at__lt=cutoff)
     if lock_key is not None:
         queued = queued.filter(lock_key=lock_key)
     queued.update(status=JobRun.Status.ABANDONED, finished_at=timezone.now(),
-                  error="Never started: the triggering process stopped while waiting for the lock.")
+                  error="Never started: the triggering process stopped while waiting for the lock (or its jitter).")
     silent = JobRun.objects.filter(status=JobRun.Status.RUNNING, heartbeat_at__lt=lease_ago())
     if lock_key is not None:
         silent = silent.filter(lock_key=lock_key)

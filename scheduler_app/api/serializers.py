@@ -90,7 +90,8 @@ class JobDefinitionOutput(serializers.ModelSerializer):
     class Meta:
         model = JobDefinition
         fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "time_zone", "timeout_minutes",
-                  "enabled", "lock_scope", "wait_seconds", "overlap_policy", "updated_at", "timeout_advice"]
+                  "enabled", "lock_scope", "wait_seconds", "overlap_policy", "catch_up_policy",
+                  "catch_up_window_seconds", "jitter_seconds", "updated_at", "timeout_advice"]
         read_only_fields = fields
 
     @extend_schema_field(TimeoutAdviceOutput)

@@ -30,7 +30,14 @@ from scheduler_app.api.permissions import IsStaff
 from scheduler_app.api.responses import refusal_response, run_headers
 from scheduler_app.api.schema import REFUSAL_RESPONSES, RUN_HEADER_PARAMETERS
 from scheduler_app.api.serializers import JobDefinitionOutput, JobRunOutput, NextRunsOutput, TeamIdField
-from scheduler_app.models import INTERVAL_SECONDS_MAX, TIMEOUT_MINUTES_MAX, WAIT_SECONDS_MAX, JobDefinition, JobRun
+from scheduler_app.models import (
+    INTERVAL_SECONDS_MAX,
+    JITTER_SECONDS_MAX,
+    TIMEOUT_MINUTES_MAX,
+    WAIT_SECONDS_MAX,
+    JobDefinition,
+    JobRun,
+)
 from scheduler_app.registry import JOB_ID_PATTERN_JS
 
 _any = inline_serializer("SchedulerAny", fields={"detail": serializers.CharField(required=False)})
@@ -212,6 +219,10 @@ class JobDefinitionDetailView(APIView):
         time_zone = StrictCharField(max_length=64, required=False, allow_blank=True,
                                     help_text="IANA time zone of the cron schedule (blank: TIME_ZONE).")
         overlap_policy = serializers.ChoiceField(choices=JobDefinition.OverlapPolicy.choices, required=False)
+        catch_up_policy = serializers.ChoiceField(choices=JobDefinition.CatchUpPolicy.values, required=False)
+        catch_up_window_seconds = StrictIntegerField(min_value=1, max_value=INTERVAL_SECONDS_MAX, required=False,
+                                                     allow_null=True)
+        jitter_seconds = StrictIntegerField(min_value=0, max_value=JITTER_SECONDS_MAX, required=False)
 
     def _definition(self, job_id: str) -> JobDefinition:
         definition = selectors.job_definition_get(job_id=_job_id_from_path(job_id))

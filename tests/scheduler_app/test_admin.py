@@ -188,7 +188,8 @@ def test_saving_a_definition_requests_a_reload(admin_client_, real_redis, settin
     url = f"{CHANGELIST}{definition.pk}/change/"
     form = {"name": "Job Scraping", "trigger_type": "cron", "cron": "*/15 * * * *", "interval_seconds": "",
             "timeout_minutes": "12", "enabled": "on", "lock_scope": "team", "wait_seconds": "5",
-            "overlap_policy": "wait"}
+            "overlap_policy": "wait", "catch_up_policy": "latest", "catch_up_window_seconds": "",
+            "jitter_seconds": "0"}
     try:
         response = admin_client_.post(url, form, follow=True)
         message = subscriber.get_message(timeout=2)  # every live scheduler hears it
@@ -314,3 +315,21 @@ def test_a_run_stored_with_a_lone_surrogate_still_renders(admin_client_):
     assert response.status_code == 200
     assert "py\ufffd" in response.content.decode()
     assert admin_client_.get("/admin/scheduler_app/jobrun/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_definition_form_shows_and_validates_the_catch_up_policy_and_jitter(admin_client_):
+    definition = JobDefinition.objects.get(job_id="scrape_jobs_task")
+    url = f"{CHANGELIST}{definition.pk}/change/"
+    page = admin_client_.get(url).content.decode()
+    assert 'name="catch_up_policy"' in page and 'name="catch_up_window_seconds"' in page
+    assert 'name="jitter_seconds"' in page
+    form = {"name": "Job Scraping", "trigger_type": "cron", "cron": "*/30 * * * *", "interval_seconds": "",
+            "timeout_minutes": "10", "enabled": "on", "lock_scope": "job", "wait_seconds": "0",
+            "catch_up_policy": "all_within", "catch_up_window_seconds": "", "jitter_seconds": "20"}
+    response = admin_client_.post(url, form)
+    assert response.status_code == 200 and "needs catch_up_window_seconds" in response.content.decode()
+    response = admin_client_.post(url, {**form, "catch_up_window_seconds": "3600"}, follow=True)
+    definition.refresh_from_db()
+    assert (definition.catch_up_policy, definition.catch_up_window_seconds, definition.jitter_seconds) == (
+        "all_within", 3600, 20)

@@ -102,7 +102,8 @@ def test_a_job_in_its_own_zone_edits_lists_and_previews_in_it(staff, settings, f
     url = f"{CHANGELIST}{definition.pk}/change/"
     form = {"name": definition.name, "trigger_type": "cron", "cron": "30 2 * * *", "interval_seconds": "",
             "timeout_minutes": "5", "enabled": "on", "lock_scope": "job", "wait_seconds": "0",
-            "overlap_policy": "skip"}
+            "overlap_policy": "skip", "catch_up_policy": "latest", "catch_up_window_seconds": "",
+            "jitter_seconds": "0"}
     refused = staff.post(url, {**form, "time_zone": "Mars/Olympus_Mons"})
     assert refused.status_code == 200 and "Unknown time zone &#x27;Mars/Olympus_Mons&#x27;" in refused.content.decode()
     assert staff.post(url, {**form, "time_zone": "Europe/Berlin"}).status_code == 302

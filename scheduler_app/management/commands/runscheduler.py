@@ -2,8 +2,9 @@
 
 Several processes on several hosts are safe: the execution lock and the per-(job, slot) guard make each scheduled
 slot run once. SIGTERM / SIGINT stop it cleanly: no new fires; running jobs are cancelled (they end CANCELLED at
-their next ctx.check(), releasing their locks, with their heartbeat going until then) and the instance is marked
-stopped. SIGUSR1 prints every thread's stack to stderr, for a scheduler that looks stuck.
+their next ctx.check(), releasing their locks, with their heartbeat going until then), a fire waiting out its
+jitter ends at once (its row MISSED, its slot handed back to the job store) and the instance is marked stopped.
+SIGUSR1 prints every thread's stack to stderr, for a scheduler that looks stuck.
 """
 
 from __future__ import annotations
