@@ -7,6 +7,7 @@ import json
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -37,9 +38,18 @@ class JobDefinitionAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "trigger_type", "lock_scope"]
     search_fields = ["job_id", "name"]
     fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "timeout_advice",
-              "enabled", "lock_scope", "wait_seconds", "updated_at"]
-    readonly_fields = ["timeout_advice", "updated_at"]
-    actions = ["run_now", "clear_lock"]
+              "enabled", "pause_state", "lock_scope", "wait_seconds", "updated_at"]
+    readonly_fields = ["timeout_advice", "pause_state", "updated_at"]
+    actions = ["run_now", "clear_lock", "pause_schedule", "resume_schedule"]
+
+    @admin.display(description="schedule paused")
+    def pause_state(self, definition: JobDefinition):
+        text = selectors.pause_text(paused_by=definition.paused_by, paused_at=definition.paused_at,
+                                    reason=definition.pause_reason)
+        if not text:
+            return "No: it fires on schedule. (Pause it with Pause schedule.)"
+        return format_html('<strong class="console-warn console-paused">Paused</strong>: {}. No slot fires or is '
+                           'recorded until it is resumed; manual triggers still run.', text)
 
     @admin.display(description="timeout advice")
     def timeout_advice(self, definition: JobDefinition):
@@ -129,6 +139,34 @@ class JobDefinitionAdmin(admin.ModelAdmin):
                     messages.SUCCESS if result.released else messages.INFO)
                 self.message_user(request, result.message, level)
         return None
+
+    @admin.action(description="Pause schedule")
+    def pause_schedule(self, request, queryset):
+        """Asks for a reason first (a page that lists the jobs), then pauses each: no slot fires or is recorded
+        until it is resumed; manual triggers still run."""
+        reason = request.POST.get("reason", "").strip()
+        if request.POST.get("confirm") != "yes" or not reason:
+            context = {**self.admin_site.each_context(request), "title": "Pause the schedule?",
+                       "queryset": queryset, "opts": self.model._meta, "reason": reason,
+                       "reason_max": services.PAUSE_REASON_MAX,
+                       "reason_missing": request.POST.get("confirm") == "yes",
+                       "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+            return TemplateResponse(request, "admin/scheduler_app/pause_schedule_confirm.html", context)
+        for definition in queryset:
+            try:
+                result = services.job_schedule_pause(job_id=definition.job_id, reason=reason, user=request.user,
+                                                     source="admin")
+            except ValidationError as exc:
+                self.message_user(request, f"{definition.job_id}: {' '.join(exc.messages)}", messages.ERROR)
+                continue
+            self.message_user(request, result.message, messages.SUCCESS if result.changed else messages.INFO)
+        return None
+
+    @admin.action(description="Resume schedule")
+    def resume_schedule(self, request, queryset):
+        for definition in queryset:
+            result = services.job_schedule_resume(job_id=definition.job_id, user=request.user, source="admin")
+            self.message_user(request, result.message, messages.SUCCESS if result.changed else messages.INFO)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -29,7 +29,7 @@ from scheduler_app.api.fields import (
 from scheduler_app.api.permissions import IsStaff
 from scheduler_app.api.responses import refusal_response, run_headers
 from scheduler_app.api.schema import REFUSAL_RESPONSES, RUN_HEADER_PARAMETERS
-from scheduler_app.api.serializers import JobDefinitionOutput, JobRunOutput, TeamIdField
+from scheduler_app.api.serializers import JobDefinitionOutput, JobRunOutput, SchedulePauseOutput, TeamIdField
 from scheduler_app.models import INTERVAL_SECONDS_MAX, TIMEOUT_MINUTES_MAX, WAIT_SECONDS_MAX, JobDefinition, JobRun
 from scheduler_app.registry import JOB_ID_PATTERN_JS
 
@@ -223,3 +223,51 @@ class JobDefinitionDetailView(APIView):
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
         return Response(JobDefinitionOutput(definition).data)
+
+
+class SchedulePauseView(APIView):
+    """POST /api/v1/scheduler/jobs/<job_id>/pause {"reason"}: no slot fires or is recorded until it is resumed;
+    manual triggers still run. 200 with the pause state (also when it already was paused: `changed` false)."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema_serializer(component_name="SchedulePauseInput")
+    class InputSerializer(StrictSerializer):
+        reason = StrictCharField(max_length=services.PAUSE_REASON_MAX, help_text="Why (required).")
+
+    @extend_schema(parameters=[_JOB_ID_PARAMETER], request=InputSerializer,
+                   responses={200: SchedulePauseOutput, 404: _UNKNOWN_JOB},
+                   summary="Pause a job's schedule (manual triggers still run)")
+    def post(self, request, job_id: str):
+        job_id = _job_id_from_path(job_id)
+        data = _parse(self.InputSerializer, request.data)
+        try:
+            result = services.job_schedule_pause(job_id=job_id, reason=data["reason"], user=request.user,
+                                                 source="api")
+        except services.JobNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(SchedulePauseOutput(result).data)
+
+
+class ScheduleResumeView(APIView):
+    """POST /api/v1/scheduler/jobs/<job_id>/resume: it fires from its next slot after now; the slots skipped while
+    paused are not run. 200 with the pause state (also when it was not paused: `changed` false)."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema_serializer(component_name="ScheduleResumeInput")
+    class InputSerializer(StrictSerializer):
+        pass
+
+    @extend_schema(parameters=[_JOB_ID_PARAMETER], request=InputSerializer,
+                   responses={200: SchedulePauseOutput, 404: _UNKNOWN_JOB}, summary="Resume a job's schedule")
+    def post(self, request, job_id: str):
+        job_id = _job_id_from_path(job_id)
+        _parse(self.InputSerializer, request.data)
+        try:
+            result = services.job_schedule_resume(job_id=job_id, user=request.user, source="api")
+        except services.JobNotFound as exc:
+            raise NotFound(str(exc)) from None
+        return Response(SchedulePauseOutput(result).data)

@@ -10,6 +10,7 @@ from scheduler_app.selectors.job_state import (
     FAILURE,
     SUCCESS,
     dead_after_seconds,
+    pause_text,
     silent_after_seconds,
     state_text,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "database_locks_leftover",
     "job_console",
     "job_next_fire_times",
+    "pause_text",
     "job_runs_timeline",
     "silent_after_seconds",
     "state_text",
