@@ -52,7 +52,9 @@ def test_shape(status_db):
                         "last_run", "timeout_minutes", "lock_scope", "wait_seconds",
                         # the console's additions
                         "schedule_words", "cron", "state", "heartbeat_age_seconds", "last_success", "last_failure",
-                        "failures_24h", "skips_24h", "timeout_advice"}
+                        "failures_24h", "skips_24h", "timeout_advice",
+                        # pause and resume
+                        "paused", "paused_by", "paused_at", "pause_reason", "pause_text"}
     assert job["name"] == "Job Scraping"
     assert job["running"] is False and job["lock"] is None and job["running_run"] is None
     assert job["last_run"] is None
