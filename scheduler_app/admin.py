@@ -91,7 +91,11 @@ class JobDefinitionAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        if change:  # only the fields the form edits: a pause or resume made meanwhile stands
+            columns = {field.name for field in obj._meta.concrete_fields}
+            obj.save(update_fields=[name for name in form.changed_data if name in columns] + ["updated_at"])
+        else:
+            super().save_model(request, obj, form, change)
         services.scheduler_reload_request()
         self.message_user(request, "Schedulers were asked to reload the job definitions.", messages.INFO)
 

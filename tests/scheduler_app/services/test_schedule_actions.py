@@ -116,3 +116,11 @@ def test_manual_triggers_still_run_while_paused(admin_user, fake_redis):
     services.job_schedule_pause(job_id="quick_job", reason="paused", user=admin_user, source="api")
     run = services.job_run(job_id="quick_job", trigger=JobRun.Trigger.API, user=admin_user)
     assert run.status == JobRun.Status.SUCCEEDED
+
+
+def test_an_edit_from_a_definition_read_before_the_pause_keeps_the_pause(admin_user, reloads):
+    stale = _definition()
+    services.job_schedule_pause(job_id="quick_job", reason="kept", user=admin_user, source="api")
+    services.job_definition_update(definition=stale, data={"timeout_minutes": 3})
+    definition = _definition()
+    assert definition.timeout_minutes == 3 and definition.paused_at is not None and definition.pause_reason == "kept"
