@@ -101,14 +101,20 @@ class SchedulePauseOutput(serializers.Serializer):
     job_id = serializers.CharField(source="definition.job_id")
     paused = serializers.SerializerMethodField()
     paused_at = serializers.DateTimeField(source="definition.paused_at", allow_null=True)
-    paused_by = serializers.CharField(source="definition.paused_by", help_text="Blank when not paused.")
-    pause_reason = serializers.CharField(source="definition.pause_reason", help_text="Blank when not paused.")
+    paused_by = serializers.SerializerMethodField(help_text="Null when not paused.")
+    pause_reason = serializers.SerializerMethodField(help_text="Null when not paused.")
     pause_text = serializers.SerializerMethodField(help_text='"paused by X since T: reason", or null.')
     changed = serializers.BooleanField(help_text="False when the schedule already was as asked (nothing changed).")
     detail = serializers.CharField(source="message")
 
     def get_paused(self, change) -> bool:
         return change.definition.paused_at is not None
+
+    def get_paused_by(self, change) -> str | None:
+        return change.definition.paused_by if change.definition.paused_at is not None else None
+
+    def get_pause_reason(self, change) -> str | None:
+        return change.definition.pause_reason if change.definition.paused_at is not None else None
 
     def get_pause_text(self, change) -> str | None:
         definition = change.definition

@@ -40,7 +40,7 @@ def test_pause_then_resume(staff_api):
     resumed = staff_api.post(RESUME.format("quick_job"), format="json")
     assert resumed.status_code == 200
     assert resumed.json() | {"detail": None} == {"job_id": "quick_job", "paused": False, "paused_at": None,
-                                                 "paused_by": "", "pause_reason": "", "pause_text": None,
+                                                 "paused_by": None, "pause_reason": None, "pause_text": None,
                                                  "changed": True, "detail": None}
     assert not _paused()
     twice = staff_api.post(RESUME.format("quick_job"))  # no body at all
