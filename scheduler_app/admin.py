@@ -37,8 +37,8 @@ class JobDefinitionAdmin(admin.ModelAdmin):
     list_display_links = ["job_id"]
     list_filter = ["enabled", "trigger_type", "lock_scope"]
     search_fields = ["job_id", "name"]
-    fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "timeout_advice",
-              "enabled", "pause_state", "lock_scope", "wait_seconds", "updated_at"]
+    fields = ["job_id", "name", "trigger_type", "cron", "time_zone", "interval_seconds", "timeout_minutes",
+              "timeout_advice", "enabled", "pause_state", "lock_scope", "wait_seconds", "updated_at"]
     readonly_fields = ["timeout_advice", "pause_state", "updated_at"]
     actions = ["run_now", "clear_lock", "pause_schedule", "resume_schedule"]
 
@@ -79,7 +79,13 @@ class JobDefinitionAdmin(admin.ModelAdmin):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "cron" and field is not None:
-            field.help_text = f"Five-field crontab, in {settings.TIME_ZONE} (the TIME_ZONE setting)."
+            field.help_text = (f"Five-field crontab, in {settings.TIME_ZONE} (the TIME_ZONE setting) unless the time "
+                               f"zone below names another.")
+        if db_field.name == "time_zone" and field is not None:
+            field.help_text = (f"IANA time zone of the cron schedule, e.g. Europe/Berlin (blank: "
+                               f"{settings.TIME_ZONE}). A time that occurs twice at the fall-back runs once, at its "
+                               f"first occurrence; one that does not exist at the spring-forward runs once, at the "
+                               f"next valid instant. Interval schedules ignore it.")
         return field
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

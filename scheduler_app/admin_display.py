@@ -118,8 +118,14 @@ def outcomes_cell(job: dict):
     """Last success, last failure with its status, and the last trigger (which may be a skip)."""
     last = job.get("last_run")
     last_line = format_html("last: {} {}", status_badge(last["status"]), run_link(last["id"])) if last else "last: -"
+    if last and last.get("start_lateness_ms") is not None:
+        last_line = format_html("{}, started {} after its slot", last_line, _seconds_text(last["start_lateness_ms"]))
     return format_html("{}<br>{}<br><small>{}</small>", _outcome_line("ok", job.get("last_success")),
                        _outcome_line("failed", job.get("last_failure"), with_status=True), last_line)
+
+
+def _seconds_text(milliseconds: float) -> str:
+    return f"{milliseconds / 1000:.1f} s" if milliseconds < 60_000 else f"{milliseconds / 60_000:.0f} min"
 
 
 def counts_cell(job: dict):

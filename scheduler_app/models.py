@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from scheduler_app import registry
+from scheduler_app.zones import zone_get
 
 # The ranges a definition may hold, for the admin, the API and the scheduler alike: beyond them timedelta (and so
 # APScheduler) overflows, and a run longer than a day is a batch job, not a locked job.
@@ -95,6 +96,11 @@ class JobDefinition(models.Model):
                 CronTrigger.from_crontab(self.cron)
             except ValueError as exc:
                 errors["cron"] = f"Not a valid five-field crontab: {exc}"
+        if self.time_zone:
+            try:
+                zone_get(self.time_zone)
+            except ValueError as exc:
+                errors["time_zone"] = str(exc)
         if self.trigger_type == self.TriggerType.INTERVAL and not self.interval_seconds:
             errors["interval_seconds"] = "An interval trigger needs interval_seconds (1 or more)."
         if errors:

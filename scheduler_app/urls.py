@@ -8,6 +8,7 @@ urlpatterns = [
     api_route("scheduler/jobs/<job_id>", views.JobDefinitionDetailView.as_view(), name="scheduler-job-definition"),
     api_route("scheduler/jobs/<job_id>/pause", views.SchedulePauseView.as_view(), name="scheduler-job-pause"),
     api_route("scheduler/jobs/<job_id>/resume", views.ScheduleResumeView.as_view(), name="scheduler-job-resume"),
+    api_route("scheduler/jobs/<job_id>/next-runs", views.JobNextRunsView.as_view(), name="scheduler-job-next-runs"),
     api_route("scheduler/runs", views.RunListView.as_view(), name="scheduler-run-list"),
     api_route("scheduler/runs/<id>", views.RunDetailView.as_view(), name="scheduler-run-detail"),
     api_route("scheduler/runs/<id>/cancel", views.RunCancelView.as_view(), name="scheduler-run-cancel"),

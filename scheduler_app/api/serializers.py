@@ -84,8 +84,8 @@ class JobDefinitionOutput(serializers.ModelSerializer):
 
     class Meta:
         model = JobDefinition
-        fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
-                  "lock_scope", "wait_seconds", "paused_at", "paused_by", "pause_reason", "updated_at",
+        fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "time_zone", "timeout_minutes",
+                  "enabled", "lock_scope", "wait_seconds", "paused_at", "paused_by", "pause_reason", "updated_at",
                   "timeout_advice"]
         read_only_fields = fields
 
@@ -120,3 +120,27 @@ class SchedulePauseOutput(serializers.Serializer):
         definition = change.definition
         return selectors.pause_text(paused_by=definition.paused_by, paused_at=definition.paused_at,
                                     reason=definition.pause_reason) or None
+
+
+class NextRunOutput(serializers.Serializer):
+    at = serializers.CharField(help_text="ISO 8601 in the job's time zone, with its offset.")
+    utc = serializers.CharField(help_text="The same instant in UTC.")
+    local = serializers.CharField(help_text="The wall-clock time in the job's zone (YYYY-MM-DD HH:MM:SS).")
+    utc_offset = serializers.CharField(help_text="+HH:MM or -HH:MM.")
+    abbreviation = serializers.CharField(help_text="The zone's abbreviation then (CET, CEST, EST, ...).")
+    note = serializers.CharField(help_text="Set at or near a daylight-saving transition, else empty.")
+
+
+class NextRunsOutput(serializers.Serializer):
+    job_id = serializers.CharField()
+    time_zone = serializers.CharField(help_text="The zone the schedule runs in (the job's own, or TIME_ZONE).")
+    schedule = serializers.CharField()
+    schedule_words = serializers.CharField()
+    count = serializers.IntegerField()
+    runs = NextRunOutput(many=True)
+    reason = serializers.CharField(allow_null=True, help_text="Why `runs` is empty (on demand, disabled), else null.")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(help_text="The start instant, ISO 8601 in the job's zone.")
+        return fields

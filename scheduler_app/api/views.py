@@ -29,7 +29,13 @@ from scheduler_app.api.fields import (
 from scheduler_app.api.permissions import IsStaff
 from scheduler_app.api.responses import refusal_response, run_headers
 from scheduler_app.api.schema import REFUSAL_RESPONSES, RUN_HEADER_PARAMETERS
-from scheduler_app.api.serializers import JobDefinitionOutput, JobRunOutput, SchedulePauseOutput, TeamIdField
+from scheduler_app.api.serializers import (
+    JobDefinitionOutput,
+    JobRunOutput,
+    NextRunsOutput,
+    SchedulePauseOutput,
+    TeamIdField,
+)
 from scheduler_app.models import INTERVAL_SECONDS_MAX, TIMEOUT_MINUTES_MAX, WAIT_SECONDS_MAX, JobDefinition, JobRun
 from scheduler_app.registry import JOB_ID_PATTERN_JS
 
@@ -202,6 +208,8 @@ class JobDefinitionDetailView(APIView):
         enabled = StrictBooleanField(required=False)
         lock_scope = serializers.ChoiceField(choices=["job", "team"], required=False)
         wait_seconds = StrictFloatField(min_value=0, max_value=WAIT_SECONDS_MAX, required=False)
+        time_zone = StrictCharField(max_length=64, required=False, allow_blank=True,
+                                    help_text="IANA time zone of the cron schedule (blank: TIME_ZONE).")
 
     def _definition(self, job_id: str) -> JobDefinition:
         definition = selectors.job_definition_get(job_id=_job_id_from_path(job_id))
@@ -271,3 +279,38 @@ class ScheduleResumeView(APIView):
         except services.JobNotFound as exc:
             raise NotFound(str(exc)) from None
         return Response(SchedulePauseOutput(result).data)
+
+
+class JobNextRunsView(APIView):
+    """GET /api/v1/scheduler/jobs/<job_id>/next-runs?from=&count=: the job's next fire times, with offsets and
+    daylight-saving notes (the preview `manage.py schedule preview` prints)."""
+
+    permission_classes = [IsStaff]  # as the job definition it previews
+
+    class FilterSerializer(StrictSerializer):
+        ignored = frozenset({"format"})
+        count = StrictIntegerField(min_value=1, max_value=selectors.NEXT_RUNS_MAX, required=False, default=10)
+
+        def get_fields(self):
+            fields = super().get_fields()  # "from" is a Python keyword: no class attribute can name it
+            fields["from"] = StrictCharField(required=False, help_text="ISO 8601 start instant; without an offset, "
+                                             "in the job's time zone. Default: now.")
+            return fields
+
+        def validate(self, attrs):
+            if "from" in attrs:
+                try:
+                    attrs["from"] = selectors.next_runs_start_parse(attrs["from"])
+                except ValueError as exc:
+                    raise serializers.ValidationError({"from": [str(exc)]}) from None
+            return attrs
+
+    @extend_schema(parameters=[FilterSerializer, _JOB_ID_PARAMETER], responses={200: NextRunsOutput, 404: _UNKNOWN_JOB},
+                   summary="A job's next fire times, with their UTC offsets and daylight-saving notes")
+    def get(self, request, job_id: str):
+        job_id = _job_id_from_path(job_id)
+        query = _parse(self.FilterSerializer, request.query_params)
+        preview = selectors.job_next_runs(job_id=job_id, start=query.get("from"), count=query["count"])
+        if preview is None:
+            raise NotFound(f"Unknown job: {job_id}")
+        return Response(preview)

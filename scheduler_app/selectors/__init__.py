@@ -21,6 +21,12 @@ from scheduler_app.selectors.locks import (
     lock_state_dicts,
     lock_states,
 )
+from scheduler_app.selectors.next_runs import (
+    NEXT_RUNS_MAX,
+    definition_next_runs,
+    job_next_runs,
+    next_runs_start_parse,
+)
 from scheduler_app.selectors.refusals import (
     Refusal,
     lease_ago,
@@ -62,12 +68,16 @@ from scheduler_app.selectors.timeout_advice import TimeoutAdvice, timeout_advice
 
 __all__ = [
     "FAILURE",
+    "NEXT_RUNS_MAX",
     "SUCCESS",
     "TIMELINE_PER_JOB",
     "database_lock_leftover_q",
     "dead_after_seconds",
     "database_locks_leftover",
     "job_console",
+    "job_next_runs",
+    "next_runs_start_parse",
+    "definition_next_runs",
     "job_next_fire_times",
     "pause_text",
     "job_runs_timeline",

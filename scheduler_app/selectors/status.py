@@ -44,7 +44,7 @@ def _iso(value, zone=None) -> str | None:
 
 
 _RUN_BRIEF_FIELDS = ("id", "status", "trigger", "skip_reason", "scheduled_for", "started_at", "finished_at",
-                     "duration_ms", "heartbeat_at")
+                     "duration_ms", "heartbeat_at", "start_lateness_ms")
 
 
 def _run_brief(run: tuple | None, zone) -> dict | None:
@@ -54,11 +54,12 @@ def _run_brief(run: tuple | None, zone) -> dict | None:
     aware = raw_sql.aware
     return {"id": run[0], "status": run[1], "trigger": run[2], "skip_reason": run[3],
             "scheduled_for": _iso(aware(run[4]), zone), "started_at": _iso(aware(run[5]), zone),
-            "finished_at": _iso(aware(run[6]), zone), "duration_ms": run[7], "heartbeat_at": _iso(aware(run[8]), zone)}
+            "finished_at": _iso(aware(run[6]), zone), "duration_ms": run[7], "heartbeat_at": _iso(aware(run[8]), zone),
+            "start_lateness_ms": run[9]}
 
 
 _DEFINITION_FIELDS = ("job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
-                      "lock_scope", "wait_seconds", "paused_at", "paused_by", "pause_reason")
+                      "lock_scope", "wait_seconds", "time_zone", "paused_at", "paused_by", "pause_reason")
 _HOLDER_RUN_FIELDS = ("host", "pid", "timeout_seconds")  # of a RUNNING run, after its brief fields
 
 
@@ -221,6 +222,7 @@ def scheduler_status() -> dict:
             "trigger": definition.trigger_type,
             "schedule": triggers.schedule_text(definition),
             "schedule_words": triggers.schedule_words(definition),
+            "time_zone": triggers.zone_name(definition),
             "cron": definition.cron,
             "enabled": definition.enabled,
             # A paused schedule fires nothing (next_run null); manual triggers still run.

@@ -11,6 +11,7 @@ from django.utils import timezone
 from scheduler_app import raw_sql
 from scheduler_app.models import JobDefinition, JobRun
 from scheduler_app.scheduler import triggers
+from scheduler_app.selectors.next_runs import definition_next_runs
 
 TIMELINE_FIELDS = ("id", "job_id", "status", "trigger", "created_at", "scheduled_for", "started_at", "finished_at",
                    "duration_ms")
@@ -73,12 +74,12 @@ def job_next_fire_times(definition: JobDefinition, *, count: int = 5, now: datet
 
 
 def job_console(*, definition: JobDefinition, recent: int = 20) -> dict:
-    """What a job's admin page shows beside its form: its last `recent` runs, its next five fire times, its
-    timeline of the last 24 h (three queries at most)."""
+    """What a job's admin page shows beside its form: its last `recent` runs, the preview of its next ten fire
+    times (with offsets and daylight-saving notes), its timeline of the last 24 h (three queries at most)."""
     now = timezone.now()
     return {
         "recent_runs": list(JobRun.objects.filter(job_id=definition.job_id).select_related("user", "team")
                             .order_by("-id")[:recent]),
-        "next_fires": job_next_fire_times(definition, now=now),
+        "next_runs": definition_next_runs(definition=definition, start=now, count=10),
         "timeline": job_runs_timeline(job_id=definition.job_id, now=now),
     }

@@ -150,7 +150,14 @@ def scrape_run(*, keyword: str | None, location: str | None, limit: int, team: T
         sources = list(sources)
         if not sources:
             _warn(ctx, "No enabled job sources: enable one with `manage.py sources enable ID` or in the admin.")
-        posting_ids += sources_scrape(query=query, sources=sources, outcomes=outcomes, deadline=deadline)
+        before = _work_done(outcomes)
+        found = sources_scrape(query=query, sources=sources, outcomes=outcomes, deadline=deadline)
+        if sources and _work_done(outcomes) == before and time.monotonic() >= deadline:
+            # It started just before the deadline, but no board page could start before it (a politeness wait
+            # would have crossed it): it did nothing, so it is skipped, and runs first next time.
+            skipped = searches[index:]
+            break
+        posting_ids += found
         if search.saved_search_id is not None:
             saved_search_scraped_mark(saved_search_id=search.saved_search_id)
         ran.append(search)
@@ -175,6 +182,11 @@ def scrape_run(*, keyword: str | None, location: str | None, limit: int, team: T
         "served_from_store": any(o.over_budget for o in outcomes.values()),
         "postings": postings,
     }
+
+
+def _work_done(outcomes: dict[str, SourceOutcome]) -> list[tuple]:
+    """What the searches so far did, per board: requests, postings served from the store, its error."""
+    return [(name, o.requests, o.served_from_store, o.error) for name, o in outcomes.items()]
 
 
 def saved_search_scraped_mark(*, saved_search_id: int) -> None:

@@ -88,11 +88,32 @@ def test_job_page_has_recent_runs_next_fires_timeline_and_run_now(staff, fake_re
     recent = html.split('id="job-recent-runs"')[1].split("</table>")[0]
     assert recent.count("/admin/scheduler_app/jobrun/") == 20 and f"#{made[-1].pk}" in recent
     assert f">#{made[1].pk}</a>" not in recent and "<td>2 s</td>" in recent
-    fires = html.split('id="job-next-fires"')[1].split("</ol>")[0]
-    assert fires.count("<li>") == 5 and fires.count(":00 UTC") + fires.count(":30:00 UTC") >= 5
+    fires = html.split('id="job-next-fires"')[1].split("</table>")[0]
+    assert fires.count("<tr><td>") == 10 and fires.count(":00:00 UTC<") + fires.count(":30:00 UTC<") == 10
     assert html.split('id="job-timeline"')[1].count('data-run="') == 22
     form = html.split('id="console-run-now-form"')[1].split("</form>")[0]
     assert 'name="action" value="run_now"' in form and f'name="_selected_action" value="{definition.pk}"' in form
+
+
+@pytest.mark.django_db
+def test_a_job_in_its_own_zone_edits_lists_and_previews_in_it(staff, settings, fake_redis):
+    settings.TIME_ZONE = "UTC"
+    definition = JobDefinition.objects.get(job_id="check_follow_ups_task")
+    url = f"{CHANGELIST}{definition.pk}/change/"
+    form = {"name": definition.name, "trigger_type": "cron", "cron": "30 2 * * *", "interval_seconds": "",
+            "timeout_minutes": "5", "enabled": "on", "lock_scope": "job", "wait_seconds": "0"}
+    refused = staff.post(url, {**form, "time_zone": "Mars/Olympus_Mons"})
+    assert refused.status_code == 200 and "Unknown time zone &#x27;Mars/Olympus_Mons&#x27;" in refused.content.decode()
+    assert staff.post(url, {**form, "time_zone": "Europe/Berlin"}).status_code == 302
+    definition.refresh_from_db()
+    assert definition.time_zone == "Europe/Berlin"
+    listing = staff.get(CHANGELIST).content.decode()
+    assert "daily at 02:30 Europe/Berlin" in listing.split("<code>check_follow_ups_task</code>")[1].split("</tr>")[0]
+    html = staff.get(url).content.decode()
+    assert 'name="time_zone" value="Europe/Berlin"' in html
+    fires = html.split('id="job-next-fires"')[1].split("</table>")[0]
+    assert "Next fire times (Europe/Berlin)" in fires and fires.count("<tr><td>") == 10
+    assert fires.count(" 02:30:00 CET<") + fires.count(" 02:30:00 CEST<") >= 9  # one may be a 03:00 after a gap
 
 
 @pytest.mark.django_db(transaction=True)

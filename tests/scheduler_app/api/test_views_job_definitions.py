@@ -36,11 +36,27 @@ def test_get_and_patch_the_timeout_then_runs_use_it(staff_api, fake_redis):
     ({"enabled": "maybe"}, "enabled"),
     ({"bogus": 1}, "bogus"),
     ({"job_id": "other"}, "job_id"),
+    ({"time_zone": "Mars/Olympus_Mons"}, "time_zone"),
+    ({"time_zone": 1}, "time_zone"),
 ])
 def test_bad_edits_are_400_with_the_field(staff_api, body, field):
     response = staff_api.patch(URL.format("scrape_jobs_task"), body, format="json")
     assert response.status_code == 400 and field in response.json()
     assert JobDefinition.objects.get(job_id="scrape_jobs_task").timeout_minutes == 10
+
+
+def test_patch_the_time_zone(staff_api, settings):
+    settings.TIME_ZONE = "UTC"
+    url = URL.format("check_follow_ups_task")
+    assert staff_api.get(url).json()["time_zone"] == ""  # blank: TIME_ZONE
+    refused = staff_api.patch(url, {"time_zone": "Europe/Berln"}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["time_zone"] == ["Unknown time zone 'Europe/Berln': use an IANA name such as Europe/Berlin, "
+                                           "America/New_York or UTC."]
+    response = staff_api.patch(url, {"time_zone": "America/New_York"}, format="json")
+    assert response.status_code == 200 and response.json()["time_zone"] == "America/New_York"
+    assert JobDefinition.objects.get(job_id="check_follow_ups_task").time_zone == "America/New_York"
+    assert staff_api.patch(url, {"time_zone": ""}, format="json").json()["time_zone"] == ""
 
 
 def test_unknown_job_is_404_and_auth(staff_api, member_api, client):

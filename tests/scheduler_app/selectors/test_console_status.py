@@ -157,3 +157,15 @@ def test_run_and_lock_endpoints_give_the_holder_heartbeat_age(staff_api, fake_re
         lease.release()
     JobRun.objects.filter(pk=run.pk).update(status="SUCCEEDED")
     assert staff_api.get(f"/api/v1/scheduler/runs/{run.pk}").json()["heartbeat_age_seconds"] is None
+
+
+def test_the_last_runs_start_lateness_is_in_status_and_the_console(console_db):
+    """Issue 14: lateness (start minus slot) is shown by status and the admin, not only by the metrics."""
+    from scheduler_app.admin_display import outcomes_cell
+
+    slot = timezone.now().replace(microsecond=0) - timedelta(minutes=1)
+    _run("quick_job", "SUCCEEDED", scheduled_for=slot, started_at=slot + timedelta(seconds=2.5),
+         start_lateness_ms=2500.0)
+    job = _job("quick_job")
+    assert job["last_run"]["start_lateness_ms"] == 2500.0
+    assert "started 2.5 s after its slot" in outcomes_cell(job)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -53,6 +54,7 @@ def test_shape(status_db):
                         # the console's additions
                         "schedule_words", "cron", "state", "heartbeat_age_seconds", "last_success", "last_failure",
                         "failures_24h", "skips_24h", "timeout_advice",
+                        "time_zone",  # the cron schedule's zone (the job's own, or TIME_ZONE)
                         # pause and resume
                         "paused", "paused_by", "paused_at", "pause_reason", "pause_text"}
     assert job["name"] == "Job Scraping"
@@ -95,6 +97,20 @@ def test_a_disabled_or_unscheduled_job_has_no_next_run(status_db):
     jobs = _jobs(scheduler_status())
     assert jobs["scrape_jobs_task"]["next_run"] is None and jobs["scrape_jobs_task"]["enabled"] is False
     assert jobs["quick_job"]["next_run"] is None and jobs["quick_job"]["schedule"] == "on demand"
+
+
+def test_a_job_in_its_own_time_zone_shows_it_and_its_next_run_follows_it(status_db, settings):
+    settings.TIME_ZONE = "UTC"
+    JobDefinition.objects.filter(job_id="check_follow_ups_task").update(cron="0 9 * * *", time_zone="Europe/Berlin")
+    before = timezone.now()
+    job = _jobs(scheduler_status())["check_follow_ups_task"]
+    assert job["time_zone"] == "Europe/Berlin" and job["schedule_words"] == "daily at 09:00 Europe/Berlin"
+    assert _jobs(scheduler_status())["scrape_jobs_task"]["time_zone"] == "UTC"  # blank: TIME_ZONE
+    # 09:00 on the Berlin wall clock, whatever the date (no transition falls at 09:00)
+    berlin = ZoneInfo("Europe/Berlin")
+    local = before.astimezone(berlin)
+    day = local.date() if local.time() < time(9) else local.date() + timedelta(days=1)
+    assert parse_datetime(job["next_run"]) == datetime.combine(day, time(9), tzinfo=berlin)
 
 
 def test_running_from_a_fresh_run_or_a_held_lock(status_db):

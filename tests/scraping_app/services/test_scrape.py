@@ -145,6 +145,37 @@ def test_a_run_within_its_budget_runs_every_search_and_marks_them_scraped(fake_r
 
 
 @pytest.mark.django_db
+def test_a_search_that_starts_before_the_deadline_but_cannot_send_a_page_is_skipped(fake_redis, board, settings,
+                                                                                    monkeypatch):
+    """The second search starts inside the budget, but the deadline passes before its board's first page (here:
+    while its sources are read): it sends nothing, so it is reported skipped and runs first next time, not as run."""
+    from scraping_app.services import scrape as scrape_module
+
+    settings.SCRAPE_RUN_BUDGET_SECONDS = 0.5
+    make_source("remoteok", board.add("/remoteok", Reply([{"legal": "T"}, *fixture_json("remoteok-2.json")])))
+    team = Team.objects.create(name="Late")
+    searches = [SavedSearch.objects.create(team=team, keyword=k) for k in ["a", "e", "i"]]
+    reads = []
+    real_sources_enabled = scrape_module.selectors.sources_enabled
+
+    def sources_enabled_slow_the_second_time():
+        reads.append(time.monotonic())
+        if len(reads) == 2:
+            time.sleep(0.6)  # the budget (0.5 s) ends while the second search reads its sources
+        return real_sources_enabled()
+
+    monkeypatch.setattr(scrape_module.selectors, "sources_enabled", sources_enabled_slow_the_second_time)
+    run = scrape(team=team, limit=100)
+
+    assert len(reads) == 2  # the second search did start
+    assert len(board.hits("/remoteok")) == 1
+    assert [s["keyword"] for s in run.result["searches"]] == ["a"]
+    assert [s["id"] for s in run.result["skipped_searches"]] == [s.pk for s in searches[1:]]
+    assert set(SavedSearch.objects.filter(last_scraped_at__isnull=False).values_list("keyword", flat=True)) == {"a"}
+    assert run.status == JobRun.Status.PARTIAL and "after 1 of 3" in run.warnings[0]
+
+
+@pytest.mark.django_db
 def test_a_run_out_of_budget_skips_the_remaining_searches_names_them_and_keeps_what_it_stored(
         fake_redis, board, settings):
     settings.SCRAPE_RUN_BUDGET_SECONDS = 0.5
