@@ -93,7 +93,8 @@ def test_pausing_a_stored_job_takes_its_next_run_away_and_a_reload_keeps_it_so(p
     assert _stored("quick_job") and _store_next("quick_job") is None
     reloads = proc.reloads
     proc.reload()  # an unrelated reload: the paused row stands as it is
-    assert proc.reloads == reloads + 1 and _store_next("quick_job") is None
+    # (>=: the reload thread may reload too, on a message some other process published on the shared channel)
+    assert proc.reloads >= reloads + 1 and _store_next("quick_job") is None
     assert proc.scheduler.get_job("quick_job").next_run_time is None
     services.job_schedule_resume(job_id="quick_job", source="api")
     proc.reload()
