@@ -7,6 +7,7 @@ import json
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -37,10 +38,19 @@ class JobDefinitionAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "trigger_type", "lock_scope", "overlap_policy"]
     search_fields = ["job_id", "name"]
     fields = ["job_id", "name", "trigger_type", "cron", "time_zone", "interval_seconds", "timeout_minutes",
-              "timeout_advice", "enabled", "lock_scope", "overlap_policy", "wait_seconds", "catch_up_policy",
-              "catch_up_window_seconds", "jitter_seconds", "updated_at"]
-    readonly_fields = ["timeout_advice", "updated_at"]
-    actions = ["run_now", "run_now_queue_one", "run_now_replace", "clear_lock"]
+              "timeout_advice", "enabled", "pause_state", "lock_scope", "overlap_policy", "wait_seconds",
+              "catch_up_policy", "catch_up_window_seconds", "jitter_seconds", "updated_at"]
+    readonly_fields = ["timeout_advice", "pause_state", "updated_at"]
+    actions = ["run_now", "run_now_queue_one", "run_now_replace", "clear_lock", "pause_schedule", "resume_schedule"]
+
+    @admin.display(description="schedule paused")
+    def pause_state(self, definition: JobDefinition):
+        text = selectors.pause_text(paused_by=definition.paused_by, paused_at=definition.paused_at,
+                                    reason=definition.pause_reason)
+        if not text:
+            return "No: it fires on schedule. (Pause it with Pause schedule.)"
+        return format_html('<strong class="console-warn console-paused">Paused</strong>: {}. No slot fires or is '
+                           'recorded until it is resumed; manual triggers still run.', text)
 
     @admin.display(description="timeout advice")
     def timeout_advice(self, definition: JobDefinition):
@@ -88,7 +98,11 @@ class JobDefinitionAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        if change:  # only the fields the form edits: a pause or resume made meanwhile stands
+            columns = {field.name for field in obj._meta.concrete_fields}
+            obj.save(update_fields=[name for name in form.changed_data if name in columns] + ["updated_at"])
+        else:
+            super().save_model(request, obj, form, change)
         services.scheduler_reload_request()
         self.message_user(request, "Schedulers were asked to reload the job definitions.", messages.INFO)
 
@@ -151,6 +165,34 @@ class JobDefinitionAdmin(admin.ModelAdmin):
                     messages.SUCCESS if result.released else messages.INFO)
                 self.message_user(request, result.message, level)
         return None
+
+    @admin.action(description="Pause schedule")
+    def pause_schedule(self, request, queryset):
+        """Asks for a reason first (a page that lists the jobs), then pauses each: no slot fires or is recorded
+        until it is resumed; manual triggers still run."""
+        reason = request.POST.get("reason", "").strip()
+        if request.POST.get("confirm") != "yes" or not reason:
+            context = {**self.admin_site.each_context(request), "title": "Pause the schedule?",
+                       "queryset": queryset, "opts": self.model._meta, "reason": reason,
+                       "reason_max": services.PAUSE_REASON_MAX,
+                       "reason_missing": request.POST.get("confirm") == "yes",
+                       "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+            return TemplateResponse(request, "admin/scheduler_app/pause_schedule_confirm.html", context)
+        for definition in queryset:
+            try:
+                result = services.job_schedule_pause(job_id=definition.job_id, reason=reason, user=request.user,
+                                                     source="admin")
+            except ValidationError as exc:
+                self.message_user(request, f"{definition.job_id}: {' '.join(exc.messages)}", messages.ERROR)
+                continue
+            self.message_user(request, result.message, messages.SUCCESS if result.changed else messages.INFO)
+        return None
+
+    @admin.action(description="Resume schedule")
+    def resume_schedule(self, request, queryset):
+        for definition in queryset:
+            result = services.job_schedule_resume(job_id=definition.job_id, user=request.user, source="admin")
+            self.message_user(request, result.message, messages.SUCCESS if result.changed else messages.INFO)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -64,9 +64,16 @@ def job_cell(job: dict):
     waits = overlap_text(job)
     scope = "per team" if job.get("lock_scope") == "team" else "per job"
     disabled = mark_safe(' <span class="console-warn">disabled</span>') if not job.get("enabled") else ""
-    return format_html('<strong>{}</strong>{}<br><code>{}</code><br><small>timeout {} · {} · {}</small>',
-                       job["name"], disabled, job["id"], timefmt.duration_text(job["timeout_minutes"] * 60), scope,
-                       waits)
+    cell = format_html('<strong>{}</strong>{}{}<br><code>{}</code><br><small>timeout {} · {} · {}</small>',
+                       job["name"], disabled, pause_badge(job), job["id"],
+                       timefmt.duration_text(job["timeout_minutes"] * 60), scope, waits)
+    if job.get("paused"):
+        return format_html('{}<br><small class="console-pause-text">{}</small>', cell, job.get("pause_text") or "")
+    return cell
+
+
+def pause_badge(job: dict):
+    return mark_safe(' <span class="console-warn console-paused">paused</span>') if job.get("paused") else ""
 
 
 def schedule_cell(job: dict):
@@ -79,6 +86,8 @@ def schedule_cell(job: dict):
 def next_cell(job: dict, now: datetime | None = None):
     if not job.get("enabled"):
         return "disabled"
+    if job.get("paused"):
+        return mark_safe('<span class="console-paused">paused: no scheduled fires</span>')
     return timefmt.when_html(job.get("next_run"), now) if job.get("next_run") else "-"
 
 

@@ -91,13 +91,41 @@ class JobDefinitionOutput(serializers.ModelSerializer):
         model = JobDefinition
         fields = ["job_id", "name", "trigger_type", "cron", "interval_seconds", "time_zone", "timeout_minutes",
                   "enabled", "lock_scope", "wait_seconds", "overlap_policy", "catch_up_policy",
-                  "catch_up_window_seconds", "jitter_seconds", "updated_at", "timeout_advice"]
+                  "catch_up_window_seconds", "jitter_seconds", "paused_at", "paused_by", "pause_reason", "updated_at",
+                  "timeout_advice"]
         read_only_fields = fields
 
     @extend_schema_field(TimeoutAdviceOutput)
     def get_timeout_advice(self, definition: JobDefinition) -> dict:
         advice = selectors.timeout_advice(timeouts={definition.job_id: definition.timeout_minutes})
         return advice[definition.job_id].as_dict()
+
+
+class SchedulePauseOutput(serializers.Serializer):
+    """A job's pause state after a pause or resume (services.ScheduleChange)."""
+
+    job_id = serializers.CharField(source="definition.job_id")
+    paused = serializers.SerializerMethodField()
+    paused_at = serializers.DateTimeField(source="definition.paused_at", allow_null=True)
+    paused_by = serializers.SerializerMethodField(help_text="Null when not paused.")
+    pause_reason = serializers.SerializerMethodField(help_text="Null when not paused.")
+    pause_text = serializers.SerializerMethodField(help_text='"paused by X since T: reason", or null.')
+    changed = serializers.BooleanField(help_text="False when the schedule already was as asked (nothing changed).")
+    detail = serializers.CharField(source="message")
+
+    def get_paused(self, change) -> bool:
+        return change.definition.paused_at is not None
+
+    def get_paused_by(self, change) -> str | None:
+        return change.definition.paused_by if change.definition.paused_at is not None else None
+
+    def get_pause_reason(self, change) -> str | None:
+        return change.definition.pause_reason if change.definition.paused_at is not None else None
+
+    def get_pause_text(self, change) -> str | None:
+        definition = change.definition
+        return selectors.pause_text(paused_by=definition.paused_by, paused_at=definition.paused_at,
+                                    reason=definition.pause_reason) or None
 
 
 class NextRunOutput(serializers.Serializer):

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from scheduler_app import registry, selectors, services
 from scheduler_app.api.fields import (
+    DateTimeTextField,
     JobIdField,
     StrictBooleanField,
     StrictCharField,
@@ -29,7 +30,13 @@ from scheduler_app.api.fields import (
 from scheduler_app.api.permissions import IsStaff
 from scheduler_app.api.responses import refusal_response, run_headers
 from scheduler_app.api.schema import REFUSAL_RESPONSES, RUN_HEADER_PARAMETERS
-from scheduler_app.api.serializers import JobDefinitionOutput, JobRunOutput, NextRunsOutput, TeamIdField
+from scheduler_app.api.serializers import (
+    JobDefinitionOutput,
+    JobRunOutput,
+    NextRunsOutput,
+    SchedulePauseOutput,
+    TeamIdField,
+)
 from scheduler_app.models import (
     INTERVAL_SECONDS_MAX,
     JITTER_SECONDS_MAX,
@@ -246,6 +253,54 @@ class JobDefinitionDetailView(APIView):
         return Response(JobDefinitionOutput(definition).data)
 
 
+class SchedulePauseView(APIView):
+    """POST /api/v1/scheduler/jobs/<job_id>/pause {"reason"}: no slot fires or is recorded until it is resumed;
+    manual triggers still run. 200 with the pause state (also when it already was paused: `changed` false)."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema_serializer(component_name="SchedulePauseInput")
+    class InputSerializer(StrictSerializer):
+        reason = StrictCharField(max_length=services.PAUSE_REASON_MAX, help_text="Why (required).")
+
+    @extend_schema(parameters=[_JOB_ID_PARAMETER], request=InputSerializer,
+                   responses={200: SchedulePauseOutput, 404: _UNKNOWN_JOB},
+                   summary="Pause a job's schedule (manual triggers still run)")
+    def post(self, request, job_id: str):
+        job_id = _job_id_from_path(job_id)
+        data = _parse(self.InputSerializer, request.data)
+        try:
+            result = services.job_schedule_pause(job_id=job_id, reason=data["reason"], user=request.user,
+                                                 source="api")
+        except services.JobNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(SchedulePauseOutput(result).data)
+
+
+class ScheduleResumeView(APIView):
+    """POST /api/v1/scheduler/jobs/<job_id>/resume: it fires from its next slot after now; the slots skipped while
+    paused are not run. 200 with the pause state (also when it was not paused: `changed` false)."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema_serializer(component_name="ScheduleResumeInput")
+    class InputSerializer(StrictSerializer):
+        pass
+
+    @extend_schema(parameters=[_JOB_ID_PARAMETER], request=InputSerializer,
+                   responses={200: SchedulePauseOutput, 404: _UNKNOWN_JOB}, summary="Resume a job's schedule")
+    def post(self, request, job_id: str):
+        job_id = _job_id_from_path(job_id)
+        _parse(self.InputSerializer, request.data)
+        try:
+            result = services.job_schedule_resume(job_id=job_id, user=request.user, source="api")
+        except services.JobNotFound as exc:
+            raise NotFound(str(exc)) from None
+        return Response(SchedulePauseOutput(result).data)
+
+
 class JobNextRunsView(APIView):
     """GET /api/v1/scheduler/jobs/<job_id>/next-runs?from=&count=: the job's next fire times, with offsets and
     daylight-saving notes (the preview `manage.py schedule preview` prints)."""
@@ -258,7 +313,7 @@ class JobNextRunsView(APIView):
 
         def get_fields(self):
             fields = super().get_fields()  # "from" is a Python keyword: no class attribute can name it
-            fields["from"] = StrictCharField(required=False, help_text="ISO 8601 start instant; without an offset, "
+            fields["from"] = DateTimeTextField(required=False, help_text="ISO 8601 start instant; without an offset, "
                                              "in the job's time zone. Default: now.")
             return fields
 

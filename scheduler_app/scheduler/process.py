@@ -170,6 +170,8 @@ class SchedulerProcess:
         self.reloads += 1
         logger.info("Scheduler loaded %d job(s) (%d unchanged): %s", len(loaded), unchanged,
                     ", ".join(sorted(loaded)) or "-")
+        if self.scheduler.running:
+            self.scheduler.wakeup()  # jobs another scheduler stored meanwhile may be due before this one's next pass
         if writes.moved:
             logger.info("Scheduler reload: %d job(s) fired while it ran; reloading them: %s", len(writes.moved),
                         ", ".join(sorted(writes.moved)))
@@ -186,6 +188,8 @@ class SchedulerProcess:
         except (ValueError, registry.JobNotFound) as exc:
             logger.error("Job definition %s not scheduled: %s", definition.job_id, exc)
             return None
+        if definition.paused_at is not None:
+            return self._load_paused(definition, trigger, stored)
         again = None
         if stored is None or str(stored.trigger) == str(trigger):  # an edited schedule never replays a slot
             again = self._slot_to_fire_again(definition, trigger, now, stored)
@@ -195,6 +199,18 @@ class SchedulerProcess:
         self.scheduler.add_job(job_fire, trigger=trigger, id=definition.job_id, name=definition.name,
                                args=[definition.job_id], jobstore="default", replace_existing=stored is not None,
                                next_run_time=again or self._first_run(definition, trigger, now, stored))
+        return True
+
+    def _load_paused(self, definition: JobDefinition, trigger, stored) -> bool:
+        """A paused schedule stays in the store with no next run time: nothing is due, so no slot fires, misfires
+        or coalesces while it is paused. On resume the row has no next run time to keep, so `_first_run` starts it
+        from the next slot after then, and `_slot_to_fire_again` brings back none of the paused slots."""
+        if (stored is not None and stored.next_run_time is None and str(stored.trigger) == str(trigger)
+                and stored.name == definition.name):
+            return False
+        self.scheduler.add_job(job_fire, trigger=trigger, id=definition.job_id, name=definition.name,
+                               args=[definition.job_id], jobstore="default", replace_existing=stored is not None,
+                               next_run_time=None)
         return True
 
     def _first_run(self, definition: JobDefinition, trigger, now, stored):

@@ -10,6 +10,7 @@ from scheduler_app.selectors.job_state import (
     FAILURE,
     SUCCESS,
     dead_after_seconds,
+    pause_text,
     silent_after_seconds,
     state_text,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "next_runs_start_parse",
     "definition_next_runs",
     "job_next_fire_times",
+    "pause_text",
     "job_runs_timeline",
     "silent_after_seconds",
     "state_text",

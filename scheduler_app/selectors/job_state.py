@@ -10,6 +10,7 @@ dead at M s".
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
@@ -79,3 +80,11 @@ def state_text(state: dict) -> str:
     if kind == "locked":
         return "lock held, no run"
     return "idle"
+
+
+def pause_text(*, paused_by: str, paused_at: datetime | None, reason: str) -> str:
+    """"paused by X since T: reason" for a paused schedule (T in TIME_ZONE, to the second); "" when not paused."""
+    if paused_at is None:
+        return ""
+    since = paused_at.astimezone(ZoneInfo(settings.TIME_ZONE)).isoformat(timespec="seconds")
+    return f"paused by {paused_by or 'an operator'} since {since}: {reason}"

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
@@ -13,18 +14,24 @@ from scheduler_app.scheduler import triggers
 NEXT_RUNS_MAX = 100
 START_YEARS = (1970, 9000)  # far from Python's last date, where the fire times would overflow
 _SECOND = timedelta(seconds=1)
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d):60")
 
 
 def next_runs_start_parse(text: str) -> datetime:
-    """A preview's start from ISO 8601 text (naive stays naive: the job's zone); ValueError says what is wrong."""
+    """A preview's start from ISO 8601 / RFC 3339 text (naive stays naive: the job's zone); ValueError says what is
+    wrong. Every RFC 3339 date-time is accepted: lower-case t and z, a leap second (read as :59), and a year outside
+    START_YEARS, which is moved to the nearest of them (a preview from year 1 starts in 1970)."""
+    cleaned = text.strip().upper()
+    cleaned = _LEAP_SECOND.sub(r"\1:59", cleaned)
     try:
-        start = datetime.fromisoformat(text.strip())
+        start = datetime.fromisoformat(cleaned)
     except ValueError:
         raise ValueError(f"Not an ISO 8601 date-time: {text!r} (e.g. 2026-10-25T01:30 or "
                          f"2026-10-25T01:30:00+02:00).") from None
-    if not START_YEARS[0] <= start.year <= START_YEARS[1]:
-        raise ValueError(f"The start must lie in the years {START_YEARS[0]} to {START_YEARS[1]}.")
-    return start
+    if START_YEARS[0] <= start.year <= START_YEARS[1]:
+        return start
+    year = START_YEARS[0] if start.year < START_YEARS[0] else START_YEARS[1]
+    return datetime(year, 1, 1, tzinfo=UTC if start.tzinfo is not None else None)
 
 
 def job_next_runs(*, job_id: str, start: datetime | None = None, count: int = 10) -> dict | None:

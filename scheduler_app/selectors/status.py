@@ -15,7 +15,7 @@ from scheduler_app import locks, raw_sql
 from scheduler_app.locks import LockState
 from scheduler_app.models import JobDefinition, JobRun, SchedulerInstance
 from scheduler_app.scheduler import triggers
-from scheduler_app.selectors.job_state import FAILURE, SKIPS, SUCCESS, job_state
+from scheduler_app.selectors.job_state import FAILURE, SKIPS, SUCCESS, job_state, pause_text
 from scheduler_app.selectors.locks import lock_state_dicts
 from scheduler_app.selectors.refusals import lease_ago
 from scheduler_app.selectors.timeline import job_runs_timeline
@@ -59,7 +59,8 @@ def _run_brief(run: tuple | None, zone) -> dict | None:
 
 
 _DEFINITION_FIELDS = ("job_id", "name", "trigger_type", "cron", "interval_seconds", "timeout_minutes", "enabled",
-                      "lock_scope", "wait_seconds", "time_zone", "overlap_policy")
+                      "lock_scope", "wait_seconds", "time_zone", "overlap_policy", "paused_at", "paused_by",
+                      "pause_reason")
 _HOLDER_RUN_FIELDS = ("host", "pid", "timeout_seconds")  # of a RUNNING run, after its brief fields
 
 
@@ -147,6 +148,7 @@ def _status_rows(*, fresh_after, since_24h) -> list:
                                failures_24h=int(failures or 0), skips_24h=int(skips or 0),
                                queued=int(queued or 0))
         item.enabled = bool(item.enabled)
+        item.paused_at = raw_sql.aware(item.paused_at)
         out.append(item)
     return out
 
@@ -181,7 +183,9 @@ def scheduler_status() -> dict:
     last, live, success and failure runs, 24 h counts and queued triggers; the timeout advice (the last 100
     successful durations per job); database leases.
 
-    `next_run` comes from the job store while a scheduler runs and from the trigger otherwise. A job is `running`
+    `next_run` comes from the job store while a scheduler runs and from the trigger otherwise; it is null while the
+    schedule is paused (`paused`, with `paused_by`, `paused_at`, `pause_reason` and `pause_text`: "paused by X since
+    T: reason"). A job is `running`
     when a RUNNING run has a fresh heartbeat (`running_run`) or its lock key is held (`lock`). `state` says what
     the console shows (job_state: idle, queued, running, silent, locked), with the holder run's heartbeat age.
     """
@@ -199,7 +203,8 @@ def scheduler_status() -> dict:
     jobs = []
     for definition in definitions:
         next_run = None
-        if definition.enabled and triggers.has_schedule(definition):
+        paused = definition.paused_at is not None
+        if definition.enabled and not paused and triggers.has_schedule(definition):
             if instances and definition.store_next is not None:
                 next_run = definition.store_next
             else:
@@ -221,6 +226,13 @@ def scheduler_status() -> dict:
             "time_zone": triggers.zone_name(definition),
             "cron": definition.cron,
             "enabled": definition.enabled,
+            # A paused schedule fires nothing (next_run null); manual triggers still run.
+            "paused": paused,
+            "paused_by": definition.paused_by if paused else None,
+            "paused_at": _iso(definition.paused_at, zone),
+            "pause_reason": definition.pause_reason if paused else None,
+            "pause_text": pause_text(paused_by=definition.paused_by, paused_at=definition.paused_at,
+                                     reason=definition.pause_reason) or None,
             "running": bool(live or lock),
             "lock": _lock_dict(lock, zone),
             "running_run": live,

@@ -7,10 +7,12 @@ from scheduler_app.services.scheduler_instances import scheduler_reload_request
 
 
 def job_definition_update(*, definition: JobDefinition, data: dict) -> JobDefinition:
-    """Edit a job's schedule and policy (validated like the admin form), then ask every scheduler to reload."""
+    """Edit a job's schedule and policy (validated like the admin form), then ask every scheduler to reload.
+
+    Only the fields edited are written: a pause or resume made since `definition` was read stands."""
     for name, value in data.items():
         setattr(definition, name, value)
     definition.full_clean()
-    definition.save()
+    definition.save(update_fields=[*data, "updated_at"])
     scheduler_reload_request()
     return definition

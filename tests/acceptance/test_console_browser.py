@@ -136,7 +136,7 @@ def test_console_pages_fit_without_a_horizontal_scrollbar(console_page, real_red
         definition = JobDefinition.objects.get(job_id="scrape_jobs_task")
         page.goto(f"{page.base}/admin/scheduler_app/jobdefinition/{definition.pk}/change/")
         page.wait_for_selector("#job-recent-runs")
-        assert page.locator("#job-next-fires li").count() == 5
+        assert page.locator("#job-next-fires tbody tr").count() == 10
         assert "in UTC" in page.locator(".field-cron .help").inner_text()
         _shot(page, "job")
         _assert_fits(page, "job page")

@@ -134,7 +134,7 @@ def _drain_seconds(lines) -> float:
 def test_a_reload_while_a_slot_drains_fires_nothing_again_and_the_heartbeat_goes_on(bulk, tmp_path):
     env, record = bulk
     # Each body takes 0.3 s: ten workers drain the slot over seconds, long enough to reload in the middle of it.
-    [scheduler] = _start({**env, "CHAOS_BULK_BODY_SECONDS": "0.3"}, tmp_path, 1)
+    [scheduler] = _start({**env, "CHAOS_BULK_BODY_SECONDS": "0.3", "LOG_LEVEL": "INFO"}, tmp_path, 1)
     try:
         instance = SchedulerInstance.objects.get(pid=scheduler.pid)
         # The first slot of each job is its load's (now): the pool drains them, a few at a time.
@@ -163,7 +163,8 @@ def test_a_reload_while_a_slot_drains_fires_nothing_again_and_the_heartbeat_goes
     _first_slots(_assert_each_slot_once(record))
     gaps = [(b - a).total_seconds() for a, b in zip(beats, beats[1:], strict=False)]
     assert gaps and max(gaps) <= 2 * HEARTBEAT + 0.5, f"heartbeat gaps: {sorted(gaps)[-5:]}"
-    assert reloads <= 3, f"{reloads} loads for two requests and an edit"  # the first load, then once per change
+    # The first load, then about one per change (a load during which a slot fires asks for one more): no storm.
+    assert 2 <= reloads <= 6, f"{reloads} loads for two requests and an edit"
 
 
 def test_three_schedulers_split_the_slots(bulk, tmp_path):
@@ -175,11 +176,18 @@ def test_three_schedulers_split_the_slots(bulk, tmp_path):
         _stop(one)
     alone = record_read(record)
     record.rename(tmp_path / "record-one.log")
-    # Every job new to the store again, its slot without a run: due at once, for three schedulers this time.
+    # Every job new to the store again, its slot without a run, for three schedulers this time. The jobs come
+    # back only once all three have loaded (a scheduler that loaded first would drain the slot alone), and each
+    # body takes 1 s, so one pool (20 fires at a time) cannot take them all before the others claim theirs.
     DjangoJob.objects.all().delete()
     JobRun.objects.all().delete()
-    three = _start(env, tmp_path, 3, first_index=1)
+    JobDefinition.objects.filter(job_id__in=JOBS).update(enabled=False)
+    three = _start({**env, "CHAOS_BULK_BODY_SECONDS": "1.0", "LOG_LEVEL": "INFO"}, tmp_path, 3, first_index=1)
     try:
+        _wait(lambda: all("Scheduler loaded" in s.output() for s in three), timeout=90,
+              message="three schedulers' first loads", schedulers=three)
+        JobDefinition.objects.filter(job_id__in=JOBS).update(enabled=True)
+        services.scheduler_reload_request()
         _wait(lambda: _drained(record, 1), timeout=300, message="three schedulers' slot", schedulers=three)
         _wait(lambda: not JobRun.objects.filter(status__in=["QUEUED", "RUNNING"]).exists(), timeout=60,
               message="the last runs to end", schedulers=three)

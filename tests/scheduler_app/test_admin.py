@@ -326,7 +326,8 @@ def test_the_definition_form_shows_and_validates_the_catch_up_policy_and_jitter(
     assert 'name="jitter_seconds"' in page
     form = {"name": "Job Scraping", "trigger_type": "cron", "cron": "*/30 * * * *", "interval_seconds": "",
             "timeout_minutes": "10", "enabled": "on", "lock_scope": "job", "wait_seconds": "0",
-            "catch_up_policy": "all_within", "catch_up_window_seconds": "", "jitter_seconds": "20"}
+            "overlap_policy": "skip", "catch_up_policy": "all_within", "catch_up_window_seconds": "",
+            "jitter_seconds": "20"}
     response = admin_client_.post(url, form)
     assert response.status_code == 200 and "needs catch_up_window_seconds" in response.content.decode()
     response = admin_client_.post(url, {**form, "catch_up_window_seconds": "3600"}, follow=True)

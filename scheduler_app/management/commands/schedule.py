@@ -3,8 +3,11 @@
     schedule preview JOB_ID [--from ISO] [--count N]   the next N fire times (default 10), with offsets and
                                                        daylight-saving notes; --from without an offset is in the
                                                        job's time zone (default: now)
+    schedule pause JOB_ID --reason "..."               no slot fires or is recorded; manual triggers still run
+    schedule resume JOB_ID                             fires again from its next slot; skipped slots are not run
 
-Usage errors (unknown job, bad --from, --count out of 1..100) exit 2, as runjob's do.
+Usage errors (unknown job, bad --from, --count out of 1..100, a blank reason) exit 2, as runjob's do. Pause and
+resume are recorded as the operating-system user, source cli; a repeat says so and exits 0.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from scheduler_app import selectors
+from scheduler_app import selectors, services
 from scheduler_app.registry import job_id_validator
 
 
@@ -21,7 +24,7 @@ def _usage_error(message: str) -> CommandError:
 
 
 class Command(BaseCommand):
-    help = "A job's schedule: preview its next fire times."
+    help = "A job's schedule: preview its next fire times, pause it, resume it."
 
     def add_arguments(self, parser) -> None:
         subcommands = parser.add_subparsers(dest="subcommand", required=True)
@@ -30,6 +33,13 @@ class Command(BaseCommand):
         preview.add_argument("--from", dest="start", metavar="ISO", help="Start instant, ISO 8601; without an "
                              "offset, in the job's time zone (default: now).")
         preview.add_argument("--count", type=int, default=10, help="How many (1-100, default 10).")
+
+        pause = subcommands.add_parser("pause", help="Pause a job's schedule, saying why.")
+        pause.add_argument("job_id")
+        pause.add_argument("--reason", required=True, help="Why (shown in the status; at most 500 characters).")
+
+        resume = subcommands.add_parser("resume", help="Resume a paused schedule from its next slot after now.")
+        resume.add_argument("job_id")
 
     def handle(self, *args, subcommand: str, **options) -> None:
         getattr(self, f"handle_{subcommand}")(**options)
@@ -55,3 +65,19 @@ class Command(BaseCommand):
         for run in preview["runs"]:
             note = f"  {run['note']}" if run["note"] else ""
             self.stdout.write(f"{run['at']}  {run['abbreviation']:<6} UTC{run['utc_offset']}  {run['utc']}{note}")
+
+    def handle_pause(self, *, job_id: str, reason: str, **options) -> None:
+        try:
+            result = services.job_schedule_pause(job_id=job_id, reason=reason, source="cli")
+        except services.JobNotFound as exc:
+            raise _usage_error(str(exc)) from None
+        except ValidationError as exc:
+            raise _usage_error(" ".join(exc.messages)) from None
+        self.stdout.write(result.message)
+
+    def handle_resume(self, *, job_id: str, **options) -> None:
+        try:
+            result = services.job_schedule_resume(job_id=job_id, source="cli")
+        except services.JobNotFound as exc:
+            raise _usage_error(str(exc)) from None
+        self.stdout.write(result.message)

@@ -62,7 +62,7 @@ def test_an_on_demand_job_has_no_runs_and_a_reason(staff_api):
 @pytest.mark.parametrize("query, field", [
     ({"count": "0"}, "count"), ({"count": "101"}, "count"), ({"count": "ten"}, "count"), ({"count": "1.5"}, "count"),
     ({"from": "tomorrow"}, "from"), ({"from": ""}, "from"), ({"from": "2026-02-30T00:00"}, "from"),
-    ({"from": "0001-01-01T00:00"}, "from"), ({"until": "2027-01-01"}, "until"),
+    ({"until": "2027-01-01"}, "until"),
 ])
 def test_bad_query_values_are_400_with_the_field(staff_api, query, field):
     response = staff_api.get(URL.format("check_follow_ups_task"), query)

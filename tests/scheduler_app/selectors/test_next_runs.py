@@ -3,7 +3,7 @@ the exact instants, offsets, abbreviations and notes, written out (not computed 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -184,7 +184,19 @@ def test_job_next_runs_reads_the_definition_by_id(settings):
     assert job_next_runs(job_id="no_such_job") is None
 
 
-@pytest.mark.parametrize("text", ["yesterday", "2026-13-01T00:00", "", "1200-01-01T00:00", "9999-12-31T23:59"])
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01T00:00", "", "2026-10-25T01:30:61Z", "\\\x0e|Z"])
 def test_a_bad_start_is_a_value_error(text):
     with pytest.raises(ValueError):
         next_runs_start_parse(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-10-25t01:30:00z", datetime(2026, 10, 25, 1, 30, tzinfo=UTC)),  # RFC 3339 allows lower case
+    ("2026-06-30T23:59:60Z", datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC)),  # a leap second
+    ("0001-01-01T00:00:00+12:00", datetime(1970, 1, 1, tzinfo=UTC)),  # before the years a preview covers
+    ("9999-12-31T23:59:59-12:00", datetime(9000, 1, 1, tzinfo=UTC)),
+    ("1200-01-01T00:00", datetime(1970, 1, 1)),  # naive stays naive (the job's zone)
+])
+def test_every_rfc_3339_start_is_accepted(text, expected):
+    """The API's schema says `from` is an RFC 3339 date-time: every such value must be answered, not refused."""
+    assert next_runs_start_parse(text) == expected

@@ -54,7 +54,9 @@ def test_shape(status_db):
                         # the console's additions
                         "schedule_words", "cron", "state", "heartbeat_age_seconds", "last_success", "last_failure",
                         "failures_24h", "skips_24h", "timeout_advice",
-                        "time_zone"}  # the cron schedule's zone (the job's own, or TIME_ZONE)
+                        "time_zone",  # the cron schedule's zone (the job's own, or TIME_ZONE)
+                        # pause and resume
+                        "paused", "paused_by", "paused_at", "pause_reason", "pause_text"}
     assert job["name"] == "Job Scraping"
     assert job["running"] is False and job["lock"] is None and job["running_run"] is None
     assert job["last_run"] is None
