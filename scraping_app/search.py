@@ -177,7 +177,9 @@ def postings_text_search(*, queryset: QuerySet, tree: SearchTree) -> QuerySet:
         query = f"websearch_to_tsquery('{PG_CONFIG}'::regconfig, %s)"
         return queryset.filter(RawSQL(f"{TABLE}.search_vector @@ {query}", [tree.websearch()],
                                       output_field=BooleanField())).annotate(
-            rank=RawSQL(f"ts_rank({TABLE}.search_vector, {query})", [tree.websearch()], output_field=FloatField()))
+            # float8: a cursor carries the rank as a double, and must compare equal to it (real would round)
+            rank=RawSQL(f"ts_rank({TABLE}.search_vector, {query})::float8", [tree.websearch()],
+                        output_field=FloatField()))
     if connection.vendor != "sqlite":
         raise NotImplementedError(f"full-text search on {connection.vendor}")
     expression = tree.fts5()
