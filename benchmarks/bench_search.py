@@ -157,11 +157,16 @@ def load(total: int) -> tuple[float, int]:
 
     started = time.perf_counter()
     if connection.vendor == "postgresql":
+        from scraping_app.search import PG_GIN_INDEX, PG_GIN_INDEX_SQL
+
         with connection.cursor() as cursor:
+            # a bulk load builds the GIN index once at the end: much faster than maintaining it row by row
+            cursor.execute(f"DROP INDEX {PG_GIN_INDEX}")
             copy_sql = f"COPY scraping_app_jobposting ({', '.join(columns)}) FROM STDIN"
             with cursor.cursor.copy(copy_sql) as copy:
                 for row in rows():
                     copy.write_row(row)
+            cursor.execute(PG_GIN_INDEX_SQL)
             cursor.execute("VACUUM ANALYZE scraping_app_jobposting")
     else:
         marks = ", ".join(["%s"] * len(columns))
@@ -337,7 +342,7 @@ def main() -> None:
         child(args.child, args.total, args.repeat, args.naive_repeat)
         return
     pg_total, sqlite_total = (5_000, 2_000) if args.small else (500_000, 100_000)
-    repeat, naive_repeat = (3, 1) if args.small else (20, 2)
+    repeat, naive_repeat = (3, 1) if args.small else (20, 1)  # the naive query takes seconds at 500k
     runs = []
     started = time.perf_counter()
     if not args.skip_pg:

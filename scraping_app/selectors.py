@@ -241,7 +241,7 @@ def postings_iterate(*, queryset: QuerySet[JobPosting], key: SortKey, chunk_size
 
 def postings_count_capped(*, queryset: QuerySet[JobPosting], cap: int) -> tuple[int, bool]:
     """(matches, capped): counting stops after `cap` + 1 rows, so a common word never counts the whole store."""
-    found = queryset.order_by()[:cap + 1].count()
+    found = queryset.order_by().values("pk")[:cap + 1].count()  # values: no rank computed for a count
     return min(found, cap), found > cap
 
 

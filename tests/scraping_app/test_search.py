@@ -131,9 +131,9 @@ def test_the_search_structures_exist(store):
             assert {row[0] for row in cursor.fetchall()} == {
                 "scraping_app_jobposting_fts_ai", "scraping_app_jobposting_fts_ad", "scraping_app_jobposting_fts_au"}
         else:
-            cursor.execute("SELECT is_generated FROM information_schema.columns WHERE table_name = "
-                           "'scraping_app_jobposting' AND column_name = 'search_vector'")
-            assert cursor.fetchone() == ("ALWAYS",)
+            cursor.execute("SELECT column_name, is_generated FROM information_schema.columns WHERE table_name = "
+                           "'scraping_app_jobposting' AND column_name IN ('search_vector', 'rank_vector')")
+            assert sorted(cursor.fetchall()) == [("rank_vector", "ALWAYS"), ("search_vector", "ALWAYS")]
             cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'scraping_app_jobposting'")
             assert {"scraping_app_jobposting_search_gin", "scraping_app_jobposting_recent",
                     "scraping_app_jobposting_salary"} <= {row[0] for row in cursor.fetchall()}
