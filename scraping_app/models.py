@@ -64,10 +64,16 @@ class JobPosting(models.Model):
     location = models.CharField(max_length=300, blank=True)
     is_remote = models.BooleanField(default=False)
     employment_type = models.CharField(max_length=100, blank=True)
+    employment_type_normalized = models.CharField(
+        max_length=20, blank=True, help_text="full_time, part_time, contract, internship or temporary; derived.")
+    seniority = models.CharField(max_length=20, blank=True, help_text="Derived from the title; empty: not named.")
     salary_min = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     salary_max = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     salary_currency = models.CharField(max_length=10, blank=True)
     salary_period = models.CharField(max_length=20, blank=True)
+    # Annual, in settings.SALARY_BASE_CURRENCY (scraping_app.normalize), for filters and the salary sort.
+    salary_annual_min = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    salary_annual_max = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     tags = models.JSONField(default=list, blank=True)
     description_text = models.TextField(blank=True, help_text="Sanitized plain text.")
     url = models.URLField(max_length=1000, blank=True, help_text="The board's own link, kept for attribution.")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 
-from django.db.models import F, Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from scraping_app.models import AutomationRule, JobApplication, JobPosting, JobSource, SavedSearch, Team
+from scraping_app.search import TABLE, postings_text_search, websearch_parse
 
 
 def team_get(*, team_id: int) -> Team | None:
@@ -101,6 +107,142 @@ def postings_list(*, keyword: str | None = None, location: str | None = None, re
     if posted_after is not None:
         postings = postings.filter(posted_at__gte=posted_after)
     return postings
+
+
+# What a list shows (PostingSerializer), and nothing more: no description_text, no raw.
+POSTING_LIST_FIELDS = ("id", "source__name", "source__kind", "source_job_id", "title", "company", "location",
+                       "is_remote", "employment_type", "employment_type_normalized", "seniority", "salary_min",
+                       "salary_max", "salary_currency", "salary_period", "salary_annual_min", "salary_annual_max",
+                       "tags", "url", "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint")
+SORTS = ("relevance", "recent", "salary")
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A keyset sort: every part descending; a nullable part puts its NULLs last; `id` ends every key."""
+
+    name: str
+    parts: tuple[tuple[str, bool], ...]  # (attribute, nullable)
+
+
+SORT_KEYS = {
+    "relevance": SortKey("relevance", (("rank", False), ("id", False))),
+    "recent": SortKey("recent", (("posted_at", True), ("id", False))),
+    "salary": SortKey("salary", (("salary_annual_max", True), ("id", False))),
+}
+
+
+def postings_sort_key(*, sort: str | None, text: str | None) -> SortKey:
+    """The sort a list uses: relevance when it searches text (unless told otherwise), else recent."""
+    if sort == "relevance" or sort is None:
+        return SORT_KEYS["relevance"] if websearch_parse(text or "") else SORT_KEYS["recent"]
+    return SORT_KEYS[sort]
+
+
+def postings_search(*, q: str | None = None, keyword: str | None = None, location: str | None = None,
+                    remote: bool | None = None, source: str | None = None, posted_after: datetime | None = None,
+                    posted_within_hours: int | None = None, employment_type: Iterable[str] = (),
+                    salary_min: Decimal | None = None, seniority: Iterable[str] = (), company: str | None = None,
+                    tags: Iterable[str] = (), sort: str | None = None) -> QuerySet[JobPosting]:
+    """The postings list (the API's list and CSV export): full-text `q` (`keyword` is its older name) in the
+    websearch language of scraping_app.search, the filters, and the sort's order (postings_sort_key), with only
+    the listed fields selected. Pages are cut by postings_keyset_after, never by offset."""
+    postings = JobPosting.objects.select_related("source").only(*POSTING_LIST_FIELDS)
+    text = q if q is not None else keyword
+    postings = postings_text_search(queryset=postings, tree=websearch_parse(text or ""))
+    if location:
+        postings = postings.filter(_location_q(location))
+    if remote is not None:
+        postings = postings.filter(is_remote=remote)
+    if source:
+        postings = postings.filter(_source_q(source))
+    if posted_after is not None:
+        postings = postings.filter(posted_at__gte=posted_after)
+    if posted_within_hours is not None:
+        postings = postings.filter(posted_at__gte=timezone.now() - timedelta(hours=posted_within_hours))
+    if employment_type:
+        postings = postings.filter(employment_type_normalized__in=list(employment_type))
+    if seniority:
+        postings = postings.filter(seniority__in=list(seniority))
+    if salary_min is not None:  # the top of the range reaches it (a one-sided range has one amount at both ends)
+        postings = postings.filter(salary_annual_max__gte=salary_min)
+    if company:  # case-insensitive prefix: "acme" finds "Acme", "Acme Inc." and "ACME GmbH"
+        postings = postings.filter(company__istartswith=company)
+    if tags:
+        postings = postings.filter(_tags_any_q(list(tags)))
+    return postings.order_by(*_ordering(postings_sort_key(sort=sort, text=text), backwards=False))
+
+
+def _source_q(source: str) -> Q:
+    is_id = source.isascii() and source.isdigit() and len(source) <= 18  # "²".isdigit() is true too
+    return Q(source__pk=int(source)) if is_id else Q(source__kind__iexact=source) | Q(source__name__iexact=source)
+
+
+def _tags_any_q(tags: list[str]) -> RawSQL:
+    """Any of `tags`, case-insensitively, in the posting's JSON list (JSONField's has_any_keys reads object keys
+    on SQLite, not list items)."""
+    wanted = [tag.lower() for tag in tags]
+    marks = ", ".join(["%s"] * len(wanted))
+    if connection.vendor == "postgresql":
+        sql = (f"EXISTS (SELECT 1 FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof({TABLE}.tags) = 'array' "
+               f"THEN {TABLE}.tags ELSE '[]'::jsonb END) AS tag WHERE lower(tag) IN ({marks}))")
+    else:
+        sql = (f"EXISTS (SELECT 1 FROM json_each(CASE WHEN json_type({TABLE}.tags) = 'array' THEN {TABLE}.tags "
+               f"ELSE '[]' END) WHERE json_each.type = 'text' AND lower(json_each.value) IN ({marks}))")
+    return RawSQL(sql, wanted, output_field=BooleanField())
+
+
+def _ordering(key: SortKey, *, backwards: bool) -> list:
+    """Descending with NULLs last; backwards (a `previous` page read from its end), ascending with NULLs first."""
+    order = []
+    for name, nullable in key.parts:
+        expression = F(name)
+        if backwards:
+            order.append(expression.asc(nulls_first=True) if nullable else expression.asc())
+        else:
+            order.append(expression.desc(nulls_last=True) if nullable else expression.desc())
+    return order
+
+
+def postings_keyset_after(*, queryset: QuerySet[JobPosting], key: SortKey, values: list,
+                          backwards: bool = False) -> QuerySet[JobPosting]:
+    """The rows after the row whose sort key is `values` in the list's order (before it, `backwards`, in the
+    reverse order). NULLs sort last, so after a dated row come the older ones and then every undated one."""
+    (name, nullable), (_, _) = key.parts
+    value, row_id = values
+    if not backwards:
+        if value is None:
+            condition = Q(**{f"{name}__isnull": True, "id__lt": row_id})
+        else:
+            condition = Q(**{f"{name}__lt": value}) | Q(**{name: value, "id__lt": row_id})
+            if nullable:
+                condition |= Q(**{f"{name}__isnull": True})
+    else:
+        if value is None:
+            condition = Q(**{f"{name}__isnull": False}) | Q(**{f"{name}__isnull": True, "id__gt": row_id})
+        else:
+            condition = Q(**{f"{name}__gt": value}) | Q(**{name: value, "id__gt": row_id})
+    narrowed = queryset.filter(condition)
+    return narrowed.order_by(*_ordering(key, backwards=True)) if backwards else narrowed
+
+
+def postings_iterate(*, queryset: QuerySet[JobPosting], key: SortKey, chunk_size: int = 500):
+    """Every row of `queryset` (ordered by `key`), read by keyset in chunks: memory holds one chunk, and no query
+    stays open between chunks (a streamed export may take minutes)."""
+    page = queryset
+    while True:
+        rows = list(page[:chunk_size])
+        yield from rows
+        if len(rows) < chunk_size:
+            return
+        last = rows[-1]
+        page = postings_keyset_after(queryset=queryset, key=key, values=[getattr(last, name) for name, _ in key.parts])
+
+
+def postings_count_capped(*, queryset: QuerySet[JobPosting], cap: int) -> tuple[int, bool]:
+    """(matches, capped): counting stops after `cap` + 1 rows, so a common word never counts the whole store."""
+    found = queryset.order_by().values("pk")[:cap + 1].count()  # values: no rank computed for a count
+    return min(found, cap), found > cap
 
 
 def posting_get(*, posting_id: int) -> JobPosting | None:

@@ -61,7 +61,8 @@ class PostingSerializer(serializers.ModelSerializer):
     class Meta:
         model = JobPosting
         fields = ["id", "source", "source_kind", "source_job_id", "title", "company", "location", "is_remote",
-                  "employment_type", "salary_min", "salary_max", "salary_currency", "salary_period", "tags", "url",
+                  "employment_type", "employment_type_normalized", "seniority", "salary_min", "salary_max",
+                  "salary_currency", "salary_period", "salary_annual_min", "salary_annual_max", "tags", "url",
                   "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint"]
 
 

@@ -10,15 +10,19 @@ from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from scheduler_app.api.fields import StrictFilterSerializer, StrictFloatField, StrictSerializer
+from scheduler_app.api.fields import StrictCharField, StrictFilterSerializer, StrictFloatField, StrictSerializer
 from scheduler_app.api.pagination import Pagination
+from scheduler_app.api.renderers import SafeJSONRenderer
 from scheduler_app.api.responses import refusal_response, run_headers
 from scheduler_app.api.schema import REFUSAL_RESPONSES, RUN_HEADER_PARAMETERS
 from scheduler_app.services import InvalidJobParams, OverlapPolicy, Trigger, job_run
 from scraping_app import selectors, services
+from scraping_app.api.csv_export import PostingCSVRenderer, csv_response
 from scraping_app.api.fields import LenientDateTimeField, TeamIdField
+from scraping_app.api.pagination import PostingCursorPagination
 from scraping_app.api.serializers import (
     AutomationRuleSerializer,
     JobApplicationSerializer,
@@ -29,7 +33,12 @@ from scraping_app.api.serializers import (
     TeamSerializer,
 )
 from scraping_app.api.throttles import ScrapeRateThrottle
+from scraping_app.normalize import EMPLOYMENT_TYPES, SENIORITIES, employment_type_normalize
+from scraping_app.selectors import SORTS
 from scraping_app.services.scrape import KEYWORD_MAX_LENGTH, LOCATION_MAX_LENGTH
+
+SEARCH_MAX_LENGTH = 500
+HOURS_MAX = 24 * 365 * 10
 
 
 class Conflict(APIException):
@@ -100,25 +109,104 @@ class JobScrapeApi(APIView):
         return Response(ScrapeResultSerializer(run).data, headers=run_headers(run))
 
 
+def _choices_list(choices: tuple[str, ...], *, normalize=None):
+    """A comma list of `choices` (as a query string gives it); `normalize` maps other spellings first."""
+
+    def parse(value: str) -> list[str]:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if not items:
+            raise serializers.ValidationError("Name at least one value.")
+        parsed = [normalize(item) if normalize else item.lower() for item in items]
+        unknown = [item for item, value in zip(items, parsed, strict=True) if value not in choices]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown value(s): {', '.join(unknown)}. Use {', '.join(choices)}.")
+        return sorted(set(parsed))
+
+    return parse
+
+
+class CommaListField(StrictCharField):
+    """A comma-separated list in one query parameter ("tags=python,django")."""
+
+    def __init__(self, *, parse, **kwargs):
+        self.parse = parse
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        return self.parse(super().to_internal_value(data))
+
+
+def _tags(value: str) -> list[str]:
+    tags = sorted({tag.strip().lower() for tag in value.split(",") if tag.strip()})
+    if not tags or len(tags) > 20 or any(len(tag) > 100 for tag in tags):
+        raise serializers.ValidationError("Name 1 to 20 tags of up to 100 characters, separated by commas.")
+    return tags
+
+
 class PostingListApi(generics.ListAPIView):
+    """Stored postings: full-text search (`q`, the websearch language), filters, sorts, keyset pages; CSV with
+    `?format=csv` or `Accept: text/csv`, streamed."""
+
     serializer_class = PostingSerializer
-    pagination_class = Pagination
+    pagination_class = PostingCursorPagination
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, PostingCSVRenderer]
 
     class FilterSerializer(StrictFilterSerializer):
-        keyword = serializers.CharField(required=False, max_length=KEYWORD_MAX_LENGTH)
-        location = serializers.CharField(required=False, max_length=LOCATION_MAX_LENGTH)
+        ignored = {"format", "page_size", "cursor"}  # no `page`: pages go by cursor (a `page` is a 400)
+
+        q = StrictCharField(required=False, max_length=SEARCH_MAX_LENGTH, trim_whitespace=False,
+                            help_text='Words (all must match), "a phrase", a OR b, -excluded.')
+        keyword = StrictCharField(required=False, max_length=KEYWORD_MAX_LENGTH, help_text="The older name of q.")
+        location = StrictCharField(required=False, max_length=LOCATION_MAX_LENGTH,
+                                   help_text='Part of the location, any case; "remote" means remote postings.')
         remote = serializers.BooleanField(required=False, allow_null=True, default=None)
-        source = serializers.CharField(required=False, max_length=100, help_text="A source's id, kind or name.")
+        source = StrictCharField(required=False, max_length=100, help_text="A source's id, kind or name.")
         posted_after = LenientDateTimeField(required=False)
+        posted_within_hours = serializers.IntegerField(required=False, min_value=1, max_value=HOURS_MAX)
+        hours_old = serializers.IntegerField(required=False, min_value=1, max_value=HOURS_MAX,
+                                             help_text="The same as posted_within_hours (JobSpy's name).")
+        employment_type = CommaListField(
+            required=False, parse=_choices_list(EMPLOYMENT_TYPES, normalize=lambda v: employment_type_normalize(
+                value=v)), help_text=f"Any of (comma list): {', '.join(EMPLOYMENT_TYPES)}.")
+        salary_min = serializers.DecimalField(required=False, max_digits=14, decimal_places=2, min_value=0,
+                                              help_text="Annual, in SALARY_BASE_CURRENCY (default USD).")
+        seniority = CommaListField(required=False, parse=_choices_list(SENIORITIES),
+                                   help_text=f"Any of (comma list): {', '.join(SENIORITIES)}.")
+        company = StrictCharField(required=False, max_length=200, help_text="Case-insensitive prefix.")
+        tags = CommaListField(required=False, parse=_tags, help_text="Any of (comma list), any case.")
+        sort = serializers.ChoiceField(required=False, choices=SORTS,
+                                       help_text="relevance (the default with q), recent (the default without), "
+                                                 "salary (annual maximum, highest first).")
+
+        def validate(self, attrs: dict) -> dict:
+            for name, alias in (("q", "keyword"), ("posted_within_hours", "hours_old")):
+                if name in attrs and alias in attrs:
+                    raise serializers.ValidationError({alias: [f"Use {name} or {alias}, not both."]})
+            if "hours_old" in attrs:
+                attrs["posted_within_hours"] = attrs.pop("hours_old")
+            return attrs
 
     @extend_schema(parameters=[FilterSerializer])
     def get(self, request, *args, **kwargs):
+        if request.accepted_renderer.format == PostingCSVRenderer.format:
+            postings = self.get_queryset()
+            return csv_response(selectors.postings_iterate(queryset=postings, key=self.sort_key))
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         filters = self.FilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return selectors.postings_list(**filters.validated_data)
+        values = filters.validated_data
+        text = values.get("q", values.get("keyword"))
+        self.sort_key = selectors.postings_sort_key(sort=values.get("sort"), text=text)
+        return selectors.postings_search(**values)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # An error answers JSON even when CSV was asked for.
+        if getattr(request, "accepted_renderer", None) is not None and isinstance(response, Response) and (
+                request.accepted_renderer.format == PostingCSVRenderer.format):
+            request.accepted_renderer, request.accepted_media_type = SafeJSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class PostingDetailApi(generics.RetrieveAPIView):

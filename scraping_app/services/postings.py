@@ -9,12 +9,15 @@ from datetime import datetime
 from django.utils import timezone
 
 from scraping_app.models import JobPosting, JobSource
+from scraping_app.normalize import posting_normalized_fields
 from scraping_app.services.common import job_atomic
 from scraping_app.sources.base import PostingData
 
 UPDATE_FIELDS = ["title", "company", "location", "is_remote", "employment_type", "salary_min", "salary_max",
                  "salary_currency", "salary_period", "tags", "description_text", "url", "apply_url", "posted_at",
-                 "last_seen_at", "fingerprint", "raw"]
+                 "last_seen_at", "fingerprint", "raw",
+                 # derived (scraping_app.normalize): the filters' and sorts' columns
+                 "employment_type_normalized", "seniority", "salary_annual_min", "salary_annual_max"]
 BATCH_SIZE = 500
 
 
@@ -54,12 +57,16 @@ def postings_upsert(*, source: JobSource, postings: list[PostingData], now: date
 
 
 def _posting_model(source: JobSource, posting: PostingData, now: datetime) -> JobPosting:
+    title = posting.title or "(untitled)"
+    derived = posting_normalized_fields(title=title, employment_type=posting.employment_type,
+                                        salary_min=posting.salary_min, salary_max=posting.salary_max,
+                                        salary_currency=posting.salary_currency, salary_period=posting.salary_period)
     return JobPosting(
-        source=source, source_job_id=posting.source_job_id, title=posting.title or "(untitled)",
+        source=source, source_job_id=posting.source_job_id, title=title,
         company=posting.company, location=posting.location, is_remote=posting.is_remote,
         employment_type=posting.employment_type, salary_min=posting.salary_min, salary_max=posting.salary_max,
         salary_currency=posting.salary_currency, salary_period=posting.salary_period, tags=posting.tags,
         description_text=posting.description_text, url=posting.url[:1000], apply_url=posting.apply_url[:1000],
         posted_at=posting.posted_at, first_seen_at=now, last_seen_at=now, fingerprint=posting.fingerprint,
-        raw=posting.raw,
+        raw=posting.raw, **derived,
     )
