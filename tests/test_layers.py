@@ -19,7 +19,8 @@ APPS = ("scheduler_app", "scraping_app", "logs_app", "jobsite")
 # the scrape's board fetches are spans of the run's trace.
 SCHEDULER_PUBLIC = {"scheduler_app.services", "scheduler_app.selectors", "scheduler_app.context",
                     "scheduler_app.job_wrapper", "scheduler_app.params", "scheduler_app.registry",
-                    "scheduler_app.api.fields", "scheduler_app.api.pagination", "scheduler_app.api.routes",
+                    "scheduler_app.api.fields", "scheduler_app.api.pagination", "scheduler_app.api.renderers",
+                    "scheduler_app.api.routes",
                     "scheduler_app.api.responses", "scheduler_app.api.schema", "scheduler_app.api.throttles",
                     "scheduler_app.tracing"}
 

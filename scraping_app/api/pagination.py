@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core import signing
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -41,7 +41,8 @@ def cursor_decode(*, raw: str, key: SortKey) -> tuple[list, bool]:
             raise ValueError("id")
         return [_typed(attribute, value), row_id], payload["b"]
     except (signing.BadSignature, KeyError, TypeError, ValueError, InvalidOperation):
-        raise ValidationError({"cursor": [INVALID_CURSOR]}) from None
+        # 404, as DRF's own CursorPagination answers: a cursor is a link to a page, and this page does not exist.
+        raise NotFound(INVALID_CURSOR) from None
 
 
 def _plain(value):

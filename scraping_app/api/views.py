@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -143,6 +143,25 @@ def _tags(value: str) -> list[str]:
     return tags
 
 
+def _comma_list_of(values) -> str:
+    """The pattern of a comma list of `values`."""
+    one = "(?:" + "|".join(values) + ")"
+    return rf"^\s*{one}(?:\s*,\s*{one})*\s*$"
+
+
+# What the filter fields check that their derived schema does not say: the comma lists' vocabularies (the boards'
+# own spellings of an employment type are accepted too) and a salary of at least 0.
+_FILTER_SCHEMA_EXACT = [
+    OpenApiParameter("employment_type", {"type": "string", "pattern": _comma_list_of(EMPLOYMENT_TYPES)},
+                     description=f"Any of (comma list): {', '.join(EMPLOYMENT_TYPES)}."),
+    OpenApiParameter("seniority", {"type": "string", "pattern": _comma_list_of(SENIORITIES)},
+                     description=f"Any of (comma list): {', '.join(SENIORITIES)}."),
+    OpenApiParameter("salary_min", {"type": "string", "format": "decimal",
+                                    "pattern": r"^(?:\d{1,12}(?:\.\d{0,2})?|\.\d{1,2})$"},
+                     description="Annual, in SALARY_BASE_CURRENCY (default USD)."),
+]
+
+
 class PostingListApi(generics.ListAPIView):
     """Stored postings: full-text search (`q`, the websearch language), filters, sorts, keyset pages; CSV with
     `?format=csv` or `Accept: text/csv`, streamed."""
@@ -179,14 +198,16 @@ class PostingListApi(generics.ListAPIView):
                                                  "salary (annual maximum, highest first).")
 
         def validate(self, attrs: dict) -> dict:
-            for name, alias in (("q", "keyword"), ("posted_within_hours", "hours_old")):
-                if name in attrs and alias in attrs:
-                    raise serializers.ValidationError({alias: [f"Use {name} or {alias}, not both."]})
+            # The older names may come with the new ones (each is valid alone): both apply, together.
+            if "keyword" in attrs:
+                keyword = attrs.pop("keyword")
+                attrs["q"] = f"{keyword} {attrs['q']}" if "q" in attrs else keyword
             if "hours_old" in attrs:
-                attrs["posted_within_hours"] = attrs.pop("hours_old")
+                hours = attrs.pop("hours_old")
+                attrs["posted_within_hours"] = min(hours, attrs.get("posted_within_hours", hours))
             return attrs
 
-    @extend_schema(parameters=[FilterSerializer])
+    @extend_schema(parameters=[FilterSerializer, *_FILTER_SCHEMA_EXACT])
     def get(self, request, *args, **kwargs):
         if request.accepted_renderer.format == PostingCSVRenderer.format:
             postings = self.get_queryset()

@@ -124,6 +124,10 @@ class TestFilters:
     def test_posted_within_hours_and_hours_old(self, api, store):
         assert ids(api, "posted_within_hours=24") == ["1"]
         assert ids(api, "hours_old=48") == ["1", "2"]
+        assert ids(api, "hours_old=48&posted_within_hours=24") == ["1"]  # both apply: the narrower wins
+
+    def test_keyword_and_q_together_must_both_match(self, api, store):
+        assert set(ids(api, "q=python&keyword=django")) == set(ids(api, "q=python django"))
 
     def test_sorts(self, api, store):
         assert ids(api) == ["1", "2", "3", "4", "5"]  # recent: undated last
@@ -148,19 +152,19 @@ class TestBadInput:
         ("employment_type=fulltimeish", "employment_type"), ("employment_type=", "employment_type"),
         ("salary_min=lots", "salary_min"), ("salary_min=-1", "salary_min"), ("seniority=boss", "seniority"),
         ("hours_old=0", "hours_old"), ("posted_within_hours=x", "posted_within_hours"), ("sort=cheapest", "sort"),
-        ("remote=maybe", "remote"), ("q=" + "x" * 501, "q"), ("q=a&keyword=b", "keyword"),
-        ("hours_old=1&posted_within_hours=2", "hours_old"), ("tags=" + ",".join(f"t{i}" for i in range(21)), "tags"),
-        ("cursor=abc", "cursor"), ("page_size=0", "page_size"), ("page_size=501", "page_size"),
+        ("remote=maybe", "remote"), ("q=" + "x" * 501, "q"),
+        ("tags=" + ",".join(f"t{i}" for i in range(21)), "tags"), ("page_size=0", "page_size"),
+        ("page_size=501", "page_size"),
     ])
     def test_400_names_the_parameter(self, api, store, query, field):
         response = api.get(f"{JOBS}?{query}")
         assert response.status_code == 400, response.content
         assert field in response.json()
 
-    def test_a_tampered_cursor_or_one_of_another_sort_is_a_400(self, api, store):
+    def test_a_tampered_cursor_or_one_of_another_sort_is_a_404(self, api, store):
         cursor = _cursor(api.get(f"{JOBS}?page_size=1").json()["next"])
-        assert api.get(f"{JOBS}?page_size=1&cursor={cursor[:-2]}xx").status_code == 400
-        assert api.get(f"{JOBS}?page_size=1&sort=salary&cursor={cursor}").status_code == 400
+        assert api.get(f"{JOBS}?page_size=1&cursor={cursor[:-2]}xx").status_code == 404
+        assert api.get(f"{JOBS}?page_size=1&sort=salary&cursor={cursor}").status_code == 404
         assert api.get(f"{JOBS}?page_size=1&cursor={cursor}").status_code == 200
 
     def test_an_error_answers_json_even_when_csv_was_asked_for(self, api, store):
