@@ -33,6 +33,9 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            # The schema's maxLength counts the text as sent; DRF's own check counts it after trimming.
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 
