@@ -267,3 +267,36 @@ def spans():
     tracing.tracing_decide({"OTEL_TRACES_EXPORTER": "console"})
     yield _span_exporter
     tracing.tracing_decide({})
+
+
+def _redis_topology(request, tmp_path, build):
+    from tests.redis_servers import redis_binaries_present
+
+    require(redis_binaries_present(), "redis-server and redis-cli are needed to start Redis topologies")
+    topology = build(tmp_path)
+    request.addfinalizer(topology.close)
+    return topology
+
+
+@pytest.fixture
+def redis_masters(request, tmp_path):
+    """Three independent real masters on ports of their own (the quorum lock's)."""
+    from tests.redis_servers import IndependentMasters
+
+    return _redis_topology(request, tmp_path, IndependentMasters)
+
+
+@pytest.fixture
+def redis_cluster(request, tmp_path):
+    """A real 3-master Redis Cluster on ports of its own."""
+    from tests.redis_servers import ClusterServers
+
+    return _redis_topology(request, tmp_path, ClusterServers)
+
+
+@pytest.fixture
+def redis_sentinel(request, tmp_path):
+    """A real master, replica and three sentinels on ports of their own."""
+    from tests.redis_servers import SentinelServers
+
+    return _redis_topology(request, tmp_path, SentinelServers)
