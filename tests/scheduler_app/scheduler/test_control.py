@@ -7,6 +7,7 @@ import logging
 import pytest
 import redis
 
+from scheduler_app.locks import topology
 from scheduler_app.scheduler import control
 from tests.conftest import NO_RETRY
 from tests.waiting import wait_for
@@ -88,3 +89,37 @@ def test_listener_subscribes_when_redis_comes_back(real_redis, monkeypatch, list
     assert thread.subscribed.wait(10)  # the first backoff is 2 s
     live.publish(control.CHANNEL, control.RELOAD)
     wait_for(lambda: received, message="the callback after Redis came back")
+
+
+@pytest.fixture
+def quorum_settings(settings, redis_masters):
+    topology.reset_clients()
+    settings.REDIS_MODE = "quorum"
+    settings.LOCK_REDIS_URLS = redis_masters.urls
+    yield redis_masters
+    topology.reset_clients()
+
+
+def test_quorum_channels_are_every_master(quorum_settings):
+    clients = topology.channel_clients()
+    assert [c.connection_pool.connection_kwargs["port"] for c in clients] == \
+        [s.port for s in quorum_settings.servers]
+
+
+def test_quorum_reload_reaches_a_listener_whose_first_master_is_down(quorum_settings, listener):
+    """The listener takes the first master that answers; the publisher writes to every master that answers."""
+    quorum_settings.servers[0].kill()
+    received = []
+    thread = listener(lambda: received.append(1))
+    assert thread.subscribed.wait(10)
+    assert control.reload_publish() == 1
+    wait_for(lambda: received, message="the reload on the second master")
+    assert received == [1]
+
+
+def test_quorum_reload_publish_needs_only_one_master(quorum_settings):
+    for server in quorum_settings.servers[:2]:
+        server.kill()
+    assert control.reload_publish() == 0  # published, nobody listening
+    quorum_settings.servers[2].kill()
+    assert control.reload_publish() is None
