@@ -33,7 +33,7 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture
-def cluster_lock(cluster, settings):
+def cluster_lock(cluster, settings, db):
     """The process's lock on the cluster (REDIS_MODE=cluster, REDIS_URL one node); standalone again after."""
     for node in cluster.nodes:
         node.client().flushall()
@@ -144,7 +144,7 @@ def test_a_waiter_subscribed_on_another_node_is_woken_by_the_release(cluster_loc
     client = backend.client
     key = key_whose_signal_is_elsewhere(client)
     heard: list[tuple[int, dict | None]] = []
-    waiting = threading.Event()  # the waiter has subscribed, tried once more, and now waits
+    waiting = threading.Event()  # the waiter has subscribed, tried once more, and now waits for the signal
     listen = RedisLockBackend.release_listener
 
     def spying_listener(self, key):
@@ -152,7 +152,8 @@ def test_a_waiter_subscribed_on_another_node_is_woken_by_the_release(cluster_loc
         get_message = listener.pubsub.get_message
 
         def recorded(**kwargs):
-            waiting.set()
+            if heard:  # the first read returns the SUBSCRIBE confirmation (as None); the next one waits
+                waiting.set()
             message = get_message(**kwargs)
             heard.append((listener.pubsub.connection.port, message))
             return message
