@@ -173,14 +173,15 @@ REDIS_URL = env.str("REDIS_URL", default=LOCK_REDIS_URLS[0] if REDIS_MODE == "qu
 REDIS_SOCKET_CONNECT_TIMEOUT = env.float("REDIS_SOCKET_CONNECT_TIMEOUT", default=0.5)
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
 _TOPOLOGY_CACHE_CLIENT = {"sentinel": {"CONNECTION_FACTORY": "scheduler_app.locks.topology.CacheConnectionFactory"},
-                          "cluster": {"CONNECTION_FACTORY": "scheduler_app.locks.topology.CacheConnectionFactory"}}
+                          "cluster": {"CONNECTION_FACTORY": "scheduler_app.locks.topology.CacheConnectionFactory",
+                                      "CLIENT_CLASS": "scheduler_app.locks.topology.ClusterCacheClient"}}
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": {
-            **_TOPOLOGY_CACHE_CLIENT.get(REDIS_MODE, {}),
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            **_TOPOLOGY_CACHE_CLIENT.get(REDIS_MODE, {}),
             "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_CONNECT_TIMEOUT,
             "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             # redis-py retries with exponential backoff by default, which stalls every lock call for seconds

@@ -20,6 +20,7 @@ import redis
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django_redis import get_redis_connection
+from django_redis.client import DefaultClient
 from django_redis.pool import ConnectionFactory
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
@@ -157,3 +158,21 @@ class CacheConnectionFactory(ConnectionFactory):
 
     def disconnect(self, connection) -> None:
         """The client is shared with the lock; django-redis must not close it."""
+
+
+class ClusterCacheClient(DefaultClient):
+    """django-redis's client on a cluster, where an MGET must not span slots and KEYS asks one node only."""
+
+    def get_many(self, keys, version=None, client=None) -> dict:
+        found = {}
+        for key in keys:
+            value = self.get(key, default=_MISSING, version=version, client=client)
+            if value is not _MISSING:
+                found[key] = value
+        return found
+
+    def keys(self, search: str, version=None, client=None) -> list:
+        return list(self.iter_keys(search, version=version, client=client))
+
+
+_MISSING = object()
