@@ -153,14 +153,33 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "jobsite.throttles.client_ip"
 
 # --- Redis and the execution lock -----------------------------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# The topology (README "Deployment at scale"): standalone (REDIS_URL), sentinel (REDIS_SENTINELS +
+# REDIS_SENTINEL_MASTER), cluster (REDIS_URL names any node) or quorum (LOCK_REDIS_URLS, N independent masters).
+REDIS_MODE = env.str("REDIS_MODE", default="standalone")
+if REDIS_MODE not in ("standalone", "sentinel", "cluster", "quorum"):
+    raise ImproperlyConfigured(f"REDIS_MODE must be standalone, sentinel, cluster or quorum, not {REDIS_MODE!r}")
+REDIS_SENTINELS = env.list("REDIS_SENTINELS", default=[])
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="mymaster")
+LOCK_REDIS_URLS = env.list("LOCK_REDIS_URLS", default=[])
+if REDIS_MODE == "sentinel" and not REDIS_SENTINELS:
+    raise ImproperlyConfigured("REDIS_MODE=sentinel needs REDIS_SENTINELS=host:port,...")
+if REDIS_MODE == "quorum" and len(LOCK_REDIS_URLS) < 3:
+    raise ImproperlyConfigured("REDIS_MODE=quorum needs LOCK_REDIS_URLS with at least three independent masters")
+# Redlock's clock-drift allowance: a quorum lock is valid for lease - elapsed - (lease * factor + 2 ms).
+LOCK_QUORUM_DRIFT_FACTOR = env.float("LOCK_QUORUM_DRIFT_FACTOR", default=0.01)
+# In quorum mode the cache (API throttles) and REDIS_URL default to the first master.
+REDIS_URL = env.str("REDIS_URL", default=LOCK_REDIS_URLS[0] if REDIS_MODE == "quorum"
+                    else "redis://127.0.0.1:6379/0")
 REDIS_SOCKET_CONNECT_TIMEOUT = env.float("REDIS_SOCKET_CONNECT_TIMEOUT", default=0.5)
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
+_TOPOLOGY_CACHE_CLIENT = {"sentinel": {"CONNECTION_FACTORY": "scheduler_app.locks.topology.CacheConnectionFactory"},
+                          "cluster": {"CONNECTION_FACTORY": "scheduler_app.locks.topology.CacheConnectionFactory"}}
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": {
+            **_TOPOLOGY_CACHE_CLIENT.get(REDIS_MODE, {}),
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_CONNECT_TIMEOUT,
             "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,

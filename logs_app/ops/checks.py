@@ -53,11 +53,15 @@ class RedisCheck(HealthCheck):
     needs_database = False
 
     def run(self, report: HealthReport) -> dict:
-        if scheduler_selectors.lock_service_ping():
-            return {"status": "ok"}
+        service = scheduler_selectors.lock_service_report()
+        topology = {"mode": service["mode"], "where": service["where"],
+                    **({"masters": service["masters"]} if "masters" in service else {})}
+        if service["ok"]:
+            return {"status": "ok", **topology}
         fallback = settings.LOCK_FALLBACK
         return {
             "status": "down",
+            **topology,
             "fallback": fallback,
             "fallback_active": fallback == "database",
             "detail": "locks use the database lease" if fallback == "database"

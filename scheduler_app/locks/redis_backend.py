@@ -64,7 +64,16 @@ end
 return 0
 """
 
-REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# An operator's delete, whoever holds it, and the wake-up, in one script (one key, so it works on a cluster too).
+FORCE_DELETE = """
+local n = redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], '1')
+return n
+"""
+
+# ClusterDownError and friends: a cluster that lost a slot's master is an outage like any other.
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ClusterDownError,
+                redis.exceptions.SlotNotCoveredError, redis.exceptions.TryAgainError, OSError)
 
 
 class LuaScript:
@@ -96,6 +105,7 @@ class RedisLockBackend(LockBackend):
         self._release = LuaScript(client, RELEASE)
         self._extend = LuaScript(client, EXTEND)
         self._delete_if_unchanged = LuaScript(client, DELETE_IF_UNCHANGED)
+        self._force_delete = LuaScript(client, FORCE_DELETE)
 
     def _call(self, fn, *args, **kwargs):
         try:
@@ -150,11 +160,7 @@ class RedisLockBackend(LockBackend):
         return states
 
     def force_release(self, key: str) -> bool:
-        pipe = self.client.pipeline(transaction=True)
-        pipe.delete(KEY_PREFIX + key)
-        pipe.publish(SIGNAL_PREFIX + key, "1")
-        deleted, _ = self._call(pipe.execute)
-        return bool(deleted)
+        return bool(self._call(self._force_delete, keys=[KEY_PREFIX + key], args=[SIGNAL_PREFIX + key]))
 
     def release_if_unchanged(self, state: LockState) -> bool:
         """Delete only if the key still holds the value `state` was read with."""

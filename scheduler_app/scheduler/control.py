@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from django_redis import get_redis_connection
+from scheduler_app.locks import topology
 
 logger = logging.getLogger("scheduler_app")
 
@@ -18,18 +18,38 @@ CHANNEL = "scheduler:control"
 RELOAD = "reload"
 
 
-def _client():
-
-    return get_redis_connection("default")
+def _clients() -> list:
+    return topology.channel_clients()
 
 
 def reload_publish() -> int | None:
-    """Number of schedulers that received the message, or None when Redis is unreachable."""
-    try:
-        return int(_client().publish(CHANNEL, RELOAD))
-    except Exception as exc:  # noqa: BLE001 - the database version still carries the request
-        logger.warning("Could not publish scheduler reload on Redis (%s); schedulers poll the database", exc)
-        return None
+    """Number of schedulers that received the message, or None when Redis is unreachable. In quorum mode it is
+    published on every master (each scheduler listens on one); on a cluster the count is the receiving node's."""
+    received, reached, error = 0, 0, None
+    for client in _clients():
+        try:
+            received += int(client.publish(CHANNEL, RELOAD))
+            reached += 1
+        except Exception as exc:  # noqa: BLE001 - the database version still carries the request
+            error = exc
+    if reached:
+        return received
+    logger.warning("Could not publish scheduler reload on Redis (%s); schedulers poll the database", error)
+    return None
+
+
+def _subscribe():
+    """A subscription on the first channel client that answers (quorum mode: any one master carries it)."""
+    error: Exception | None = None
+    for client in _clients():
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(CHANNEL)
+            return pubsub
+        except Exception as exc:  # noqa: BLE001 - try the next master
+            error = exc
+            pubsub.close()
+    raise error or ConnectionError("no Redis to subscribe on")
 
 
 class ControlListener(threading.Thread):
@@ -49,8 +69,7 @@ class ControlListener(threading.Thread):
         while not self.stopping.is_set():
             pubsub = None
             try:
-                pubsub = _client().pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                pubsub = _subscribe()
                 if backoff > 2.0:
                     logger.info("Scheduler control channel back")
                 backoff = 2.0

@@ -18,6 +18,7 @@ from scheduler_app.selectors.locks import (
     database_lock_leftover_q,
     database_locks_leftover,
     lock_service_ping,
+    lock_service_report,
     lock_state_dicts,
     lock_states,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "job_runs_visible",
     "lease_ago",
     "lock_service_ping",
+    "lock_service_report",
     "lock_state_dicts",
     "lock_states",
     "run_metric_aggregates",

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scheduler_app import locks
-from scheduler_app.locks import LockState
+from scheduler_app.locks import LockState, topology
 from scheduler_app.models import DatabaseLock, JobDefinition, JobRun
 
 
@@ -70,10 +70,18 @@ def lock_state_dicts() -> list[dict]:
 def lock_service_ping(*, timeout: float = 1.0) -> bool:
     """PING the lock's Redis, answering within `timeout`: with Redis down, redis-py's default retries take
     seconds per call, longer than a probe or a scrape should wait. (The ping thread finishes on its own.)"""
-    answer: dict[str, bool] = {}
+    return lock_service_report(timeout=timeout)["ok"]
+
+
+def lock_service_report(*, timeout: float = 1.0) -> dict:
+    """{"ok", "mode", "where"} for the health check, and in quorum mode each master's answer ("masters")."""
+    answer: dict = {"ok": False}
 
     def ping() -> None:
         try:
+            backend = locks.redis_backend()
+            if hasattr(backend, "masters_status"):
+                answer["masters"] = backend.masters_status()
             answer["ok"] = locks.redis_available()
         except Exception:  # noqa: BLE001 - any failure means "not answering"
             answer["ok"] = False
@@ -81,4 +89,5 @@ def lock_service_ping(*, timeout: float = 1.0) -> bool:
     thread = threading.Thread(target=ping, name="redis-ping", daemon=True)
     thread.start()
     thread.join(timeout)
-    return answer.get("ok", False)
+    return {"ok": answer["ok"], "mode": topology.redis_mode(), "where": topology.describe(),
+            **({"masters": answer["masters"]} if "masters" in answer else {})}

@@ -60,7 +60,7 @@ def test_publish_returns_an_int(real_redis):
 
 def test_publish_with_redis_down_returns_none_and_warns(monkeypatch, caplog):
     client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=NO_RETRY)
-    monkeypatch.setattr(control, "_client", lambda: client)
+    monkeypatch.setattr(control, "_clients", lambda: [client])
     with caplog.at_level(logging.WARNING, logger="scheduler_app"):
         assert control.reload_publish() is None
     assert "Could not publish scheduler reload on Redis" in caplog.text
@@ -68,7 +68,7 @@ def test_publish_with_redis_down_returns_none_and_warns(monkeypatch, caplog):
 
 def test_listener_warns_once_while_redis_is_down_and_stops(monkeypatch, caplog, listener):
     client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=NO_RETRY)
-    monkeypatch.setattr(control, "_client", lambda: client)
+    monkeypatch.setattr(control, "_clients", lambda: [client])
     with caplog.at_level(logging.WARNING, logger="scheduler_app"):
         thread = listener(lambda: None)
         wait_for(lambda: "Scheduler control channel unavailable" in caplog.text, message="the warning")
@@ -78,9 +78,9 @@ def test_listener_warns_once_while_redis_is_down_and_stops(monkeypatch, caplog, 
 
 def test_listener_subscribes_when_redis_comes_back(real_redis, monkeypatch, listener):
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=NO_RETRY)
-    live = control._client()
+    live = control._clients()[0]
     current = {"client": dead}
-    monkeypatch.setattr(control, "_client", lambda: current["client"])
+    monkeypatch.setattr(control, "_clients", lambda: [current["client"]])
     received = []
     thread = listener(lambda: received.append(1))
     wait_for(lambda: not thread.subscribed.is_set() and thread.is_alive(), message="the listener to be down")
