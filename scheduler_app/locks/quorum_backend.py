@@ -38,6 +38,7 @@ from scheduler_app.locks.redis_backend import (
     ACQUIRE,
     DELETE_IF_UNCHANGED,
     EXTEND,
+    FORCE_DELETE,
     REDIS_ERRORS,
     RELEASE,
     LuaScript,
@@ -64,12 +65,14 @@ class _Master:
     release: LuaScript
     extend: LuaScript
     delete_if_unchanged: LuaScript
+    force_delete: LuaScript
 
     @classmethod
     def build(cls, client: redis.Redis) -> _Master:
         return cls(client=client, url=redacted_url(client), acquire=LuaScript(client, ACQUIRE),
                    release=LuaScript(client, RELEASE), extend=LuaScript(client, EXTEND),
-                   delete_if_unchanged=LuaScript(client, DELETE_IF_UNCHANGED))
+                   delete_if_unchanged=LuaScript(client, DELETE_IF_UNCHANGED),
+                   force_delete=LuaScript(client, FORCE_DELETE))
 
 
 @dataclass
@@ -247,13 +250,7 @@ class QuorumLockBackend(LockBackend):
         return self._states(names, "quorum list") if names else []
 
     def force_release(self, key: str) -> bool:
-        def delete(master: _Master) -> int:
-            pipe = master.client.pipeline(transaction=True)
-            pipe.delete(KEY_PREFIX + key)
-            pipe.publish(SIGNAL_PREFIX + key, "1")
-            return pipe.execute()[0]
-
-        answers, errors = self._each(delete)
+        answers, errors = self._each(lambda m: m.force_delete(keys=[KEY_PREFIX + key], args=[SIGNAL_PREFIX + key]))
         if not answers:
             raise self._unavailable(f"quorum force-release of {key}", 0, errors)
         return any(bool(deleted) for _m, deleted in answers)
