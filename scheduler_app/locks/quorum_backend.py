@@ -129,12 +129,60 @@ class QuorumLockBackend(LockBackend):
                 errors.append(f"{master.url}: {type(exc).__name__}: {exc}")
         return answers, errors
 
-    def _release_ours(self, key: str, holder: Holder, masters: list[_Master]) -> None:
-        for master in masters:
+    def _fanout(self, script: str, keys: list[str], args: list,
+                masters: list[_Master] | None = None) -> list[tuple[_Master, object]]:
+        """Run one of the scripts on every master with the round trips overlapped: the command is written to each
+        master first, then the replies are read. Each answer is the reply, or the REDIS_ERRORS exception of a master
+        that did not answer. (One sequential call per master when its script must be loaded again.)"""
+        sent, answers = [], {}
+        for master in masters if masters is not None else self.masters:
+            lua: LuaScript = getattr(master, script)
+            pool = master.client.connection_pool
+            conn = None
             try:
-                master.release(keys=[KEY_PREFIX + key], args=[holder.token, SIGNAL_PREFIX + key])
-            except REDIS_ERRORS:
-                continue  # its copy, if the SET got there, expires within the lease
+                conn = pool.get_connection()
+                conn.send_command("EVALSHA", lua.sha, len(keys), *keys, *args)
+                sent.append((master, conn, lua))
+            except REDIS_ERRORS as exc:
+                answers[id(master)] = (master, exc)
+                if conn is not None:
+                    conn.disconnect()
+                    pool.release(conn)
+        failure: Exception | None = None
+        for master, conn, lua in sent:
+            pool = master.client.connection_pool
+            try:
+                reply: object = conn.read_response()
+            except redis.exceptions.NoScriptError:
+                pool.release(conn)
+                conn = None
+                try:
+                    reply = lua(keys, args)  # loads it (a restarted master), then runs it
+                except REDIS_ERRORS as exc:
+                    reply = exc
+            except REDIS_ERRORS as exc:
+                conn.disconnect()
+                reply = exc
+            except redis.exceptions.RedisError as exc:  # a reply error: a bug, raised once every reply is read
+                failure = failure or exc
+                reply = exc
+            if conn is not None:
+                pool.release(conn)
+            answers[id(master)] = (master, reply)
+        if failure is not None:
+            raise failure
+        return [answers[id(m)] for m in (masters if masters is not None else self.masters) if id(m) in answers]
+
+    @staticmethod
+    def _split(answers: list[tuple[_Master, object]]) -> tuple[list[tuple[_Master, object]], list[str]]:
+        ok = [(m, r) for m, r in answers if not isinstance(r, Exception)]
+        errors = [f"{m.url}: {type(r).__name__}: {r}" for m, r in answers if isinstance(r, Exception)]
+        return ok, errors
+
+    def _release_ours(self, key: str, holder: Holder, masters: list[_Master]) -> None:
+        # An unreachable master's copy, if the SET got there, expires within the lease.
+        if masters:
+            self._fanout("release", [KEY_PREFIX + key], [holder.token, SIGNAL_PREFIX + key], masters)
 
     # --- LockBackend ---------------------------------------------------------------------------------------------
 
@@ -146,12 +194,10 @@ class QuorumLockBackend(LockBackend):
         unreachable: list[_Master] = []
         others: dict[str | bytes, _Copies] = {}
         errors: list[str] = []
-        for master in self.masters:
-            try:
-                reply = master.acquire(keys=[KEY_PREFIX + key], args=[value, px])
-            except REDIS_ERRORS as exc:
+        for master, reply in self._fanout("acquire", [KEY_PREFIX + key], [value, px]):
+            if isinstance(reply, Exception):
                 unreachable.append(master)
-                errors.append(f"{master.url}: {type(exc).__name__}: {exc}")
+                errors.append(f"{master.url}: {type(reply).__name__}: {reply}")
                 continue
             if reply[0] == 1:
                 taken.append(master)
@@ -174,8 +220,8 @@ class QuorumLockBackend(LockBackend):
         raise self._unavailable(f"quorum acquire of {key}", len(self.masters) - len(unreachable), errors)
 
     def release(self, key: str, holder: Holder) -> bool:
-        answers, errors = self._each(lambda m: m.release(keys=[KEY_PREFIX + key],
-                                                         args=[holder.token, SIGNAL_PREFIX + key]))
+        answers, errors = self._split(self._fanout("release", [KEY_PREFIX + key],
+                                                   [holder.token, SIGNAL_PREFIX + key]))
         if not answers:
             raise self._unavailable(f"quorum release of {key}", 0, errors)
         return any(int(reply) == 1 for _m, reply in answers)
@@ -193,9 +239,8 @@ class QuorumLockBackend(LockBackend):
         """
         px = max(1, int(lease_seconds * 1000))
         started = self.clock()
-        answers, errors = self._each(lambda m: int(m.extend(keys=[KEY_PREFIX + key],
-                                                            args=[holder.token, px, holder.value()])))
-        ours = [reply for _m, reply in answers if reply in (1, 2)]
+        answers, errors = self._split(self._fanout("extend", [KEY_PREFIX + key], [holder.token, px, holder.value()]))
+        ours = [int(reply) for _m, reply in answers if int(reply) in (1, 2)]
         if len(ours) >= self.quorum:
             if self._validity(lease_seconds, started) <= 0:
                 raise BackendUnavailable(f"quorum extend of {key} took longer than its validity")

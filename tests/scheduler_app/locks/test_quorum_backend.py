@@ -64,6 +64,16 @@ def test_acquire_takes_every_master_and_names_the_holder(fakes):
     assert backend.quorum == 2
 
 
+def test_a_master_that_forgot_the_scripts_loads_them_again(fakes):
+    backend = backend_on(fakes)
+    holder = Holder.new(run_id=1)
+    assert backend.acquire(KEY, holder, 30)[0]
+    fakes[1].script_flush()  # as after a restart
+    assert backend.extend(KEY, holder, 30) == RenewResult.RENEWED
+    assert backend.release(KEY, holder) is True
+    assert tokens(fakes) == [None, None, None]
+
+
 def test_refusal_names_the_holder_and_leaves_nothing_of_ours(fakes):
     backend = backend_on(fakes)
     first, second = Holder.new(run_id=1), Holder.new(run_id=2)
