@@ -10,6 +10,7 @@ import fakeredis
 import pytest
 import redis
 
+from logs_app.ops.checks import RedisCheck
 from scheduler_app import locks
 from scheduler_app.locks import BackendUnavailable, Holder, LockServiceUnavailable, RenewResult, topology
 from scheduler_app.locks.factory import redis_backend_build
@@ -310,6 +311,17 @@ def test_the_factory_builds_the_quorum_backend_in_quorum_mode(quorum_settings, s
     assert [m.url for m in backend.masters] == ["redis://127.0.0.1:1/0", "redis://127.0.0.1:2/0",
                                                  "redis://127.0.0.1:3/0"]
     assert backend.drift_factor == 0.05
+
+
+def test_the_health_check_reports_each_master(quorum_settings, fakes):
+    quorum_settings(["redis://127.0.0.1:1/0"] * 3)  # the mode; the masters below stand in for LOCK_REDIS_URLS
+    locks.lock().use_primary(backend_on([fakes[0], dead_client(), fakes[2]]))
+    check = RedisCheck().run(report=None)
+    assert check["status"] == "ok" and check["mode"] == "quorum"
+    assert [m["ok"] for m in check["masters"]] == [True, False, True]
+    locks.lock().use_primary(backend_on([fakes[0], dead_client(), dead_client()]))
+    check = RedisCheck().run(report=None)
+    assert check["status"] == "down" and [m["ok"] for m in check["masters"]] == [True, False, False]
 
 
 # --- real servers ----------------------------------------------------------------------------------------------------
