@@ -14,6 +14,11 @@ Outcomes, with M = N//2+1 masters needed:
   HELD_BY_OTHER (the renewal thread then lets the database decide).
 - reads (inspect, list, ping) need M answers; writes that only remove (release, force_release, release_if_unchanged)
   need one.
+
+Acquire, release and extend write to every master before reading any reply, so the round trips overlap. A master
+that is down costs a refused connection; one that hangs (paused, a dropped link) costs the clients' socket timeout
+(REDIS_SOCKET_TIMEOUT) per call, which is why that timeout must stay well under the lease: the time is subtracted
+from the validity.
 """
 
 from __future__ import annotations
