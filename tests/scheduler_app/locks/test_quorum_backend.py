@@ -385,3 +385,23 @@ def test_real_master_restarted_empty_gets_the_key_back_at_the_next_renewal(quoru
                  message="the renewal to set the key again on the restarted master")
         assert not lease.lost
     assert [s.cli("EXISTS", RKEY) for s in redis_masters.servers] == ["0", "0", "0"]
+
+
+@pytest.mark.slow
+def test_real_paused_master_costs_its_timeout_and_changes_nothing_else(quorum_settings, redis_masters, settings):
+    settings.REDIS_SOCKET_TIMEOUT = 0.3  # the quorum clients' reply timeout; well under the 30 s lease
+    backend = use_masters(quorum_settings, redis_masters)
+    paused, *live = redis_masters.servers
+    paused.pause()
+    try:
+        with locks.execution_lock(KEY, ttl_seconds=60, run_id=13) as lease:
+            assert lease.backend is backend
+            assert all('"run_id":13' in server.cli("GET", RKEY) for server in live)
+            assert backend.extend(KEY, lease.holder, 30) == RenewResult.RENEWED
+        assert [server.cli("EXISTS", RKEY) for server in live] == ["0", "0"]
+    finally:
+        paused.resume()
+    # Back, running what queued up while it was paused (the acquire's SET, the release): at most a minority copy
+    # of ours, which expires within the lease, never one without a TTL.
+    value = paused.cli("GET", RKEY)
+    assert value == "" or (lease.holder.token in value and 0 < int(paused.cli("PTTL", RKEY)) <= 30_000)
