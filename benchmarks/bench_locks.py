@@ -1,4 +1,5 @@
-"""Lock benchmark against real Redis: jobsite's execution lock vs redis-py's Lock and python-redis-lock.
+"""Lock benchmark against real Redis: jobsite's execution lock vs redis-py's Lock and python-redis-lock, and in the
+quorum and cluster topologies vs pottery's Redlock and redis-py's RedisCluster.lock.
 
 Run:  .venv/bin/python benchmarks/bench_locks.py [--iterations 5000]
 Needs Redis at REDIS_URL (default redis://127.0.0.1:6379/13) and, for the PostgreSQL row, PostgreSQL at
@@ -8,11 +9,15 @@ It measures, in one run:
   - acquire+release p50/p99 (uncontended), with a ratio column against redis-py's Lock;
   - fail-fast rejection p99 (the lock is held: how fast is "no");
   - handoff latency p50 (holder releases -> a blocked waiter holds the lock);
+  - quorum (REDIS_MODE=quorum, 3 independent masters the bench starts on ports of its own): acquire+release and
+    fail-fast rejection, ours vs pottery's Redlock on the same three masters;
+  - cluster (REDIS_MODE=cluster, a 3-master cluster the bench creates with `redis-cli --cluster create`):
+    acquire+release and fail-fast rejection, ours vs redis-py's RedisCluster.lock;
   - whole-run overhead of a no-op job wearing @with_execution_lock, on SQLite and on PostgreSQL (a subprocess each);
   - fenced-write overhead: inside one running job, `ctx.atomic()` against a plain `transaction.atomic()` doing the
     same INSERT, on SQLite and on PostgreSQL, with the SQL statements each sends.
-The last column compares with the measure's baseline: redis-py's Lock for the lock rows, transaction.atomic() for
-the fenced-write rows.
+The last column compares with the measure's baseline: redis-py's Lock for the standalone lock rows, pottery's
+Redlock for the quorum rows, RedisCluster.lock for the cluster rows, transaction.atomic() for the fenced-write rows.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.redis_procs import Servers  # noqa: E402
+
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/jobsite_bench")
 
@@ -230,6 +237,87 @@ def bench_handoff(rounds: int) -> dict[str, list[float]]:
     }
 
 
+def use_topology(mode: str, *, urls: list[str] | None = None, url: str | None = None) -> None:
+    """Point this process's lock at a topology the way a deployment does: the REDIS_MODE settings and the factory."""
+    from django.conf import settings
+
+    from scheduler_app import locks
+    from scheduler_app.locks import topology
+    from scheduler_app.locks.factory import redis_backend_build
+
+    settings.REDIS_MODE = mode
+    if urls is not None:
+        settings.LOCK_REDIS_URLS = urls
+    settings.REDIS_URL = url or REDIS_URL
+    topology.reset_clients()
+    locks.lock().use_primary(redis_backend_build())
+
+
+def lock_pair(ours_key: str, peer_lock_factory, iterations: int, peer_name: str) -> dict[str, dict]:
+    """acquire+release and fail-fast rejection: ours (the configured topology) against one peer, interleaved."""
+    from scheduler_app import locks
+
+    def ours():
+        lease = locks.acquire(ours_key, ttl_seconds=600)
+        lease.release()
+
+    peer = peer_lock_factory(f"{ours_key}_peer")
+
+    def peer_cycle():
+        assert peer.acquire(blocking=False)
+        peer.release()
+
+    results = {"acquire+release": interleaved({"jobsite execution_lock": ours, peer_name: peer_cycle}, iterations)}
+    held = locks.acquire(f"{ours_key}_held", ttl_seconds=600)
+    peer_held = peer_lock_factory(f"{ours_key}_peer_held")
+    assert peer_held.acquire(blocking=False)
+    contender = peer_lock_factory(f"{ours_key}_peer_held")
+
+    def ours_refused():
+        try:
+            locks.acquire(f"{ours_key}_held", ttl_seconds=600)
+        except locks.LockNotAcquired:
+            return
+        raise AssertionError("acquired a held lock")
+
+    def peer_refused():
+        assert not contender.acquire(blocking=False)
+
+    results["fail-fast rejection"] = interleaved({"jobsite execution_lock": ours_refused, peer_name: peer_refused},
+                                                 iterations)
+    held.release()
+    peer_held.release()
+    return results
+
+
+def bench_quorum(servers, iterations: int) -> dict[str, dict]:
+    import redis
+    from pottery import Redlock
+
+    urls = servers.masters(3)
+    use_topology("quorum", urls=urls, url=urls[0])
+    clients = [redis.Redis.from_url(u) for u in urls]
+
+    def redlock(key: str):
+        return Redlock(key=key, masters=set(clients), auto_release_time=30)
+
+    return lock_pair("bench_quorum", redlock, iterations, "pottery Redlock")
+
+
+def bench_cluster(servers, iterations: int) -> dict[str, dict]:
+    from redis.cluster import RedisCluster
+
+    ports = servers.cluster(3)
+    url = f"redis://127.0.0.1:{ports[0]}/0"
+    use_topology("cluster", url=url)
+    client = RedisCluster.from_url(url)
+
+    def cluster_lock(key: str):
+        return client.lock(key, timeout=30, thread_local=False)
+
+    return lock_pair("bench_cluster", cluster_lock, iterations, "redis-py RedisCluster.lock")
+
+
 def whole_run(iterations: int) -> None:
     """Child mode: no-op job through job_run vs the bare function. Prints JSON."""
     import redis
@@ -364,6 +452,18 @@ def main() -> None:
     for name, samples in ho.items():
         rows.append(("handoff latency", name, ms(statistics.median(samples)), ms(pct(samples, 0.99)),
                      f"{statistics.median(samples) / base:.2f}x"))
+    servers = Servers(Path(tmp) / "redis")
+    try:
+        for label, bench, base_name in (("quorum, 3 masters", bench_quorum, "pottery Redlock"),
+                                        ("cluster, 3 masters", bench_cluster, "redis-py RedisCluster.lock")):
+            for measure, results in bench(servers, args.iterations).items():
+                base = statistics.median(results[base_name])
+                for name, samples in results.items():
+                    rows.append((f"{measure}, {label}", name, ms(statistics.median(samples)),
+                                 ms(pct(samples, 0.99)), f"{statistics.median(samples) / base:.2f}x"))
+    finally:
+        use_topology("standalone")
+        servers.close()
     runs = min(args.iterations, 2000)
     for label, url in (("SQLite", f"sqlite:///{tmp}/bench-run.sqlite3"), ("PostgreSQL", PG_URL)):
         if label == "PostgreSQL" and not ensure_pg_database(url):

@@ -8,6 +8,7 @@ EXTRA_JOB_MODULES and get short timeouts through env settings only.
 Env knobs (reduced profile defaults for `make test`; `make chaos` raises them):
   CHAOS_TRIALS            randomised trials of the pause scenarios (default 3; make chaos: >= 50)
   CHAOS_STORM_TRIGGERS    triggers in the mixed-trigger storm (default 160; make chaos: >= 1000)
+  CHAOS_QUORUM_STORM_TRIGGERS  triggers in the storm's quorum-mode run (default 60; make chaos: >= 1000)
   CHAOS_REDIS_LATENCY_MS  reply delay on the frozen writer's Redis link in the pause scenario
                           (default 15 on PostgreSQL, 0 on SQLite)
   CHAOS_SEED              seed of the scenarios' random choices (default: random, printed on failure)
@@ -66,6 +67,18 @@ def point_lock_at(url: str | None) -> None:
         locks.use_redis_client(redis_client(url, socket_timeout=django_settings.REDIS_SOCKET_TIMEOUT))
 
 
+def point_lock_at_quorum(settings, urls: list[str]) -> None:
+    """Point this process's execution lock at a quorum of masters (REDIS_MODE=quorum, LOCK_REDIS_URLS)."""
+    from scheduler_app import locks
+    from scheduler_app.locks import topology
+    from scheduler_app.locks.factory import redis_backend_build
+
+    settings.REDIS_MODE = "quorum"
+    settings.LOCK_REDIS_URLS = urls
+    topology.reset_clients()
+    locks.lock().use_primary(redis_backend_build())
+
+
 @dataclass
 class Chaos:
     env: dict
@@ -77,6 +90,7 @@ class Chaos:
     seed: int
     vendor: str
     links: list[SlowLink] = field(default_factory=list)
+    masters: object = None  # IndependentMasters, once use_quorum() is called
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +111,16 @@ class Chaos:
 
     def restart_redis(self) -> None:
         self.redis.restart()
+
+    def use_quorum(self, count: int = 3):
+        """Locks on `count` independent masters of the scenario's own (REDIS_MODE=quorum), for this process and
+        every subprocess started after; REDIS_URL (the cache) stays on the scenario's own server."""
+        from tests.redis_servers import IndependentMasters
+
+        self.masters = IndependentMasters(self.workdir, count)
+        self.env.update(REDIS_MODE="quorum", LOCK_REDIS_URLS=self.masters.setting)
+        point_lock_at_quorum(self.settings, self.masters.urls)
+        return self.masters
 
     def where(self) -> str:
         return f"(seed {self.seed}, record {self.record_path}, outputs in {self.workdir})"
@@ -155,5 +179,11 @@ def chaos(subprocess_env, chaos_dir, settings, monkeypatch):
         for link in state.links:
             link.close()
         server.stop()
+        if state.masters is not None:
+            state.masters.close()
+            settings.REDIS_MODE = "standalone"
+            from scheduler_app.locks import topology
+
+            topology.reset_clients()
         point_lock_at(None)
         drop_table()

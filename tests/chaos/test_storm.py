@@ -5,6 +5,10 @@
   - one holder (`runjob --wait 20`) killed with kill -9 once its run has started,
 with random short holds, and the test's own Redis restarted empty twice during the storm.
 
+In quorum mode (REDIS_MODE=quorum over three independent masters, a reduced profile of CHAOS_QUORUM_STORM_TRIGGERS)
+one master is killed a third of the way in; at two thirds it comes back empty and another master is killed, so one
+of three is always down from then on and the holders' renewals set their keys again on the one that came back.
+
 Afterwards: no overlapping runs (record start/end lines, and JobRun started_at/finished_at), no stale commits, a
 JobRun row for every trigger (counted in the record), no job_lock:* key left, nothing RUNNING or QUEUED (after one
 lease and the reaper, `manage.py locks clear-stale`, which the killed holder's run may need).
@@ -42,10 +46,11 @@ from tests.chaos.harness import (
 )
 
 LEASE = 3.0
-TRIGGERS = env_int("CHAOS_STORM_TRIGGERS", 160)
+TRIGGERS = {"standalone": env_int("CHAOS_STORM_TRIGGERS", 160),
+            "quorum": env_int("CHAOS_QUORUM_STORM_TRIGGERS", 60)}
 
 # pytest-timeout's per-test limit (300 s in pyproject.toml) scaled to the storm's size.
-pytestmark = [pytest.mark.slow, pytest.mark.real_redis, pytest.mark.timeout(240 + TRIGGERS // 2)]
+pytestmark = [pytest.mark.slow, pytest.mark.real_redis, pytest.mark.timeout(240 + max(TRIGGERS.values()) // 2)]
 
 
 class Storm:
@@ -124,9 +129,49 @@ class Storm:
             self.errors.append("the victim never got to run in 10 launches")
 
 
-def test_mixed_trigger_storm(chaos):
+class Disruptions:
+    """What the storm does to Redis at a third and at two thirds of the way, and what it checks afterwards."""
+
+    def __init__(self, chaos, mode: str) -> None:
+        self.chaos = chaos
+        self.mode = mode
+        self.masters = chaos.use_quorum() if mode == "quorum" else None
+        self.done = 0
+
+    def strike(self) -> None:
+        if self.masters is None:
+            self.chaos.restart_redis()
+        elif self.done == 0:
+            self.masters.servers[0].kill()
+        else:
+            self.masters.servers[0].start()  # back, empty
+            self.masters.servers[1].kill()
+        self.done += 1
+
+    def problems(self) -> list[str]:
+        if self.masters is None:
+            restarts = self.chaos.redis.restarts
+            return [] if restarts >= 2 else [f"Redis was restarted {restarts} times, not 2"]
+        down = [s.port for s in self.masters.servers if not s.alive]
+        return [] if self.done == 2 and len(down) == 1 else [f"{self.done} disruptions, masters down: {down}"]
+
+    def lock_keys(self) -> list[str]:
+        if self.masters is None:
+            return self.chaos.redis.lock_keys()
+        return sorted(f"{s.port}:{k.decode()}" for s in self.masters.servers if s.alive
+                      for k in s.client().scan_iter(match="job_lock:*", count=500))
+
+    def describe(self) -> str:
+        if self.masters is None:
+            return f"Redis restarts {self.chaos.redis.restarts}"
+        return f"quorum of {len(self.masters.servers)} masters, {self.done} disruptions"
+
+
+@pytest.mark.parametrize("mode", ["standalone", "quorum"])
+def test_mixed_trigger_storm(chaos, mode):
     chaos.set_lease(LEASE)
-    target = TRIGGERS
+    disruptions = Disruptions(chaos, mode)
+    target = TRIGGERS[mode]
     storm = Storm(chaos, target)
     go = chaos.workdir / "go"
     workers = [
@@ -146,9 +191,9 @@ def test_mixed_trigger_storm(chaos):
         wait_for(lambda: storm.fired() >= target // 6, 300, f"{target // 6} triggers", step=0.05)
         victim.start()
         wait_for(lambda: storm.fired() >= target // 3, 300, f"{target // 3} triggers", step=0.05)
-        chaos.restart_redis()
+        disruptions.strike()
         wait_for(lambda: storm.fired() >= 2 * target // 3, 300, f"{2 * target // 3} triggers", step=0.05)
-        chaos.restart_redis()
+        disruptions.strike()
         wait_for(storm.done, 600, f"{target} triggers", step=0.1)
         victim.join(120)
         for worker in workers:
@@ -167,8 +212,7 @@ def test_mixed_trigger_storm(chaos):
     problems: list[str] = list(storm.errors)
     rec = chaos.record()
     problems += [line for line in rec.other if line.startswith("error ")]
-    if chaos.redis.restarts < 2:
-        problems.append(f"Redis was restarted {chaos.redis.restarts} times, not 2")
+    problems += disruptions.problems()
     if storm.victim_run is None:
         problems.append("no holder was killed with kill -9")
 
@@ -185,7 +229,7 @@ def test_mixed_trigger_storm(chaos):
     stuck = [f"run {r.pk} {r.status}" for r in runs(status__in=["RUNNING", "QUEUED"])]
     if stuck:
         problems.append(f"stuck after one lease and the reaper: {stuck}")
-    keys = chaos.redis.lock_keys()
+    keys = disruptions.lock_keys()
     if keys:
         problems.append(f"lock keys left in Redis: {keys}")
     rows = runs()
@@ -210,7 +254,7 @@ def test_mixed_trigger_storm(chaos):
         counts[run.status] = counts.get(run.status, 0) + 1
     summary = (f"storm of {len(rec.triggers)} triggers in {stormed:.0f} s: {sorted(counts.items())}, "
                f"{len(rec.starts)} bodies ran, {len(written_rows())} rows written, victim run {storm.victim_run}, "
-               f"Redis restarts {chaos.redis.restarts} {chaos.where()}")
+               f"{disruptions.describe()} {chaos.where()}")
     print(summary)
     assert not problems, f"{summary}\n" + "\n".join(f"  - {p}" for p in problems[:40]) + (
         f"\nruns (last 60):\n{describe_runs()}")
