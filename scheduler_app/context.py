@@ -42,7 +42,7 @@ class StaleFencingToken(JobCancelled):
 class JobContext:
     def __init__(self, *, run_id: int, job_id: str, lock_key: str, fencing_token: int | None,
                  fence_check: Callable[[], bool], current_fence: Callable[[], int | None] | None = None,
-                 team=None, user=None, trigger: str = "direct"):
+                 team=None, user=None, trigger: str = "direct", lease_expired: Callable[[], bool] | None = None):
         self.run_id = run_id
         self.job_id = job_id
         self.lock_key = lock_key
@@ -55,6 +55,7 @@ class JobContext:
         self.cancel_reason: str | None = None
         self._fence_check = fence_check
         self._current_fence = current_fence
+        self._lease_expired = lease_expired
         self._commit_mutex = threading.Lock()
         self._cancel_hooks: list[Callable[[], None]] = []
         self.progress_listener: Callable[[str, int, int | None], None] | None = None
@@ -77,6 +78,10 @@ class JobContext:
         self._cancel_hooks.append(hook)
 
     def check(self) -> None:
+        if self.cancel_reason is None and self._lease_expired is not None and self._lease_expired():
+            # Nobody confirmed our lock for a whole lease: stop now, even if the watchdog thread is stuck. Set
+            # without the commit mutex, which the commit path already holds when it calls this.
+            self.cancel_reason = "lost_lock"
         if self.cancel_reason is not None:
             raise JobCancelled(self.cancel_reason)
 

@@ -103,10 +103,13 @@ class Execution:
 
     def _lose(self) -> None:
         self.ctx.cancel("lost_lock")
+        self._finish_from_watchdog(JobRun.Status.LOST_LOCK, error=self._lost_logged())
+
+    def _lost_logged(self) -> str:
         error = self._lost_error()
         logger.error("Lock lost for job: %s (run %s): %s", self.lease.key, self.run.pk, error,
                      extra=_log_extra(self.run))
-        self._finish_from_watchdog(JobRun.Status.LOST_LOCK, error=error)
+        return error
 
     def _lost_error(self) -> str:
         try:
@@ -184,6 +187,9 @@ class Execution:
                 replaced = overlaps.cancel_outcome(exc.reason)
                 if replaced is not None:
                     self.finish(JobRun.Status.CANCELLED, skip_reason=replaced[0], error=replaced[1])
+                elif exc.reason == "lost_lock" and not isinstance(exc, StaleFencingToken) and not self.finished:
+                    # It stopped itself at ctx.check() (no confirmation for a lease): the watchdog may be stuck.
+                    self.finish(JobRun.Status.LOST_LOCK, error=self._lost_logged())
                 else:
                     self.finish(_CANCEL_STATUS.get(exc.reason, JobRun.Status.CANCELLED), error=str(exc))
                 run.job_exception = exc
@@ -307,6 +313,16 @@ def _run_job(spec: JobSpec, trace: tracing.RunSpan, *, trigger: str, user=None, 
     return _execute(start, trace, run, lease, background=background)
 
 
+def _lease_expired(lease: Lease) -> bool:
+    """For ctx.check(): past the lease's stop time with no confirmation. The lease is marked lost here, without
+    its callbacks (they write to the database, which may be what hangs); the job's own unwinding records the end."""
+    if lease.lost or lease.released or locks.renewer.paused or not lease.unconfirmed_too_long():
+        return lease.lost
+    lease.lost = True
+    lease.lost_reason = lease.lost_unconfirmed_reason()
+    return True
+
+
 def _execute(start: _Start, trace: tracing.RunSpan, run: JobRun, lease: Lease, *, background: bool) -> JobRun:
     """Run a started trigger's body, here or in a thread of its own."""
     key = start.key
@@ -315,7 +331,8 @@ def _execute(start: _Start, trace: tracing.RunSpan, run: JobRun, lease: Lease, *
                      fence_check=lambda: not lease.lost and not lease.released and runs.run_fence_confirm(
                          run_id=run.pk),
                      current_fence=lambda: runs.run_fence_current(lock_key=key),
-                     team=start.team, user=start.user, trigger=start.trigger)
+                     team=start.team, user=start.user, trigger=start.trigger,
+                     lease_expired=lambda: _lease_expired(lease))
     ctx.progress_listener = _progress_recorder(run.pk, start.progress)
     execution = Execution(spec=start.spec, run=run, lease=lease, ctx=ctx, timeout_minutes=start.timeout_minutes)
     _active.add(execution)

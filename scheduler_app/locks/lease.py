@@ -23,7 +23,9 @@ class Lease:
         self.ttl_seconds = ttl_seconds
         self.deadline = now + ttl_seconds
         self.next_renewal = now + lease_seconds / 3
-        self.confirmed_at = now  # last time Redis or the database confirmed that we still hold it
+        # When the last confirmation that we still hold it (from Redis or the database) was asked for: a takeover
+        # can only start a whole lease after the heartbeat or key that answer wrote, never earlier.
+        self.confirmed_at = now
         self.wait_ms = wait_ms
         self.lost = False
         self.lost_reason = ""
@@ -53,6 +55,19 @@ class Lease:
     @property
     def backend_name(self) -> str:
         return self.backend.name
+
+    def stop_by(self) -> float:
+        """Monotonic time by which an unconfirmed holder must stop: a margin (a tenth of the lease, at most 1 s)
+        before anyone else may take over, for clocks that differ between hosts."""
+        return self.confirmed_at + self.lease_seconds - min(1.0, self.lease_seconds / 10)
+
+    def unconfirmed_too_long(self) -> bool:
+        """Past `stop_by` with no confirmation. Reads only the clock: it is what stops a run whose renewal thread is
+        stuck in a network call (a cut link, a connection without a TCP timeout)."""
+        return time.monotonic() >= self.stop_by()
+
+    def lost_unconfirmed_reason(self) -> str:
+        return f"could not renew in Redis or the database for a whole lease ({self.lease_seconds:g} s)"
 
     def mark_lost(self, reason: str) -> None:
         if self.lost:

@@ -2,7 +2,9 @@
 
 Each tick it first confirms the leases' runs in the database (one UPDATE that is also their heartbeat), then
 extends their keys. A lease whose run the database no longer names as RUNNING is lost. A lease that neither Redis
-nor the database has confirmed for a whole lease stops itself (lost), before anyone may take it over. The thread
+nor the database has confirmed for a whole lease (less a margin) stops itself (lost), before anyone may take it
+over; the job's own `ctx.check()` and `ctx.atomic()` read the same clock, so a renewal thread stuck in a network call
+cannot keep a run going. The thread
 also fires each lease's deadline (the job's timeout). Every step is guarded: a failure is logged and retried, and
 if the thread ever dies it is restarted on the next registration.
 """
@@ -86,17 +88,22 @@ class LeaseRenewer:
                 continue  # held as long as it may be: never renewed again, so its key expires within the lease
             if now >= lease.deadline:
                 lease.fire_deadline()
-            elif not self.paused and not lease.released and not lease.lost and now >= lease.next_renewal:
-                due.append(lease)
+            elif self.paused or lease.released or lease.lost:
+                continue
+            elif now >= lease.next_renewal:
+                due.append(lease)  # past stop_by too, a confirmation now still counts: it proves nobody took over
+            elif now >= lease.stop_by():
+                lease.mark_lost(lease.lost_unconfirmed_reason())
         if due:
+            asked = time.monotonic()
             alive = self._confirm([lease.run_id for lease in due if lease.run_id is not None])
             confirmed = time.monotonic()
             for lease in due:
-                self._renew(lease, alive, confirmed)
+                self._renew(lease, alive, asked, confirmed)
         next_due = now + 5.0
         for lease in self.held():
             if not lease.lost and not lease.released and not lease.deadline_fired:
-                next_due = min(next_due, lease.next_renewal, lease.deadline)
+                next_due = min(next_due, lease.next_renewal, lease.deadline, lease.stop_by())
         return max(0.01, next_due - time.monotonic())
 
     def _confirm(self, run_ids: list[int]) -> dict[int, bool] | None:
@@ -108,8 +115,9 @@ class LeaseRenewer:
             logger.exception("Run heartbeat failed")
             return None
 
-    def _renew(self, lease: Lease, alive: dict[int, bool] | None, confirmed: float) -> None:
-        """Renew one lease, given the database's answer (`alive`) and when it came (`confirmed`, monotonic)."""
+    def _renew(self, lease: Lease, alive: dict[int, bool] | None, asked: float, confirmed: float) -> None:
+        """Renew one lease, given the database's answer (`alive`), when it was asked for and when it came
+        (`asked`, `confirmed`, monotonic)."""
         now = time.monotonic()
         lease.next_renewal = now + lease.lease_seconds / 3
         in_database = None if alive is None or lease.run_id is None else alive.get(lease.run_id)
@@ -128,6 +136,7 @@ class LeaseRenewer:
                 # answer is stale, and another holder may have taken over since. Ask the database again first.
                 lease.next_renewal = time.monotonic()
                 return
+            extend_asked = time.monotonic()
             result = self._extend(lease)
         if result == RenewResult.RESTORED:
             logger.warning("Lock for job: %s was gone (Redis restarted?); set again for run %s", lease.key,
@@ -141,10 +150,12 @@ class LeaseRenewer:
                 # key's holder in the database, so it goes on and sets the key again once it is free.
                 logger.warning("Lock for job: %s is held by another token for now; the database still names run %s "
                                "its holder", lease.key, lease.run_id, extra=lease.log_extra)
-        if in_database or result in (RenewResult.RENEWED, RenewResult.RESTORED):
-            lease.confirmed_at = now
-        elif now - lease.confirmed_at >= lease.lease_seconds:
-            lease.mark_lost(f"could not renew in Redis or the database for a whole lease ({lease.lease_seconds:g} s)")
+        if in_database:
+            lease.confirmed_at = max(lease.confirmed_at, asked)
+        elif result in (RenewResult.RENEWED, RenewResult.RESTORED):
+            lease.confirmed_at = max(lease.confirmed_at, extend_asked)
+        elif time.monotonic() >= lease.stop_by():
+            lease.mark_lost(lease.lost_unconfirmed_reason())
 
     @staticmethod
     def _extend(lease: Lease) -> RenewResult | None:

@@ -125,7 +125,7 @@ def test_a_lease_nobody_confirms_for_a_whole_lease_stops_itself(fast_lease, fake
     lease.backend = locks.redis_backend()  # the holder's own connection now fails like an outage
     started = time.monotonic()
     assert lost.wait(5)
-    assert 0.9 <= time.monotonic() - started <= 2.5
+    assert 0.8 <= time.monotonic() - started <= 2.5  # lease - margin (0.1 s): before anyone may take over
     assert "could not renew" in lease.lost_reason
     lease.release()
 

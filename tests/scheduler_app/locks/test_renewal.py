@@ -66,7 +66,7 @@ def test_no_extend_after_a_release(real_redis, quiet_renewer, monkeypatch):
     monkeypatch.setattr(lease.backend, "extend", lambda *args, **kwargs: calls.append(args) or RenewResult.RESTORED)
     _due(quiet_renewer, lease)
     lease.release()
-    quiet_renewer._renew(lease, None, time.monotonic())
+    quiet_renewer._renew(lease, None, time.monotonic(), time.monotonic())
     assert calls == [] and not real_redis.exists("job_lock:quick_job")
 
 
@@ -75,9 +75,9 @@ def test_a_stale_database_answer_is_asked_again_before_any_extend(real_redis, qu
     calls = []
     monkeypatch.setattr(lease.backend, "extend", lambda *args, **kwargs: calls.append(args) or RenewResult.RENEWED)
     answered = time.monotonic() - lease.lease_seconds  # the thread stood still for a lease after the answer
-    quiet_renewer._renew(lease, {}, answered)
+    quiet_renewer._renew(lease, {}, answered, answered)
     assert calls == [] and not lease.lost
     assert lease.next_renewal <= time.monotonic()  # due again at once, for a fresh answer
-    quiet_renewer._renew(lease, {}, time.monotonic())
+    quiet_renewer._renew(lease, {}, time.monotonic(), time.monotonic())
     assert len(calls) == 1
     lease.release()

@@ -145,3 +145,23 @@ def test_a_database_error_after_locking_releases_the_lock(lock_redis, monkeypatc
     with pytest.raises(OperationalError):
         services.job_run(job_id="quick_job", trigger="cli")
     assert not lock_redis.exists("job_lock:quick_job")
+
+
+def test_a_run_stops_itself_when_its_renewal_thread_hangs(lock_redis, fast_lease, monkeypatch):
+    """The renewal thread blocks in a database call that never returns (a link cut under an open connection, no TCP
+    timeout). Nothing confirms the lock, so the job's own ctx.check() stops the run before its lease ends:
+    LOST_LOCK, the key left to expire, and no overlap with whoever takes over after the lease."""
+    import threading
+    import time
+
+    hang = threading.Event()
+    monkeypatch.setattr(locks.renewer, "_confirm_runs", lambda run_ids: hang.wait(30) and None)
+    started = time.monotonic()
+    try:
+        finished = run("hold_job", params={"seconds": 10})
+    finally:
+        hang.set()
+    stopped_after = time.monotonic() - started
+    assert finished.status == JobRun.Status.LOST_LOCK
+    assert "could not renew in Redis or the database for a whole lease (1 s)" in finished.error
+    assert stopped_after < 1.0 + 0.5  # within the lease (plus the run's own start-up), not after the 10 s body
