@@ -123,6 +123,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / ".test-db.sqlite3"))}
 else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # A dead network path must fail a call, not hang it: libpq has no TCP timeout of its own. Keepalives notice an
+    # idle connection whose peer is gone; tcp_user_timeout fails a request whose bytes are never acknowledged (a cut
+    # link). A slow query is not affected: the server acknowledges the request and answers the keepalives.
+    _tcp_timeout = env.float("DATABASE_TCP_TIMEOUT_SECONDS", default=10.0)
+    for _option, _value in {"connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=5),
+                            "keepalives": 1, "keepalives_idle": max(1, int(_tcp_timeout / 2)),
+                            "keepalives_interval": max(1, int(_tcp_timeout / 6)), "keepalives_count": 3,
+                            "tcp_user_timeout": int(_tcp_timeout * 1000)}.items():
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(_option, _value)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

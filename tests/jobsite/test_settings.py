@@ -142,3 +142,17 @@ def test_changepassword_refuses_a_weak_password(django_user_model, monkeypatch):
     with pytest.raises(CommandError, match="Aborting password change"):
         call_command("changepassword", "ops")
     assert django_user_model.objects.get(username="ops").check_password("old-Secret-value-1")
+
+
+def test_postgresql_connections_time_out_on_a_dead_network_path(tmp_path):
+    """libpq has no TCP timeout: without these a cut link hangs a call (and a renewal thread) for minutes."""
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "print(settings.DATABASES['default']['OPTIONS'])")
+    env = {**base_env(tmp_path), "DEBUG": "1", "DATABASE_URL": "postgres://postgres@db.internal:5432/jobsite",
+           "DATABASE_TCP_TIMEOUT_SECONDS": "12"}
+    done = python(code, env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ("{'connect_timeout': 5, 'keepalives': 1, 'keepalives_idle': 6, "
+                                   "'keepalives_interval': 2, 'keepalives_count': 3, 'tcp_user_timeout': 12000}")
+    own = python(code, {**env, "DATABASE_URL": "postgres://postgres@db.internal:5432/jobsite?connect_timeout=30"})
+    assert "'connect_timeout': '30'" in own.stdout or "'connect_timeout': 30" in own.stdout  # the URL's own wins
