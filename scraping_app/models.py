@@ -151,6 +151,10 @@ class FollowUp(models.Model):
     message = models.TextField()
     recipients = models.JSONField(default=list, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True, help_text="Marked done: no reminder is sent after this.")
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
+    snooze_count = models.PositiveSmallIntegerField(default=0, help_text="How often its due date was moved on.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
