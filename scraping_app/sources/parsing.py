@@ -74,35 +74,92 @@ def decimal_or_none(value: Any) -> Decimal | None:
     return amount if amount > 0 else None
 
 
-_CURRENCY_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP"}
-_AMOUNT = re.compile(r"(\d+(?:[.,]\d+)?)\s*([kK])?")
-_PERIODS = (("/hr", "hour"), ("hour", "hour"), ("/h", "hour"), ("month", "month"), ("/mo", "month"),
-            ("year", "year"), ("/yr", "year"), ("annual", "year"))
+_CURRENCY_CODES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "JPY",
+                   "SGD", "BRL", "MXN", "ZAR")
+_CURRENCY_SIGNS = {"US$": "USD", "CA$": "CAD", "C$": "CAD", "AU$": "AUD", "A$": "AUD", "NZ$": "NZD", "S$": "SGD",
+                   "R$": "BRL", "$": "USD", "€": "EUR", "£": "GBP", "₹": "INR", "¥": "JPY"}
+_CURRENCY_MARK = "|".join([*(re.escape(sign) for sign in _CURRENCY_SIGNS), rf"\b(?:{'|'.join(_CURRENCY_CODES)})\b"])
+_CURRENCY = re.compile(_CURRENCY_MARK, re.IGNORECASE)
+_CURRENCY_BEFORE = re.compile(rf"(?:{_CURRENCY_MARK})\s*$", re.IGNORECASE)
+_CURRENCY_AFTER = re.compile(rf"\s*(?:{_CURRENCY_MARK})", re.IGNORECASE)
+# An amount: grouped thousands ("65.000", "150,000", "120'000", "120 000", "80,000.50", "1.234.567,89": one
+# separator throughout, then an optional decimal part), or a plain number ("45", "22,50", "1.5"); either may end in
+# "k" (thousands). A single separator followed by exactly three digits groups thousands.
+_AMOUNT = re.compile(r"""
+    (?: (?P<grouped>\d{1,3}(?P<sep>[.,'’\ \u00a0\u202f\u2009])\d{3}(?:(?P=sep)\d{3})*)(?P<fraction>[.,]\d{1,2})?
+      | (?P<plain>\d+(?:[.,]\d+)?) )
+    (?!\d)
+    (?:\ ?(?P<k>[kK])(?![A-Za-z]))?
+""", re.VERBOSE)
+_PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*%")  # "+ 0.5% equity", "10% bonus": never an amount
+_PERIOD_WORDS = re.compile(r"""
+      (?P<hour>hourly|\bper\s+hour|\ban\s+hour|/\s*(?:hour|hr|h)\b|\bhrs?\b|\bhour\b|stunde)
+    | (?P<day>daily|\bper\s+day|/\s*(?:day|d)\b)
+    | (?P<week>weekly|\bper\s+week|/\s*(?:week|wk)\b|\bweek\b)
+    | (?P<month>monthly|\bper\s+month|/\s*(?:month|mo)\b|\bmonth\b|monat)
+    | (?P<year>yearly|annual|annum|\bp\.a\.?|/\s*(?:year|yr)\b|\byear\b|\byr\b|jahr)
+""", re.VERBOSE | re.IGNORECASE)
+# Between a range's two ends, once currency marks and periods are left out: a dash, "to", "bis" or "and".
+_RANGE_GAP = re.compile(r"\s*(?:-|–|—|~|to|bis|and|und)\s*", re.IGNORECASE)
 
 
 def salary_text_parse(text: str | None) -> tuple[Decimal | None, Decimal | None, str, str]:
-    """'$30k - $100k', '$18 - $22/hr', '€50,000' -> (min, max, currency, period). Unknown parts stay empty."""
+    """Free-text salary -> (min, max, currency, period); one amount is both min and max; unknown parts stay empty.
+
+    Reads '$30k - $100k', '€65.000 - €80.000', "CHF 120'000", '120 000 EUR', '65.000 €', '£45k–£55k',
+    '$18 - $22/hr', 'USD 80,000.50' and '$100k to $120k'. A percentage (equity, bonus) is never an amount. Of
+    several amounts or ranges, the first written with a currency wins ('$100k + 401k match' is 100000), else the
+    first. Without a period word, an amount of 1,000 or more is yearly.
+    """
     if not text:
         return None, None, "", ""
-    amounts = []
-    for number, thousands in _AMOUNT.findall(text):
-        number = number.replace(",", "") if len(number.split(",")[-1]) == 3 else number.replace(",", ".")
-        try:
-            amount = Decimal(number) * (1000 if thousands else 1)
-        except InvalidOperation:
-            continue
-        amounts.append(amount)
-    if not amounts:
+    text = _PERCENT.sub(" ", text)
+    groups: list[list[re.Match]] = []  # single amounts and two-ended ranges, in text order
+    for match in _AMOUNT.finditer(text):
+        last = groups[-1] if groups else None
+        if last is not None and len(last) == 1 and _RANGE_GAP.fullmatch(_unmarked(text[last[0].end():match.start()])):
+            last.append(match)
+        else:
+            groups.append([match])
+    if not groups:
         return None, None, "", ""
-    currency = next((code for sign, code in _CURRENCY_SIGNS.items() if sign in text), "")
-    match = re.search(r"\b(USD|EUR|GBP|CAD|AUD|CHF)\b", text.upper())
-    if match:
-        currency = match.group(1)
-    lowered = text.lower()
-    period = next((name for marker, name in _PERIODS if marker in lowered), "")
+    chosen, currency = groups[0], ""
+    for group in groups:
+        currency = next((code for match in group if (code := _attached_currency(text, match))), "")
+        if currency:
+            chosen = group
+            break
+    if not currency and (mark := _CURRENCY.search(text)):
+        currency = _currency_code(mark.group(0))
+    amounts = [_amount(match) for match in chosen]
+    found = _PERIOD_WORDS.search(text)
+    period = next(name for name, value in found.groupdict().items() if value) if found else ""
     if not period and max(amounts) >= 1000:
         period = "year"
     return min(amounts), max(amounts), currency, period
+
+
+def _amount(match: re.Match) -> Decimal:
+    if match["grouped"]:
+        number = match["grouped"].replace(match["sep"], "") + (match["fraction"] or "").replace(",", ".")
+    else:
+        number = match["plain"].replace(",", ".")
+    return Decimal(number) * (1000 if match["k"] else 1)
+
+
+def _unmarked(gap: str) -> str:
+    """The text between two amounts without its currency marks and period words ("/hr - $" is " - ")."""
+    return _PERIOD_WORDS.sub("", _CURRENCY.sub("", gap))
+
+
+def _attached_currency(text: str, match: re.Match) -> str:
+    """The currency written right before or after an amount ("€65.000", "65.000 €", "CHF 120'000"), or ""."""
+    mark = _CURRENCY_BEFORE.search(text, 0, match.start()) or _CURRENCY_AFTER.match(text, match.end())
+    return _currency_code(mark.group(0).strip()) if mark else ""
+
+
+def _currency_code(mark: str) -> str:
+    return _CURRENCY_SIGNS.get(mark.upper(), mark.upper())
 
 
 def text_clean(value: Any, limit: int) -> str:

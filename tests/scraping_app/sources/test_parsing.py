@@ -41,12 +41,43 @@ def test_mojibake_is_repaired_and_clean_text_left_alone():
     assert mojibake_fix("Caf\u00e9 M\u00fcnchen") == "Caf\u00e9 M\u00fcnchen"
 
 
+D = Decimal
+
+
 @pytest.mark.parametrize("text, expected", [
-    ("$30k - $100k", (Decimal(30000), Decimal(100000), "USD", "year")),
-    ("$18 - $22/hr", (Decimal(18), Decimal(22), "USD", "hour")),
-    ("\u20ac50,000 per year", (Decimal(50000), Decimal(50000), "EUR", "year")),
+    ("$30k - $100k", (D(30000), D(100000), "USD", "year")),
+    ("$18 - $22/hr", (D(18), D(22), "USD", "hour")),
+    ("\u20ac50,000 per year", (D(50000), D(50000), "EUR", "year")),
+    # The issue's three: European thousands, an equity percentage, Swiss apostrophes.
+    ("\u20ac65.000 - \u20ac80.000", (D(65000), D(80000), "EUR", "year")),
+    ("$150,000 - $180,000 + 0.5% equity", (D(150000), D(180000), "USD", "year")),
+    ("CHF 120'000", (D(120000), D(120000), "CHF", "year")),
+    ("CHF 120\u2019000 - 140\u2019000", (D(120000), D(140000), "CHF", "year")),
+    # Their kin.
+    ("\u00a345k\u2013\u00a355k", (D(45000), D(55000), "GBP", "year")),
+    ("\u00a345K \u2014 \u00a355K", (D(45000), D(55000), "GBP", "year")),
+    ("65.000 \u20ac", (D(65000), D(65000), "EUR", "year")),
+    ("120 000 EUR", (D(120000), D(120000), "EUR", "year")),
+    ("120\u00a0000 EUR", (D(120000), D(120000), "EUR", "year")),
+    ("45\u202f000 \u2013 55\u202f000 \u20ac", (D(45000), D(55000), "EUR", "year")),
+    ("$45/hr", (D(45), D(45), "USD", "hour")),
+    ("$45 per hour", (D(45), D(45), "USD", "hour")),
+    ("USD 80,000.50", (D("80000.50"), D("80000.50"), "USD", "year")),
+    ("$100k to $120k", (D(100000), D(120000), "USD", "year")),
+    ("50,000 to 60,000 EUR per year", (D(50000), D(60000), "EUR", "year")),
+    ("1.234.567,89 \u20ac", (D("1234567.89"), D("1234567.89"), "EUR", "year")),
+    ("\u20ac 4.500 - 5.500 / month", (D(4500), D(5500), "EUR", "month")),
+    ("\u20ac22,50 - \u20ac25,50 hourly", (D("22.50"), D("25.50"), "EUR", "hour")),
+    ("$1.5k/week", (D(1500), D(1500), "USD", "week")),
+    ("CA$90,000 - CA$110,000", (D(90000), D(110000), "CAD", "year")),
+    ("usd 95k", (D(95000), D(95000), "USD", "year")),
+    ("$120,000-$150,000 + 10% bonus", (D(120000), D(150000), "USD", "year")),
+    ("$100k + 401k match", (D(100000), D(100000), "USD", "year")),
+    ("$300 - $400 per day", (D(300), D(400), "USD", "day")),
+    ("80k-100k", (D(80000), D(100000), "", "year")),
     ("", (None, None, "", "")),
     ("competitive", (None, None, "", "")),
+    ("0.5% equity", (None, None, "", "")),
 ])
 def test_free_text_salaries(text, expected):
     assert salary_text_parse(text) == expected
