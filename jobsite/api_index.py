@@ -18,6 +18,7 @@ RESOURCES = {
     "saved-searches": "saved-searches-list",
     "applications": "applications-list",
     "automation-rules": "automation-rules-list",
+    "follow-ups": "follow-ups-list",
     "scheduler/status": "scheduler-status",
     "scheduler/job": "scheduler-job",
     "scheduler/runs": "scheduler-run-list",

@@ -81,7 +81,8 @@ class SavedSearchAdmin(admin.ModelAdmin):
 class FollowUpInline(admin.TabularInline):
     model = FollowUp
     extra = 0
-    readonly_fields = ["due_at", "message", "recipients", "emailed_at", "created_at"]
+    fields = ["due_at", "message", "recipients", "emailed_at", "done_at", "done_by", "snooze_count", "created_at"]
+    readonly_fields = fields
 
 
 @admin.register(JobApplication)
@@ -93,11 +94,50 @@ class JobApplicationAdmin(admin.ModelAdmin):
     inlines = [FollowUpInline]
 
 
+class FollowUpDoneFilter(admin.SimpleListFilter):
+    title = "done"
+    parameter_name = "done"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Done"), ("no", "Not done")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(done_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(FollowUp)
 class FollowUpAdmin(admin.ModelAdmin):
-    list_display = ["id", "application", "due_at", "emailed_at", "created_at"]
-    readonly_fields = ["created_at"]
+    list_display = ["id", "application", "due_at", "is_done", "done_at", "done_by", "snooze_count", "emailed_at",
+                    "created_at"]
+    list_filter = [FollowUpDoneFilter]
+    list_select_related = ["application__posting", "application__team", "done_by"]
+    readonly_fields = ["done_at", "done_by", "snooze_count", "created_at"]
     raw_id_fields = ["application"]
+    actions = ["mark_done", "snooze_one_day"]
+
+    @admin.display(boolean=True, description="done", ordering="done_at")
+    def is_done(self, follow_up: FollowUp) -> bool:
+        return follow_up.done_at is not None
+
+    @admin.action(description="Mark done")
+    def mark_done(self, request, queryset):
+        for follow_up in queryset:
+            services.follow_up_done(follow_up=follow_up, user=request.user)
+        self.message_user(request, f"Marked {len(queryset)} follow-up(s) done.", messages.SUCCESS)
+
+    @admin.action(description="Snooze 1 day")
+    def snooze_one_day(self, request, queryset):
+        snoozed = 0
+        for follow_up in queryset:
+            try:
+                services.follow_up_snooze(follow_up=follow_up, days=1)
+            except services.FollowUpRefused as exc:
+                self.message_user(request, f"Follow-up {follow_up.pk}: {exc}", messages.WARNING)
+                continue
+            snoozed += 1
+        self.message_user(request, f"Snoozed {snoozed} follow-up(s) by 1 day.", messages.SUCCESS)
 
 
 @admin.register(AutomationRule)

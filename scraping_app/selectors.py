@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, F, Q, QuerySet
+from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from scraping_app.models import AutomationRule, JobApplication, JobPosting, JobSource, SavedSearch, Team
+from scraping_app.models import AutomationRule, FollowUp, JobApplication, JobPosting, JobSource, SavedSearch, Team
 from scraping_app.search import TABLE, postings_text_search, websearch_parse
 
 
@@ -293,3 +294,129 @@ def job_applications_for_user(*, user, team: Team | None = None) -> QuerySet[Job
 def automation_rules_for_user(*, user, team: Team | None = None) -> QuerySet[AutomationRule]:
     rules = _team_scoped(AutomationRule.objects.all(), user)
     return rules if team is None else rules.filter(team=team)
+
+
+# -- follow-ups ------------------------------------------------------------------------------------------------------
+FOLLOW_UP_STATUSES = ("due", "upcoming", "done")
+
+
+def follow_up_status(*, follow_up: FollowUp, now: datetime | None = None) -> str:
+    """done (marked done), due (its date has come) or upcoming (snoozed, or not yet due)."""
+    if follow_up.done_at is not None:
+        return "done"
+    return "due" if follow_up.due_at <= (now or timezone.now()) else "upcoming"
+
+
+def follow_ups_for_user(*, user, team: Team | None = None, application_id: int | None = None,
+                        status: str | None = None, now: datetime | None = None) -> QuerySet[FollowUp]:
+    """The follow-ups of the user's teams' applications (staff: all), the soonest due first (then by id).
+    `status`: due (not done, due_at <= now), upcoming (not done, due_at > now) or done."""
+    now = now or timezone.now()
+    follow_ups = FollowUp.objects.select_related("application", "application__posting").order_by("due_at", "id")
+    if not user.is_staff:
+        follow_ups = follow_ups.filter(application__team__in=teams_for_user(user=user))
+    if team is not None:
+        follow_ups = follow_ups.filter(application__team=team)
+    if application_id is not None:
+        follow_ups = follow_ups.filter(application_id=application_id)
+    if status == "done":
+        follow_ups = follow_ups.filter(done_at__isnull=False)
+    elif status == "due":
+        follow_ups = follow_ups.filter(done_at__isnull=True, due_at__lte=now)
+    elif status == "upcoming":
+        follow_ups = follow_ups.filter(done_at__isnull=True, due_at__gt=now)
+    return follow_ups
+
+
+def follow_up_for_user(*, user, follow_up_id: int) -> FollowUp | None:
+    """The follow-up if it belongs to one of the user's teams (staff: any), else None (the API's 404)."""
+    return follow_ups_for_user(user=user).filter(pk=follow_up_id).first()
+
+
+# -- automation rules ------------------------------------------------------------------------------------------------
+# Postings are stamped first_seen_at before their transaction commits; a rule looks back this far so a scrape that
+# committed just after its last run is not missed (one application per team and posting keeps the overlap harmless).
+AUTOMATION_LATE_COMMIT_GRACE = timedelta(minutes=10)
+# Newest first: a capped first run shortlists the newest matches.
+AUTOMATION_ORDER = (F("posted_at").desc(nulls_last=True), F("first_seen_at").desc(), F("id").desc())
+
+
+@dataclass(frozen=True)
+class AutomationPlan:
+    """What a rule's next run would do. The run (services.automation) and the preview (the API) both read it."""
+
+    rule: AutomationRule
+    matches: QuerySet[JobPosting]  # every posting the run would match, newest first, annotated `tracked`
+    cap: int | None  # the most applications the run creates: AUTOMATION_FIRST_RUN_CAP on a first run, else None
+
+    @property
+    def first_run(self) -> bool:
+        return self.rule.last_run_at is None
+
+    @property
+    def untracked(self) -> QuerySet[JobPosting]:
+        """The matches the team has no application for yet: what the run would shortlist, newest first."""
+        return self.matches.filter(tracked=False)
+
+    def shortlist_ids(self) -> list[int]:
+        """The postings the run shortlists: the newest untracked matches, up to the cap (none without
+        auto_shortlist)."""
+        if not self.rule.auto_shortlist:
+            return []
+        ids = self.untracked.values_list("pk", flat=True)
+        return list(ids if self.cap is None else ids[:self.cap])
+
+
+def automation_rule_candidates(*, rule: AutomationRule) -> QuerySet[JobPosting]:
+    """The postings `rule` matches among those first seen since its last run (all of them on its first run),
+    newest first. A `min_salary` is annual in SALARY_BASE_CURRENCY and compares with the posting's normalised
+    annual salary (the top of its range), so hourly and yearly pay, and other currencies, compare like with like;
+    a posting without a normalised salary does not match a rule with a `min_salary`."""
+    postings = JobPosting.objects.all()
+    if rule.last_run_at is not None:
+        postings = postings.filter(first_seen_at__gt=rule.last_run_at - AUTOMATION_LATE_COMMIT_GRACE)
+    postings = postings_matching(queryset=postings, keywords=rule.include_keywords or [],
+                                 locations=rule.locations or [], exclude_keywords=rule.exclude_keywords or [])
+    if rule.remote_only:
+        postings = postings.filter(is_remote=True)
+    if rule.min_salary is not None:
+        postings = postings.filter(salary_annual_max__gte=rule.min_salary)
+    return postings.order_by(*AUTOMATION_ORDER)
+
+
+def automation_first_run_cap() -> int | None:
+    """settings.AUTOMATION_FIRST_RUN_CAP; 0 (or less) means no cap."""
+    cap = int(getattr(settings, "AUTOMATION_FIRST_RUN_CAP", 50) or 0)
+    return cap if cap > 0 else None
+
+
+def automation_rule_plan(*, rule: AutomationRule) -> AutomationPlan:
+    tracked = JobApplication.objects.filter(team_id=rule.team_id, posting_id=OuterRef("pk"))
+    matches = automation_rule_candidates(rule=rule).annotate(tracked=Exists(tracked))
+    return AutomationPlan(rule=rule, matches=matches, cap=automation_first_run_cap() if rule.last_run_at is None
+                          else None)
+
+
+@dataclass(frozen=True)
+class AutomationPreview:
+    rule: AutomationRule
+    first_run: bool
+    matched: int
+    already_tracked: int
+    would_shortlist: int
+    cap: int | None
+    capped: bool
+    left_out: int
+    postings: list[JobPosting]  # the first `limit` matches, newest first, each with `tracked`
+
+
+def automation_rule_preview(*, rule: AutomationRule, limit: int = 20) -> AutomationPreview:
+    """What the rule's next run would do, from the plan the run itself uses; nothing is written."""
+    plan = automation_rule_plan(rule=rule)
+    matched = plan.matches.count()
+    untracked = plan.untracked.count()
+    wanted = untracked if rule.auto_shortlist else 0
+    would = wanted if plan.cap is None else min(wanted, plan.cap)
+    return AutomationPreview(rule=rule, first_run=plan.first_run, matched=matched, already_tracked=matched - untracked,
+                             would_shortlist=would, cap=plan.cap, capped=would < wanted, left_out=wanted - would,
+                             postings=list(plan.matches.select_related("source")[:limit]))

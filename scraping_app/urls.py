@@ -15,4 +15,9 @@ urlpatterns = [
     api_route("applications/<id>", views.JobApplicationDetailApi.as_view(), name="applications-detail"),
     api_route("automation-rules", views.AutomationRuleListApi.as_view(), name="automation-rules-list"),
     api_route("automation-rules/<id>", views.AutomationRuleDetailApi.as_view(), name="automation-rules-detail"),
+    api_route("automation-rules/<id>/preview", views.AutomationRulePreviewApi.as_view(),
+              name="automation-rules-preview"),
+    api_route("follow-ups", views.FollowUpListApi.as_view(), name="follow-ups-list"),
+    api_route("follow-ups/<id>/done", views.FollowUpDoneApi.as_view(), name="follow-ups-done"),
+    api_route("follow-ups/<id>/snooze", views.FollowUpSnoozeApi.as_view(), name="follow-ups-snooze"),
 ]

@@ -6,6 +6,8 @@ Each view's own input serializer (query filters, the scrape's parameters) is nes
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from scheduler_app.api.fields import (
@@ -17,7 +19,9 @@ from scheduler_app.api.fields import (
     UnknownFieldsRejected,
 )
 from scraping_app.api.fields import LenientDateTimeField, TeamIdField
-from scraping_app.models import AutomationRule, JobApplication, JobPosting, JobSource, SavedSearch, Team
+from scraping_app.models import AutomationRule, FollowUp, JobApplication, JobPosting, JobSource, SavedSearch, Team
+from scraping_app.selectors import FOLLOW_UP_STATUSES, follow_up_status
+from scraping_app.services import SNOOZE_DAYS_MAX
 
 
 class ScrapeResultSerializer(serializers.Serializer):
@@ -129,3 +133,72 @@ class AutomationRuleSerializer(TeamRecordSerializer):
         fields = ["id", "team", "name", "include_keywords", "exclude_keywords", "locations", "remote_only",
                   "min_salary", "auto_shortlist", "follow_up_days", "active", "last_run_at", "created_at"]
         read_only_fields = ["last_run_at"]
+        extra_kwargs = {"min_salary": {"help_text": "Annual, in SALARY_BASE_CURRENCY (default USD), compared with "
+                                                    "each posting's normalised annual salary; a posting without one "
+                                                    "does not match."}}
+
+
+class AutomationPreviewPostingSerializer(PostingSerializer):
+    already_tracked = serializers.BooleanField(source="tracked", help_text="The team has an application for it.")
+
+    class Meta(PostingSerializer.Meta):
+        fields = [*PostingSerializer.Meta.fields, "already_tracked"]
+
+
+class AutomationPreviewSerializer(serializers.Serializer):
+    """What a rule's next run would do (GET /api/v1/automation-rules/<id>/preview); nothing is written."""
+
+    rule_id = serializers.IntegerField(source="rule.pk")
+    first_run = serializers.BooleanField(help_text="The rule has never run: it matches the whole store, capped.")
+    matched = serializers.IntegerField(help_text="Postings the run would match.")
+    already_tracked = serializers.IntegerField(help_text="Of those, postings the team already has applications for.")
+    would_shortlist = serializers.IntegerField(help_text="Applications the run would create (0 without "
+                                                         "auto_shortlist).")
+    cap = serializers.IntegerField(allow_null=True, help_text="AUTOMATION_FIRST_RUN_CAP on a first run; null: no cap.")
+    capped = serializers.BooleanField(help_text="The cap would leave matches out.")
+    left_out = serializers.IntegerField(help_text="Matches the cap would leave out (for good).")
+    postings = AutomationPreviewPostingSerializer(many=True, help_text="The first matches, newest first.")
+
+
+class FollowUpSerializer(serializers.ModelSerializer):
+    team = serializers.IntegerField(source="application.team_id", read_only=True)
+    posting = serializers.IntegerField(source="application.posting_id", read_only=True)
+    posting_title = serializers.CharField(source="application.posting.title", read_only=True)
+    status = serializers.SerializerMethodField()
+    recipients = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = FollowUp
+        fields = ["id", "application", "team", "posting", "posting_title", "status", "due_at", "message", "recipients",
+                  "emailed_at", "done_at", "done_by", "snooze_count", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=FOLLOW_UP_STATUSES))
+    def get_status(self, follow_up: FollowUp) -> str:
+        return follow_up_status(follow_up=follow_up)
+
+
+class FollowUpSnoozeDaysSerializer(UnknownFieldsRejected, serializers.Serializer):
+    """Snooze for a number of days from now."""
+
+    days = StrictIntegerField(min_value=1, max_value=SNOOZE_DAYS_MAX, help_text="Due this many days from now.")
+
+
+class FollowUpSnoozeUntilSerializer(UnknownFieldsRejected, serializers.Serializer):
+    """Snooze until a time in the future."""
+
+    until = LenientDateTimeField(help_text="Due at this time (in the future); a bare date is its midnight UTC.")
+
+
+class FollowUpSnoozeSerializer(UnknownFieldsRejected, serializers.Serializer):
+    """Exactly one of `days` and `until` (the document says so with oneOf of the two above)."""
+
+    days = StrictIntegerField(required=False, min_value=1, max_value=SNOOZE_DAYS_MAX)
+    until = LenientDateTimeField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if ("days" in attrs) == ("until" in attrs):
+            raise serializers.ValidationError("Give exactly one of days and until.")
+        if "until" in attrs and attrs["until"] <= timezone.now():
+            raise serializers.ValidationError({"until": ["Use a time in the future."]})
+        return attrs

@@ -6,14 +6,26 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from scheduler_app.api.fields import StrictCharField, StrictFilterSerializer, StrictFloatField, StrictSerializer
+from scheduler_app.api.fields import (
+    StrictCharField,
+    StrictFilterSerializer,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictSerializer,
+)
 from scheduler_app.api.pagination import Pagination
 from scheduler_app.api.renderers import SafeJSONRenderer
 from scheduler_app.api.responses import refusal_response, run_headers
@@ -21,10 +33,15 @@ from scheduler_app.api.schema import REFUSAL_RESPONSES, RUN_HEADER_PARAMETERS
 from scheduler_app.services import InvalidJobParams, OverlapPolicy, Trigger, job_run
 from scraping_app import selectors, services
 from scraping_app.api.csv_export import PostingCSVRenderer, csv_response
-from scraping_app.api.fields import LenientDateTimeField, TeamIdField
+from scraping_app.api.fields import ID_MAX, LenientDateTimeField, TeamIdField
 from scraping_app.api.pagination import PostingCursorPagination
 from scraping_app.api.serializers import (
+    AutomationPreviewSerializer,
     AutomationRuleSerializer,
+    FollowUpSerializer,
+    FollowUpSnoozeDaysSerializer,
+    FollowUpSnoozeSerializer,
+    FollowUpSnoozeUntilSerializer,
     JobApplicationSerializer,
     PostingDetailSerializer,
     PostingSerializer,
@@ -34,7 +51,7 @@ from scraping_app.api.serializers import (
 )
 from scraping_app.api.throttles import ScrapeRateThrottle
 from scraping_app.normalize import EMPLOYMENT_TYPES, SENIORITIES, employment_type_normalize
-from scraping_app.selectors import SORTS
+from scraping_app.selectors import FOLLOW_UP_STATUSES, SORTS
 from scraping_app.services.scrape import KEYWORD_MAX_LENGTH, LOCATION_MAX_LENGTH
 
 SEARCH_MAX_LENGTH = 500
@@ -340,3 +357,90 @@ class AutomationRuleListApi(_AutomationRules, _TeamRecordListApi):
 
 class AutomationRuleDetailApi(_AutomationRules, _TeamRecordDetailApi):
     pass
+
+
+class AutomationRulePreviewApi(APIView):
+    """What the rule's next run would do, without writing anything: how many postings it would match and
+    shortlist, whether AUTOMATION_FIRST_RUN_CAP would cut a first run, and the first matches (newest first). It
+    reads the plan the run itself uses."""
+
+    class FilterSerializer(StrictSerializer):
+        ignored = {"format"}
+
+        limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100,
+                                         help_text="How many of the matches to list (default 20).")
+
+    @extend_schema(parameters=[FilterSerializer], responses={200: AutomationPreviewSerializer})
+    def get(self, request, pk: str):
+        rule = selectors.automation_rules_for_user(user=request.user).filter(pk=int(pk)).first()
+        if rule is None:
+            raise Http404
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        preview = selectors.automation_rule_preview(rule=rule, limit=filters.validated_data["limit"])
+        return Response(AutomationPreviewSerializer(preview).data)
+
+
+class FollowUpListApi(generics.ListAPIView):
+    """Your teams' follow-ups (staff: all), the soonest due first."""
+
+    serializer_class = FollowUpSerializer
+    pagination_class = Pagination
+
+    class FilterSerializer(StrictFilterSerializer):
+        status = serializers.ChoiceField(
+            required=False, choices=FOLLOW_UP_STATUSES,
+            help_text="due: not done, due_at has come; upcoming: not done, due later (snoozed); done.")
+        team_id = TeamIdField(required=False)
+        application = StrictIntegerField(required=False, min_value=1, max_value=ID_MAX,
+                                         help_text="One application's follow-ups (not one of yours: none).")
+
+    @extend_schema(parameters=[FilterSerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = self.FilterSerializer(data=self.request.query_params, context={"request": self.request})
+        filters.is_valid(raise_exception=True)
+        values = filters.validated_data
+        return selectors.follow_ups_for_user(user=self.request.user, team=values.get("team_id"),
+                                             application_id=values.get("application"), status=values.get("status"))
+
+
+_FOLLOW_UP_REFUSED = OpenApiResponse(description="A done follow-up cannot be snoozed, or its application already "
+                                                 "has a follow-up due at that time.")
+
+
+def _follow_up_or_404(request, pk: str):
+    follow_up = selectors.follow_up_for_user(user=request.user, follow_up_id=int(pk))
+    if follow_up is None:
+        raise Http404
+    return follow_up
+
+
+class FollowUpDoneApi(APIView):
+    """Mark a follow-up done: no reminder is sent after this. A second call keeps the first time (200)."""
+
+    @extend_schema(request=None, responses={200: FollowUpSerializer})
+    def post(self, request, pk: str):
+        follow_up = services.follow_up_done(follow_up=_follow_up_or_404(request, pk), user=request.user)
+        return Response(FollowUpSerializer(follow_up).data)
+
+
+class FollowUpSnoozeApi(APIView):
+    """Move a follow-up's due date: `days` from now (1-365) or `until` a future time, exactly one. Its reminder is
+    sent again, once, at the new date. A done follow-up is a 409, and so is a date its application's other
+    follow-up has."""
+
+    @extend_schema(request=PolymorphicProxySerializer(
+        component_name="FollowUpSnooze", serializers=[FollowUpSnoozeDaysSerializer, FollowUpSnoozeUntilSerializer],
+        resource_type_field_name=None), responses={200: FollowUpSerializer, 409: _FOLLOW_UP_REFUSED})
+    def post(self, request, pk: str):
+        follow_up = _follow_up_or_404(request, pk)  # another team's follow-up is a 404 whatever the body says
+        body = FollowUpSnoozeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            follow_up = services.follow_up_snooze(follow_up=follow_up, **body.validated_data)
+        except services.FollowUpRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(FollowUpSerializer(follow_up).data)

@@ -1,9 +1,16 @@
 """Job-search domain writes. The scheduler's jobs call `scrape_run`, `follow_ups_check` and `automation_run`."""
 
-from scraping_app.services.automation import automation_rule_apply, automation_run
+from scraping_app.services.automation import RuleOutcome, automation_rule_apply, automation_run
 from scraping_app.services.budget import BudgetGrant, source_budget_record, source_budget_reserve
 from scraping_app.services.demo import demo_data_seed, demo_domain_seed
-from scraping_app.services.follow_ups import follow_up_emails_send, follow_ups_check
+from scraping_app.services.follow_ups import (
+    SNOOZE_DAYS_MAX,
+    FollowUpRefused,
+    follow_up_done,
+    follow_up_emails_send,
+    follow_up_snooze,
+    follow_ups_check,
+)
 from scraping_app.services.postings import postings_upsert
 from scraping_app.services.scrape import SourceOutcome, scrape_params_validate, scrape_run, sources_scrape
 from scraping_app.services.sources import SourceInputError, source_add, source_set_enabled
@@ -20,7 +27,10 @@ from scraping_app.services.team_data import (
 )
 
 __all__ = [
+    "SNOOZE_DAYS_MAX",
     "BudgetGrant",
+    "FollowUpRefused",
+    "RuleOutcome",
     "SavedSearchCapReached",
     "SourceInputError",
     "SourceOutcome",
@@ -30,7 +40,9 @@ __all__ = [
     "automation_run",
     "demo_data_seed",
     "demo_domain_seed",
+    "follow_up_done",
     "follow_up_emails_send",
+    "follow_up_snooze",
     "follow_ups_check",
     "job_application_create",
     "job_application_update",

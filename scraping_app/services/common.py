@@ -19,3 +19,10 @@ def job_checkpoint() -> None:
     ctx = current_job_context()
     if ctx is not None:
         ctx.check()
+
+
+def job_mark_partial(message: str) -> None:
+    """Inside a job: the run ends PARTIAL with `message` among its warnings; nothing outside a job."""
+    ctx = current_job_context()
+    if ctx is not None:
+        ctx.mark_partial(message)

@@ -9,7 +9,7 @@ from django.core import mail
 from django.utils import timezone
 
 from scraping_app.models import FollowUp, JobApplication
-from scraping_app.services import follow_ups_check
+from scraping_app.services import FollowUpRefused, follow_up_done, follow_up_snooze, follow_ups_check
 from tests.scraping_app.services.conftest import posting, run
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +54,101 @@ def test_a_failed_email_is_retried_by_the_next_run_and_sent_once(team, settings)
     assert follow_ups_check() == {"reminders_created": 0, "emails_sent": 1}
     assert follow_ups_check() == {"reminders_created": 0, "emails_sent": 0}
     assert len(mail.outbox) == 1
+
+
+def _reminded(team, n: int = 1, *, at=None) -> FollowUp:
+    """An application due now and its reminder, made and emailed by the job's service."""
+    at = at or timezone.now()
+    application = JobApplication.objects.create(team=team, posting=posting(n), follow_up_at=at - timedelta(hours=1))
+    follow_ups_check(now=at)
+    return FollowUp.objects.get(application=application)
+
+
+def test_a_done_follow_up_is_never_emailed(team):
+    now = timezone.now()
+    JobApplication.objects.create(team=team, posting=posting(1), follow_up_at=now - timedelta(hours=1))
+    follow_ups_check(now=now - timedelta(minutes=30))  # made, and sent
+    reminder = FollowUp.objects.get()
+    FollowUp.objects.filter(pk=reminder.pk).update(emailed_at=None)  # as after a failed send: the next run retries
+    follow_up_done(follow_up=reminder, user=None, now=now)
+
+    assert follow_ups_check(now=now + timedelta(days=1)) == {"reminders_created": 0, "emails_sent": 0}
+    assert len(mail.outbox) == 1
+
+
+def test_done_is_idempotent_and_keeps_the_first_time_and_user(team):
+    reminder = _reminded(team)
+    ann, bob = team.members.order_by("username")
+    first = follow_up_done(follow_up=reminder, user=ann)
+    done_at = first.done_at
+    second = follow_up_done(follow_up=reminder, user=bob, now=done_at + timedelta(hours=1))
+    assert (second.done_at, second.done_by) == (done_at, ann)
+
+
+def test_a_snoozed_follow_up_is_sent_again_once_at_its_new_time(team):
+    now = timezone.now()
+    reminder = _reminded(team, at=now)
+    assert len(mail.outbox) == 1
+
+    snoozed = follow_up_snooze(follow_up=reminder, days=2, now=now)
+
+    assert snoozed.due_at == now + timedelta(days=2) and snoozed.snooze_count == 1 and snoozed.emailed_at is None
+    assert snoozed.application.follow_up_at == snoozed.due_at  # the job makes no new reminder at the old date
+    assert follow_ups_check(now=now + timedelta(days=1)) == {"reminders_created": 0, "emails_sent": 0}
+    assert follow_ups_check(now=now + timedelta(days=2)) == {"reminders_created": 0, "emails_sent": 1}
+    assert follow_ups_check(now=now + timedelta(days=3)) == {"reminders_created": 0, "emails_sent": 0}
+    assert len(mail.outbox) == 2 and FollowUp.objects.count() == 1
+
+
+def test_the_locked_job_sends_a_snoozed_reminder_at_its_new_time(fake_redis, team):
+    reminder = _reminded(team)
+    snoozed = follow_up_snooze(follow_up=reminder, days=1)
+    assert run("check_follow_ups_task").result == {"reminders_created": 0, "emails_sent": 0}
+    came = timezone.now() - timedelta(seconds=1)  # the new time comes (both dates moved together, as the snooze did)
+    FollowUp.objects.filter(pk=snoozed.pk).update(due_at=came)
+    JobApplication.objects.filter(pk=snoozed.application_id).update(follow_up_at=came)
+
+    assert run("check_follow_ups_task").result == {"reminders_created": 0, "emails_sent": 1}
+    assert run("check_follow_ups_task").result == {"reminders_created": 0, "emails_sent": 0}
+    assert len(mail.outbox) == 2
+
+
+def test_snoozing_an_older_follow_up_leaves_the_applications_later_date_alone(team):
+    now = timezone.now()
+    reminder = _reminded(team, at=now)
+    later = now + timedelta(days=5)
+    JobApplication.objects.filter(pk=reminder.application_id).update(follow_up_at=later)
+    follow_up_snooze(follow_up=reminder, days=1, now=now)
+    assert JobApplication.objects.get(pk=reminder.application_id).follow_up_at == later
+
+
+def test_a_done_follow_up_cannot_be_snoozed(team):
+    reminder = follow_up_done(follow_up=_reminded(team))
+    with pytest.raises(FollowUpRefused, match="done"):
+        follow_up_snooze(follow_up=reminder, days=1)
+    assert FollowUp.objects.get().snooze_count == 0
+
+
+def test_a_snooze_onto_another_follow_ups_due_time_is_refused(team):
+    now = timezone.now()
+    first = _reminded(team, at=now)
+    taken = now + timedelta(days=3)
+    FollowUp.objects.create(application=first.application, due_at=taken, message="later")
+    with pytest.raises(FollowUpRefused, match="already has a follow-up due"):
+        follow_up_snooze(follow_up=first, until=taken, now=now)
+    with pytest.raises(FollowUpRefused):
+        follow_up_snooze(follow_up=first, days=3, now=now)
+    first.refresh_from_db()
+    assert first.due_at == now - timedelta(hours=1) and first.snooze_count == 0
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"days": 0}, {"days": 366}, {"days": 1, "until": "both"}, {"until": "past"}])
+def test_snooze_arguments_are_checked(team, kwargs):
+    now = timezone.now()
+    values = {"until": {"both": now + timedelta(days=1), "past": now}.get(kwargs.get("until"))} if "until" in kwargs \
+        else {}
+    with pytest.raises(ValueError):
+        follow_up_snooze(follow_up=_reminded(team), now=now, **{**kwargs, **values})
 
 
 class BrokenBackend:
