@@ -178,20 +178,8 @@ class FollowUpSerializer(serializers.ModelSerializer):
         return follow_up_status(follow_up=follow_up)
 
 
-class FollowUpSnoozeDaysSerializer(UnknownFieldsRejected, serializers.Serializer):
-    """Snooze for a number of days from now."""
-
-    days = StrictIntegerField(min_value=1, max_value=SNOOZE_DAYS_MAX, help_text="Due this many days from now.")
-
-
-class FollowUpSnoozeUntilSerializer(UnknownFieldsRejected, serializers.Serializer):
-    """Snooze until a time in the future."""
-
-    until = LenientDateTimeField(help_text="Due at this time (in the future); a bare date is its midnight UTC.")
-
-
 class FollowUpSnoozeSerializer(UnknownFieldsRejected, serializers.Serializer):
-    """Exactly one of `days` and `until` (the document says so with oneOf of the two above)."""
+    """Exactly one of `days` and `until` (the view's document says so with a oneOf)."""
 
     days = StrictIntegerField(required=False, min_value=1, max_value=SNOOZE_DAYS_MAX)
     until = LenientDateTimeField(required=False)

@@ -9,7 +9,6 @@ from django.http import Http404
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
-    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_serializer,
 )
@@ -39,9 +38,7 @@ from scraping_app.api.serializers import (
     AutomationPreviewSerializer,
     AutomationRuleSerializer,
     FollowUpSerializer,
-    FollowUpSnoozeDaysSerializer,
     FollowUpSnoozeSerializer,
-    FollowUpSnoozeUntilSerializer,
     JobApplicationSerializer,
     PostingDetailSerializer,
     PostingSerializer,
@@ -411,6 +408,20 @@ _FOLLOW_UP_REFUSED = OpenApiResponse(description="A done follow-up cannot be sno
                                                  "has a follow-up due at that time.")
 
 
+# Exactly one of days and until, no other field: the two fields' own schemas, and oneOf a required one.
+_SNOOZE_BODY = {
+    "type": "object",
+    "properties": {
+        "days": {"type": "integer", "minimum": 1, "maximum": services.SNOOZE_DAYS_MAX,
+                 "description": "Due this many days from now."},
+        "until": {"type": "string", "format": "date-time",
+                  "description": "Due at this time (in the future); a bare date is its midnight UTC."},
+    },
+    "oneOf": [{"required": ["days"]}, {"required": ["until"]}],
+    "additionalProperties": False,
+}
+
+
 def _follow_up_or_404(request, pk: str):
     follow_up = selectors.follow_up_for_user(user=request.user, follow_up_id=int(pk))
     if follow_up is None:
@@ -432,9 +443,8 @@ class FollowUpSnoozeApi(APIView):
     sent again, once, at the new date. A done follow-up is a 409, and so is a date its application's other
     follow-up has."""
 
-    @extend_schema(request=PolymorphicProxySerializer(
-        component_name="FollowUpSnooze", serializers=[FollowUpSnoozeDaysSerializer, FollowUpSnoozeUntilSerializer],
-        resource_type_field_name=None), responses={200: FollowUpSerializer, 409: _FOLLOW_UP_REFUSED})
+    @extend_schema(request={"application/json": _SNOOZE_BODY}, responses={200: FollowUpSerializer,
+                                                                         409: _FOLLOW_UP_REFUSED})
     def post(self, request, pk: str):
         follow_up = _follow_up_or_404(request, pk)  # another team's follow-up is a 404 whatever the body says
         body = FollowUpSnoozeSerializer(data=request.data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -72,3 +74,30 @@ def test_the_admin_refuses_moving_a_search_into_a_full_team_but_edits_in_place(a
     edited = admin_client.post(f"/admin/scraping_app/savedsearch/{mine.pk}/change/", _add_form(full, "edited"))
     assert edited.status_code == 302
     assert SavedSearch.objects.get(pk=mine.pk).keyword == "edited"
+
+
+def test_follow_up_admin_filters_by_done_and_marks_done_or_snoozes(admin_client, admin_user):
+    now = timezone.now()
+    team = Team.objects.create(name="T")
+    source = JobSource.objects.create(kind="sample", name="S")
+    posting = JobPosting.objects.create(source=source, source_job_id="1", title="Dev", first_seen_at=now,
+                                        last_seen_at=now, fingerprint="f")
+    application = JobApplication.objects.create(team=team, posting=posting, follow_up_at=now)
+    open_one = FollowUp.objects.create(application=application, due_at=now, message="m", emailed_at=now)
+    done_one = FollowUp.objects.create(application=application, due_at=now - timedelta(days=1), message="m",
+                                       done_at=now)
+    url = "/admin/scraping_app/followup/"
+
+    assert list(admin_client.get(f"{url}?done=yes").context["cl"].queryset) == [done_one]
+    assert list(admin_client.get(f"{url}?done=no").context["cl"].queryset) == [open_one]
+
+    snoozed = admin_client.post(url, {"action": "snooze_one_day", "_selected_action": [open_one.pk, done_one.pk]},
+                                follow=True)
+    assert "Snoozed 1 follow-up(s) by 1 day." in snoozed.content.decode()
+    assert "cannot be snoozed" in snoozed.content.decode()  # the done one, said, not a 500
+    open_one.refresh_from_db()
+    assert open_one.snooze_count == 1 and open_one.emailed_at is None and open_one.due_at > now
+
+    assert admin_client.post(url, {"action": "mark_done", "_selected_action": [open_one.pk]}).status_code == 302
+    open_one.refresh_from_db()
+    assert open_one.done_at is not None and open_one.done_by == admin_user
