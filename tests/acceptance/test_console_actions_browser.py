@@ -42,7 +42,8 @@ def login(page, base: str, django_user_model) -> None:
 
 def select_job_action(page, base: str, job_id: str, action: str) -> None:
     page.goto(f"{base}/admin/scheduler_app/jobdefinition/")
-    page.locator("#result_list tr", has_text=job_id).locator("input.action-select").check()
+    # by the checkbox's label, which ends "(<job_id>)": other jobs' ids may contain this one (recorded_hold_job)
+    page.locator(f'#result_list input.action-select[aria-label$="({job_id})"]').check()
     page.select_option("select[name=action]", action)
     page.click("button[name=index]")
 

@@ -87,10 +87,11 @@ def test_reload_request_publishes_to_listening_schedulers(old_definitions, real_
 
 
 def test_reload_request_with_redis_down_still_bumps_the_version(old_definitions, monkeypatch, caplog):
-    def unreachable():
-        raise ConnectionError("Redis down")
+    class Unreachable:
+        def publish(self, channel, message):
+            raise ConnectionError("Redis down")
 
-    monkeypatch.setattr(control, "_client", unreachable)
+    monkeypatch.setattr(control, "_clients", lambda: [Unreachable()])
     before = job_definitions_version()
     answer = scheduler_reload_request()
     assert answer["redis_receivers"] is None
