@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from logs_app.ops.checks import RedisCheck
 from scheduler_app import locks
 from scheduler_app.locks import LockNotAcquired, topology
 from scheduler_app.models import JobRun
@@ -61,6 +62,11 @@ def test_the_lock_and_the_control_channel_through_the_sentinels(redis_sentinel, 
                  message="a reload after the failover")
         with locks.execution_lock("topo_sentinel", ttl_seconds=30, run_id=3) as held:
             assert held.holder.token in redis_sentinel.server_on(new).cli("GET", "job_lock:topo_sentinel")
+        # the health check follows the failover too, and names where the lock lives
+        health = wait_for(lambda: (r := RedisCheck().run(None))["status"] == "ok" and r, timeout=10,
+                          message="redis ok in the health check after the failover")
+        assert health["mode"] == "sentinel"
+        assert health["where"] == f"the Sentinel master 'jobsite' ({redis_sentinel.sentinels_setting})"
     finally:
         listener.stop()
         listener.join(5)
