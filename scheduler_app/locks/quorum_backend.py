@@ -24,6 +24,7 @@ from the validity.
 from __future__ import annotations
 
 import select
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -380,14 +381,12 @@ class QuorumReleaseListener:
         return False
 
     def _sockets(self) -> list | None:
+        """The subscriptions' OS sockets, or None when any is not one (fakeredis: its fake socket's fileno may
+        name some other open file descriptor, which select would wait on instead)."""
         socks = [getattr(p.connection, "_sock", None) for p in self.pubsubs]
-        try:
-            if all(s is not None for s in socks):
-                select.select(socks, [], [], 0)
-                return socks
-        except (OSError, ValueError, TypeError):
-            pass
-        return None  # not real sockets (fakeredis)
+        if all(isinstance(s, socket.socket) for s in socks):
+            return socks
+        return None
 
     def wait(self, timeout: float) -> None:
         if timeout <= 0:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 
 import fakeredis
@@ -262,12 +263,29 @@ def test_two_masters_down_is_unavailable_and_leaves_nothing(fakes):
 
 # --- wake-ups --------------------------------------------------------------------------------------------------------
 
+def _fd_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
 def test_a_release_on_any_master_wakes_the_waiter(fakes):
     backend = backend_on([dead_client(), *fakes[1:]], blocking_chunk_seconds=60)
     holder = Holder.new(run_id=1)
     assert backend.acquire(KEY, holder, 30)[0]
     listener = backend.release_listener(KEY)
     assert len(listener.pubsubs) == 2  # the dead master is skipped
+    # fakeredis's sockets report a made-up fileno (8); with that descriptor open, as in a full test run, a select()
+    # on it would wait on some unrelated file for the whole chunk
+    fake_fd = listener.pubsubs[0].connection._sock.fileno()
+    spare = []  # pipes, never readable, fill the lowest free descriptors until the made-up one is open
+    while not _fd_open(fake_fd) and len(spare) < 64:
+        spare.extend(os.pipe())
+    blocking = threading.Event()  # the waiter found nothing and is about to block: publish only then
+    sockets = listener._sockets
+    listener._sockets = lambda: (blocking.set(), sockets())[1]
     woke = threading.Event()
 
     def waiter():
@@ -276,9 +294,14 @@ def test_a_release_on_any_master_wakes_the_waiter(fakes):
 
     thread = threading.Thread(target=waiter, daemon=True)
     thread.start()
+    assert blocking.wait(10)
     fakes[2].publish(f"job_signal:{KEY}", "1")  # as RELEASE does on each master
-    wait_for(woke.is_set, timeout=30, message="the waiter to wake at the wake-up, long before its 60 s chunk")
-    listener.close()
+    try:
+        wait_for(woke.is_set, timeout=30, message="the waiter to wake at the wake-up, long before its 60 s chunk")
+    finally:
+        listener.close()
+        for fd in spare:
+            os.close(fd)
 
 
 def test_no_master_to_subscribe_on_is_unavailable():
@@ -346,6 +369,25 @@ def test_real_one_master_killed_acquire_and_release_still_work(quorum_settings, 
         with pytest.raises(locks.LockNotAcquired):
             locks.acquire(KEY, ttl_seconds=60)
     assert [server.cli("EXISTS", RKEY) for server in live] == ["0", "0"]
+
+
+@pytest.mark.slow
+def test_real_a_waiter_is_woken_by_the_release_through_its_sockets(quorum_settings, redis_masters):
+    """On real servers the listener waits in select() on its subscriptions' sockets: a release wakes it at once,
+    long before its 60 s chunk, even with one master down."""
+    backend = use_masters(quorum_settings, redis_masters)
+    backend.blocking_chunk_seconds = 60
+    redis_masters.servers[0].kill()
+    holder = Holder.new(run_id=12)
+    assert backend.acquire(KEY, holder, 30)[0]
+    listener = backend.release_listener(KEY)
+    assert listener._sockets() is not None  # real sockets: select, not a poll
+    woke = threading.Event()
+    thread = threading.Thread(target=lambda: (listener.wait(60), woke.set()), daemon=True)
+    thread.start()
+    assert backend.release(KEY, holder)
+    wait_for(woke.is_set, timeout=30, message="the waiter to wake at the release, long before its 60 s chunk")
+    listener.close()
 
 
 @pytest.mark.slow
