@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 
 
 class Team(models.Model):
@@ -83,6 +84,18 @@ class JobPosting(models.Model):
     last_seen_at = models.DateTimeField()
     fingerprint = models.CharField(max_length=64, db_index=True,
                                    help_text="sha256(company|title|location), for cross-board duplicates.")
+    # Duplicates (scraping_app.dedupe): the normalised key that finds candidates, and the posting this one copies.
+    dedupe_key = models.CharField(max_length=64, blank=True, db_index=True,
+                                  help_text="sha256 of the normalised company, title and city; derived.")
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="duplicates",
+                                     help_text="The posting of the same real job this one copies; empty: canonical.")
+    # What the boards publish beyond the basics (sources/*).
+    company_logo_url = models.URLField(max_length=1000, blank=True)
+    other_locations = models.JSONField(default=list, blank=True, help_text="The posting's further locations.")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="When the board says the posting closes.")
+    requirements = models.JSONField(default=list, blank=True,
+                                    help_text='Sections the board lists apart: [{"title": ..., "items": [...]}].')
     raw = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -102,7 +115,24 @@ class SavedSearch(models.Model):
     location = models.CharField(max_length=100, blank=True)
     limit = models.PositiveSmallIntegerField(default=25, validators=[MinValueValidator(1), MaxValueValidator(100)])
     sources = models.ManyToManyField(JobSource, blank=True, help_text="Empty means every enabled source.")
+    filters = models.JSONField(
+        default=dict, blank=True,
+        help_text="The postings list's other filters (remote, employment_type, salary_min, seniority, company, "
+                  "tags, posted_within_hours, source), validated like GET /api/v1/jobs.")
     active = models.BooleanField(default=True)
+
+    class Alert(models.TextChoices):
+        OFF = "off", "No alerts"
+        EACH_SCRAPE = "each_scrape", "After each scrape"
+        DAILY = "daily", "Daily digest"
+
+    alert = models.CharField(max_length=20, choices=Alert.choices, default=Alert.OFF,
+                             help_text="Email the team a digest of new matches.")
+    alert_emails = models.JSONField(default=list, blank=True,
+                                    help_text="Where digests go; empty: the team members' addresses.")
+    last_alerted_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="Postings first seen after this are new to the next digest.")
     last_scraped_at = models.DateTimeField(
         null=True, blank=True, editable=False,
         help_text="When a scrape run last ran this search. A run takes the least recently scraped first.")
@@ -123,11 +153,28 @@ class JobApplication(models.Model):
         INTERVIEWING = "interviewing"
         OFFER = "offer"
         REJECTED = "rejected"
+        WITHDRAWN = "withdrawn"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="applications")
-    posting = models.ForeignKey(JobPosting, on_delete=models.CASCADE, related_name="applications")
+    posting = models.ForeignKey(JobPosting, on_delete=models.CASCADE, related_name="applications", null=True,
+                                blank=True, help_text="The scraped posting; empty for a job found elsewhere.")
+    # A job found elsewhere (no scraped posting): its link, title and company.
+    external_url = models.URLField(max_length=1000, blank=True)
+    external_title = models.CharField(max_length=300, blank=True)
+    external_company = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SHORTLISTED)
+    # Set by the tracker's moves (services), never by hand: when the application first reached each stage.
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+    interviewing_at = models.DateTimeField(null=True, blank=True)
+    offer_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    salary_expected = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    offer_salary = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    offer_currency = models.CharField(max_length=10, blank=True)
+    offer_period = models.CharField(max_length=20, blank=True, help_text="year, month, week, day or hour.")
+    offer_notes = models.TextField(blank=True)
     follow_up_at = models.DateTimeField(null=True, blank=True, db_index=True)
     notes = models.TextField(blank=True)
     created_by_rule = models.ForeignKey("AutomationRule", null=True, blank=True, on_delete=models.SET_NULL,
@@ -137,10 +184,75 @@ class JobApplication(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["team", "posting"], name="one_application_per_team_posting")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "posting"], name="one_application_per_team_posting"),
+            models.CheckConstraint(condition=Q(posting__isnull=False) | ~Q(external_title=""),
+                                   name="application_posting_or_external_title"),
+        ]
+        indexes = [models.Index(fields=["team", "status"], name="application_team_status")]
 
     def __str__(self) -> str:
-        return f"{self.posting} [{self.status}] ({self.team})"
+        job = self.posting if self.posting_id else f"{self.external_title} at {self.external_company or '?'}"
+        return f"{job} [{self.status}] ({self.team})"
+
+
+class ApplicationStageChange(models.Model):
+    """One move of an application between stages: the tracker's history, written by its service only."""
+
+    application = models.ForeignKey(JobApplication, on_delete=models.CASCADE, related_name="stage_changes")
+    from_status = models.CharField(max_length=20, blank=True, help_text="Empty for the first stage.")
+    to_status = models.CharField(max_length=20)
+    changed_at = models.DateTimeField()
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '(new)'} -> {self.to_status} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class Contact(models.Model):
+    """Someone at the hiring company an application is in touch with."""
+
+    application = models.ForeignKey(JobApplication, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=200)
+    role = models.CharField(max_length=200, blank=True, help_text="Recruiter, hiring manager, ...")
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+    url = models.URLField(max_length=1000, blank=True, help_text="A profile link.")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.role})" if self.role else self.name
+
+
+class Interview(models.Model):
+    class Kind(models.TextChoices):
+        PHONE = "phone"
+        VIDEO = "video"
+        ONSITE = "onsite"
+        TECHNICAL = "technical"
+        TAKE_HOME = "take_home"
+        OTHER = "other"
+
+    application = models.ForeignKey(JobApplication, on_delete=models.CASCADE, related_name="interviews")
+    scheduled_at = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.VIDEO)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["scheduled_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} interview at {self.scheduled_at:%Y-%m-%d %H:%M}"
 
 
 class FollowUp(models.Model):
