@@ -142,7 +142,8 @@ def load(total: int) -> tuple[float, int]:
     columns = ["source_id", "source_job_id", "title", "company", "location", "is_remote", "employment_type",
                "employment_type_normalized", "seniority", "salary_min", "salary_max", "salary_currency",
                "salary_period", "salary_annual_min", "salary_annual_max", "tags", "description_text", "url",
-               "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint", "raw"]
+               "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint", "raw",
+               "dedupe_key", "company_logo_url", "other_locations", "requirements"]
     seen = datetime(2026, 12, 1, tzinfo=UTC)
 
     def rows():
@@ -153,20 +154,22 @@ def load(total: int) -> tuple[float, int]:
             yield (source.pk, job_id, title, company, location, remote, kind, derived["employment_type_normalized"],
                    derived["seniority"], low, high, currency, period, derived["salary_annual_min"],
                    derived["salary_annual_max"], json.dumps(tags), text, f"https://jobs.example/{job_id}", "",
-                   posted, seen, seen, job_id, "{}")
+                   posted, seen, seen, job_id, "{}", job_id, "", "[]", "[]")
 
     started = time.perf_counter()
     if connection.vendor == "postgresql":
-        from scraping_app.search import PG_GIN_INDEX, PG_GIN_INDEX_SQL
+        from scraping_app.search import PG_GIN_INDEX, PG_GIN_INDEX_SQL, PG_RANK_GIN_INDEX, PG_RANK_GIN_INDEX_SQL
 
         with connection.cursor() as cursor:
-            # a bulk load builds the GIN index once at the end: much faster than maintaining it row by row
+            # a bulk load builds the GIN indexes once at the end: much faster than maintaining them row by row
             cursor.execute(f"DROP INDEX {PG_GIN_INDEX}")
+            cursor.execute(f"DROP INDEX {PG_RANK_GIN_INDEX}")
             copy_sql = f"COPY scraping_app_jobposting ({', '.join(columns)}) FROM STDIN"
             with cursor.cursor.copy(copy_sql) as copy:
                 for row in rows():
                     copy.write_row(row)
             cursor.execute(PG_GIN_INDEX_SQL)
+            cursor.execute(PG_RANK_GIN_INDEX_SQL)
             cursor.execute("VACUUM ANALYZE scraping_app_jobposting")
     else:
         marks = ", ".join(["%s"] * len(columns))

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import BooleanField, FloatField, QuerySet
+from django.db.models import BooleanField, FloatField, IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
 
 TABLE = "scraping_app_jobposting"
@@ -32,6 +32,9 @@ PG_CONFIG = "simple"
 FTS5_WEIGHTS = (10.0, 5.0, 0.0)
 PG_GIN_INDEX = "scraping_app_jobposting_search_gin"
 PG_GIN_INDEX_SQL = f"CREATE INDEX {PG_GIN_INDEX} ON {TABLE} USING gin (search_vector)"
+# Relevance's first tier (title or company matches) on its own: migration 0009.
+PG_RANK_GIN_INDEX = "scraping_app_jobposting_rank_gin"
+PG_RANK_GIN_INDEX_SQL = f"CREATE INDEX {PG_RANK_GIN_INDEX} ON {TABLE} USING gin (rank_vector)"
 _WORD = re.compile(r"[^\W_]+")
 _TOKEN = re.compile(r'"(?P<phrase>[^"]*)"?|(?P<word>[^\s"]+)')
 
@@ -79,6 +82,10 @@ class SearchTree:
 
     def websearch(self) -> str:
         return " or ".join(group.websearch() for group in self.groups)
+
+    @property
+    def excludes(self) -> bool:
+        return any(group.excluded for group in self.groups)
 
     def fts5(self) -> str:
         """One MATCH expression, or "" when a group has no positive term (then each group is its own condition)."""
@@ -177,17 +184,39 @@ def fts_uninstall_sql(vendor: str) -> list[str]:
     return []
 
 
+def postings_text_tiers(*, queryset: QuerySet, tree: SearchTree) -> tuple[QuerySet, QuerySet]:
+    """PostgreSQL's relevance order as two lists, each read newest first through the recent index: the matches
+    whose title or company match (tier 1, `rank_vector`, GIN-indexed), then those that match in their description
+    only (tier 0). Ranking every match instead (ts_rank, then top-N) reads each of a common word's 100,000+ matches
+    on every page; a tier read stops after one page of rows.
+
+    A tree without exclusions that matches rank_vector matches search_vector too (title and company come first in
+    both, at the same positions), so tier 1 reads the small inline vector alone; with exclusions, the description
+    must not name an excluded term, so tier 1 checks search_vector as well."""
+    query = f"websearch_to_tsquery('{PG_CONFIG}'::regconfig, %s)"
+    text = tree.websearch()
+    in_title = f"{TABLE}.rank_vector @@ {query}"
+    anywhere = f"{TABLE}.search_vector @@ {query}"
+    top = queryset.filter(RawSQL(in_title, [text], output_field=BooleanField()))
+    if tree.excludes:
+        top = top.filter(RawSQL(anywhere, [text], output_field=BooleanField()))
+    rest = queryset.filter(RawSQL(f"{anywhere} AND NOT ({in_title})", [text, text], output_field=BooleanField()))
+    return top, rest
+
+
 def postings_text_search(*, queryset: QuerySet, tree: SearchTree) -> QuerySet:
-    """`queryset` narrowed to the postings that match `tree`, annotated with `rank` (higher is better)."""
+    """`queryset` narrowed to the postings that match `tree`, annotated with what its relevance sorts by: `tier`
+    on PostgreSQL (postings_text_tiers), `rank` (bm25, higher is better) on SQLite."""
     if not tree:
         return queryset
     if connection.vendor == "postgresql":
         query = f"websearch_to_tsquery('{PG_CONFIG}'::regconfig, %s)"
+        # `tier` orders the queryset as postings_text_tiers reads it (1: the title or company matches too); a list's
+        # pages read the tiers themselves, which is what makes them fast.
         return queryset.filter(RawSQL(f"{TABLE}.search_vector @@ {query}", [tree.websearch()],
                                       output_field=BooleanField())).annotate(
-            # float8: a cursor carries the rank as a double, and must compare equal to it (real would round)
-            rank=RawSQL(f"ts_rank({TABLE}.rank_vector, {query})::float8", [tree.websearch()],
-                        output_field=FloatField()))
+            tier=RawSQL(f"CASE WHEN {TABLE}.rank_vector @@ {query} THEN 1 ELSE 0 END", [tree.websearch()],
+                        output_field=IntegerField()))
     if connection.vendor != "sqlite":
         raise NotImplementedError(f"full-text search on {connection.vendor}")
     expression = tree.fts5()

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from scraping_app.models import AutomationRule, FollowUp, JobApplication, JobPosting, JobSource, SavedSearch, Team
-from scraping_app.search import TABLE, postings_text_search, websearch_parse
+from scraping_app.search import TABLE, postings_text_search, postings_text_tiers, websearch_parse
 
 
 def team_get(*, team_id: int) -> Team | None:
@@ -120,10 +121,12 @@ SORTS = ("relevance", "recent", "salary")
 
 @dataclass(frozen=True)
 class SortKey:
-    """A keyset sort: every part descending; a nullable part puts its NULLs last; `id` ends every key."""
+    """A keyset sort: every part descending; a nullable part puts its NULLs last; `id` ends every key. A tiered
+    key (relevance on PostgreSQL) is `tier` then the recent key: postings_page reads its tiers one after another."""
 
     name: str
     parts: tuple[tuple[str, bool], ...]  # (attribute, nullable)
+    tiered: bool = False
 
 
 SORT_KEYS = {
@@ -131,12 +134,24 @@ SORT_KEYS = {
     "recent": SortKey("recent", (("posted_at", True), ("id", False))),
     "salary": SortKey("salary", (("salary_annual_max", True), ("id", False))),
 }
+# PostgreSQL's relevance (search.postings_text_tiers): title or company matches first, then description matches,
+# each newest first. SQLite ranks by bm25 over the same columns (SORT_KEYS["relevance"]).
+RELEVANCE_TIERED = SortKey("relevance", (("tier", False), ("posted_at", True), ("id", False)), tiered=True)
+# A tier read walks the recent index and checks each row's vector until a page is full; when the planner's
+# estimates say that walk would check more rows than this, the tier is read by its GIN index and sorted instead
+# (the planner cannot see that "matches, but not in the title" is rare: its two conditions are correlated).
+TIER_WALK_ROWS_MAX = 10_000
+# The count is exact up to POSTINGS_COUNT_CAP; when the planner estimates more than this many times the cap, it is
+# not counted at all (counting a phrase's first 1,000 matches reads 25,000 vectors) and is labelled estimated.
+COUNT_ESTIMATE_FACTOR = 3
 
 
 def postings_sort_key(*, sort: str | None, text: str | None) -> SortKey:
     """The sort a list uses: relevance when it searches text (unless told otherwise), else recent."""
     if sort == "relevance" or sort is None:
-        return SORT_KEYS["relevance"] if websearch_parse(text or "") else SORT_KEYS["recent"]
+        if not websearch_parse(text or ""):
+            return SORT_KEYS["recent"]
+        return RELEVANCE_TIERED if connection.vendor == "postgresql" else SORT_KEYS["relevance"]
     return SORT_KEYS[sort]
 
 
@@ -147,7 +162,7 @@ def postings_search(*, q: str | None = None, keyword: str | None = None, locatio
                     tags: Iterable[str] = (), sort: str | None = None) -> QuerySet[JobPosting]:
     """The postings list (the API's list and CSV export): full-text `q` (`keyword` is its older name) in the
     websearch language of scraping_app.search, the filters, and the sort's order (postings_sort_key), with only
-    the listed fields selected. Pages are cut by postings_keyset_after, never by offset."""
+    the listed fields selected. Pages are cut by postings_page, never by offset."""
     postings = JobPosting.objects.select_related("source").only(*POSTING_LIST_FIELDS)
     text = q if q is not None else keyword
     postings = postings_text_search(queryset=postings, tree=websearch_parse(text or ""))
@@ -205,45 +220,140 @@ def _ordering(key: SortKey, *, backwards: bool) -> list:
     return order
 
 
-def postings_keyset_after(*, queryset: QuerySet[JobPosting], key: SortKey, values: list,
-                          backwards: bool = False) -> QuerySet[JobPosting]:
-    """The rows after the row whose sort key is `values` in the list's order (before it, `backwards`, in the
-    reverse order). NULLs sort last, so after a dated row come the older ones and then every undated one."""
-    (name, nullable), (_, _) = key.parts
+def postings_keyset_segments(*, queryset: QuerySet[JobPosting], key: SortKey, values: list | None,
+                             backwards: bool = False) -> list[QuerySet[JobPosting]]:
+    """The rows after the row whose sort key is `values` in the list's order (before it, nearest first,
+    `backwards`), as querysets to read one after another. Each one is a single range of the key's index (a
+    `<=` bound the index starts at), never an OR with "or NULL", which the index cannot start at and would walk from
+    its first row on every page: NULLs sort last, so the undated rows are a segment of their own."""
+    (name, nullable), _ = key.parts
+    if values is None:
+        return [queryset.order_by(*_ordering(key, backwards=True)) if backwards else queryset]
     value, row_id = values
     if not backwards:
         if value is None:
-            condition = Q(**{f"{name}__isnull": True, "id__lt": row_id})
-        else:
-            condition = Q(**{f"{name}__lt": value}) | Q(**{name: value, "id__lt": row_id})
-            if nullable:
-                condition |= Q(**{f"{name}__isnull": True})
+            return [queryset.filter(**{f"{name}__isnull": True, "id__lt": row_id})]
+        after = queryset.filter(Q(**{f"{name}__lte": value}),
+                                Q(**{f"{name}__lt": value}) | Q(**{name: value, "id__lt": row_id}))
+        return [after, queryset.filter(**{f"{name}__isnull": True})] if nullable else [after]
+    if value is None:
+        segments = [queryset.filter(**{f"{name}__isnull": True, "id__gt": row_id}),
+                    queryset.filter(**{f"{name}__isnull": False})]
     else:
-        if value is None:
-            condition = Q(**{f"{name}__isnull": False}) | Q(**{f"{name}__isnull": True, "id__gt": row_id})
-        else:
-            condition = Q(**{f"{name}__gt": value}) | Q(**{name: value, "id__gt": row_id})
-    narrowed = queryset.filter(condition)
-    return narrowed.order_by(*_ordering(key, backwards=True)) if backwards else narrowed
+        segments = [queryset.filter(Q(**{f"{name}__gte": value}),
+                                    Q(**{f"{name}__gt": value}) | Q(**{name: value, "id__gt": row_id}))]
+    return [segment.order_by(*_ordering(key, backwards=True)) for segment in segments]
 
 
-def postings_iterate(*, queryset: QuerySet[JobPosting], key: SortKey, chunk_size: int = 500):
+def postings_page(*, queryset: QuerySet[JobPosting], key: SortKey, size: int, values: list | None = None,
+                  backwards: bool = False, filters: dict | None = None) -> list[JobPosting]:
+    """Up to `size` rows of `queryset` in `key`'s order after the row whose key is `values` (before it, nearest
+    first, `backwards`; from the start without `values`). A tiered key reads its tiers from `filters`, the list's
+    validated filters (postings_search's arguments), since each tier is its own query."""
+    if not key.tiered:
+        return _segments_read(postings_keyset_segments(queryset=queryset, key=key, values=values,
+                                                       backwards=backwards), size=size)
+    filters = dict(filters or {})
+    tree = websearch_parse(filters.pop("q", None) or filters.pop("keyword", None) or "")
+    filters.pop("sort", None)
+    base = postings_search(**filters)  # newest first
+    top, rest = postings_text_tiers(queryset=base, tree=tree)
+    recent = SORT_KEYS["recent"]
+    tiers = [(1, top), (0, rest)]
+    if backwards:
+        tiers.reverse()
+    rows: list[JobPosting] = []
+    for tier, part in tiers:
+        if values is not None and ((tier > values[0]) if not backwards else (tier < values[0])):
+            continue  # a tier wholly before the cursor
+        segments = postings_keyset_segments(queryset=part, key=recent, backwards=backwards,
+                                            values=values[1:] if values is not None and tier == values[0] else None)
+        wanted = size - len(rows)
+        costly = tier == 0 and _walk_is_costly(base=base, top=top, size=wanted, tree=tree)
+        found = _segments_read(segments, size=wanted, walk_is_costly=costly)
+        for row in found:
+            row.tier = tier
+        rows += found
+        if len(rows) >= size:
+            break
+    return rows
+
+
+def _segments_read(segments: list[QuerySet[JobPosting]], *, size: int,
+                   walk_is_costly: bool = False) -> list[JobPosting]:
+    rows: list[JobPosting] = []
+    for segment in segments:
+        rows += _tier_read(part=segment, size=size - len(rows), walk_is_costly=walk_is_costly)
+        if len(rows) >= size:
+            break
+    return rows
+
+
+def _tier_read(*, part: QuerySet[JobPosting], size: int, walk_is_costly: bool) -> list[JobPosting]:
+    if not walk_is_costly:
+        return list(part[:size])
+    # SET LOCAL ends with the transaction (or the savepoint, if the read fails); set back at once after the read,
+    # so a caller's own transaction plans its next queries as usual.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        rows = list(part[:size])
+        cursor.execute("SET LOCAL enable_indexscan = on")
+    return rows
+
+
+def _walk_is_costly(*, base: QuerySet[JobPosting], top: QuerySet[JobPosting], size: int, tree) -> bool:
+    """Whether walking the recent index for description-only matches would check more than TIER_WALK_ROWS_MAX
+    rows: the rows with the list's other filters, divided by the estimated description-only matches."""
+    rows = _estimated_rows(base)
+    matches = _estimated_rows(postings_text_search(queryset=base, tree=tree))
+    description_only = max(matches - _estimated_rows(top), 0)
+    return size * rows > TIER_WALK_ROWS_MAX * max(description_only, 1)
+
+
+def _postings_analyzed() -> bool:
+    """Whether PostgreSQL has statistics for the postings table (ANALYZE or autovacuum has run): before that, its
+    row estimates are guesses from the table's size, and a count is made, not estimated."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [TABLE])
+        row = cursor.fetchone()
+    return row is not None and row[0] >= 0
+
+
+def _estimated_rows(queryset: QuerySet) -> int:
+    """The planner's estimate of the rows `queryset` matches (PostgreSQL): planning only, nothing is read."""
+    plan = json.loads(queryset.order_by().values("pk").explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def postings_iterate(*, queryset: QuerySet[JobPosting], key: SortKey, chunk_size: int = 500,
+                     filters: dict | None = None):
     """Every row of `queryset` (ordered by `key`), read by keyset in chunks: memory holds one chunk, and no query
     stays open between chunks (a streamed export may take minutes)."""
-    page = queryset
+    values = None
     while True:
-        rows = list(page[:chunk_size])
+        rows = postings_page(queryset=queryset, key=key, size=chunk_size, values=values, filters=filters)
         yield from rows
         if len(rows) < chunk_size:
             return
-        last = rows[-1]
-        page = postings_keyset_after(queryset=queryset, key=key, values=[getattr(last, name) for name, _ in key.parts])
+        values = [getattr(rows[-1], name) for name, _ in key.parts]
 
 
-def postings_count_capped(*, queryset: QuerySet[JobPosting], cap: int) -> tuple[int, bool]:
-    """(matches, capped): counting stops after `cap` + 1 rows, so a common word never counts the whole store."""
+@dataclass(frozen=True)
+class PostingsCount:
+    count: int
+    capped: bool  # there are more matches than `count`
+    estimated: bool  # not counted: the planner estimates far more matches than the cap
+
+
+def postings_count(*, queryset: QuerySet[JobPosting], cap: int) -> PostingsCount:
+    """Matches, counted up to `cap` + 1 rows, so a common word never counts the whole store. On PostgreSQL, when
+    the planner estimates more than COUNT_ESTIMATE_FACTOR times `cap` matches, nothing is counted: the count is
+    `cap`, capped, and labelled estimated."""
+    if (connection.vendor == "postgresql" and _postings_analyzed()
+            and _estimated_rows(queryset) > COUNT_ESTIMATE_FACTOR * cap):
+        return PostingsCount(count=cap, capped=True, estimated=True)
     found = queryset.order_by().values("pk")[:cap + 1].count()  # values: no rank computed for a count
-    return min(found, cap), found > cap
+    return PostingsCount(count=min(found, cap), capped=found > cap, estimated=False)
 
 
 def posting_get(*, posting_id: int) -> JobPosting | None:

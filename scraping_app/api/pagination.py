@@ -36,10 +36,14 @@ def cursor_decode(*, raw: str, key: SortKey) -> tuple[list, bool]:
         payload = signing.loads(raw, salt=CURSOR_SALT)
         if payload["s"] != key.name or not isinstance(payload["b"], bool):
             raise ValueError("another sort")
-        (value, row_id), attribute = payload["k"], key.parts[0][0]
+        values = payload["k"]
+        if not isinstance(values, list) or len(values) != len(key.parts):
+            raise ValueError("key")
+        *leading, row_id = values
         if not isinstance(row_id, int) or isinstance(row_id, bool):
             raise ValueError("id")
-        return [_typed(attribute, value), row_id], payload["b"]
+        typed = [_typed(name, value) for (name, _), value in zip(key.parts, leading, strict=False)]
+        return [*typed, row_id], payload["b"]
     except (signing.BadSignature, KeyError, TypeError, ValueError, InvalidOperation):
         # 404, as DRF's own CursorPagination answers: a cursor is a link to a page, and this page does not exist.
         raise NotFound(INVALID_CURSOR) from None
@@ -54,6 +58,10 @@ def _plain(value):
 
 
 def _typed(attribute: str, value):
+    if attribute == "tier":  # relevance on PostgreSQL: 1 (title or company match) or 0
+        if value not in (0, 1) or isinstance(value, bool):
+            raise ValueError(attribute)
+        return value
     if value is None:
         return None
     if attribute == "posted_at":
@@ -86,14 +94,13 @@ class PostingCursorPagination(BasePagination):
         size = page_size_read(request)
         raw = request.query_params.get(self.cursor_query_param)
         values, backwards = cursor_decode(raw=raw, key=key) if raw is not None else (None, False)
-        page = queryset if values is None else selectors.postings_keyset_after(
-            queryset=queryset, key=key, values=values, backwards=backwards)
-        rows = list(page[:size + 1])
+        rows = selectors.postings_page(queryset=queryset, key=key, size=size + 1, values=values, backwards=backwards,
+                                       filters=getattr(view, "filters", None))
         more = len(rows) > size
         rows = rows[:size]
         if backwards:
             rows.reverse()
-        self.count, self.count_capped = selectors.postings_count_capped(queryset=queryset, cap=count_cap())
+        self.count = selectors.postings_count(queryset=queryset, cap=count_cap())
         self.request, self.key = request, key
         after_exists = more if not backwards else True
         before_exists = (raw is not None) if not backwards else more
@@ -108,16 +115,20 @@ class PostingCursorPagination(BasePagination):
         return replace_query_param(remove_query_param(url, "page"), self.cursor_query_param, cursor)
 
     def get_paginated_response(self, data):
-        return Response({"count": self.count, "count_capped": self.count_capped, "next": self._link(self.next_cursor),
+        return Response({"count": self.count.count, "count_capped": self.count.capped,
+                         "count_estimated": self.count.estimated, "next": self._link(self.next_cursor),
                          "previous": self._link(self.previous_cursor), "results": data})
 
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",
-            "required": ["count", "count_capped", "next", "previous", "results"],
+            "required": ["count", "count_capped", "count_estimated", "next", "previous", "results"],
             "properties": {
                 "count": {"type": "integer", "description": "Matches, counted up to POSTINGS_COUNT_CAP (1000)."},
                 "count_capped": {"type": "boolean", "description": "True: there are more matches than `count`."},
+                "count_estimated": {"type": "boolean",
+                                    "description": "True: not counted; the database estimates far more matches "
+                                                   "than the cap (PostgreSQL), so `count` is the cap."},
                 "next": {"type": "string", "format": "uri", "nullable": True},
                 "previous": {"type": "string", "format": "uri", "nullable": True},
                 "results": schema,

@@ -225,7 +225,7 @@ class PostingListApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         if request.accepted_renderer.format == PostingCSVRenderer.format:
             postings = self.get_queryset()
-            return csv_response(selectors.postings_iterate(queryset=postings, key=self.sort_key))
+            return csv_response(selectors.postings_iterate(queryset=postings, key=self.sort_key, filters=self.filters))
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
@@ -234,6 +234,7 @@ class PostingListApi(generics.ListAPIView):
         values = filters.validated_data
         text = values.get("q", values.get("keyword"))
         self.sort_key = selectors.postings_sort_key(sort=values.get("sort"), text=text)
+        self.filters = values  # a tiered sort reads each tier with them (selectors.postings_page)
         return selectors.postings_search(**values)
 
     def finalize_response(self, request, response, *args, **kwargs):

@@ -225,7 +225,7 @@ class TestCursor:
         settings.POSTINGS_COUNT_CAP = 10
         body = api.get(f"{JOBS}?page_size=2").json()
         assert (body["count"], body["count_capped"]) == (10, True)
-        assert set(body) == {"count", "count_capped", "next", "previous", "results"}
+        assert set(body) == {"count", "count_capped", "count_estimated", "next", "previous", "results"}
 
 
 def _csv_rows(response) -> list[list[str]]:
@@ -293,4 +293,4 @@ def test_the_openapi_document_shows_the_cursor_page_and_the_filters(api):
             "posted_within_hours", "sort", "cursor", "page_size"} <= parameters and "page" not in parameters
     page = operation["responses"]["200"]["content"]["application/json"]["schema"]
     page = schema["components"]["schemas"][page["$ref"].rsplit("/", 1)[1]] if "$ref" in page else page
-    assert set(page["properties"]) == {"count", "count_capped", "next", "previous", "results"}
+    assert set(page["properties"]) == {"count", "count_capped", "count_estimated", "next", "previous", "results"}
