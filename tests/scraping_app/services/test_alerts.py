@@ -14,6 +14,7 @@ from scheduler_app.models import JobRun
 from scheduler_app.services import job_run
 from scraping_app.models import JobPosting, SavedSearch
 from scraping_app.services import saved_search_digests_send
+from scraping_app.services.alerts import SearchDigest, _claim
 from tests.scraping_app.conftest import make_source
 from tests.scraping_app.services.conftest import posting
 
@@ -249,3 +250,13 @@ def test_a_plain_keyword_run_sends_no_digest(fake_redis, team):
     run = _scrape(keyword="engineer")
     assert run.status == JobRun.Status.SUCCEEDED and run.result["postings"]
     assert "digests" not in run.result and mail.outbox == []
+
+
+def test_a_search_another_sender_advanced_meanwhile_is_not_sent_again(team):
+    """The claim is a conditional update from the value read: a sender that read before another one sent leaves
+    that search out of its email."""
+    search = _search(team)
+    seen = _new(search, 1)
+    stale = SavedSearch.objects.get()  # read before the other sender's digest
+    assert saved_search_digests_send(alert=DAILY, now=_later(search))["emails"] == 1
+    assert _claim([SearchDigest(search=stale, postings=[], total=1, mark=seen.first_seen_at)]) == []
