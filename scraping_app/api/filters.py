@@ -4,7 +4,7 @@ fields, minus the text, location and sort a saved search keeps elsewhere or does
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
 from scheduler_app.api.fields import (
@@ -14,6 +14,7 @@ from scheduler_app.api.fields import (
     StrictFilterSerializer,
     StrictIntegerField,
 )
+from scheduler_app.api.schema import PY_SPACE
 from scraping_app.api.fields import LenientDateTimeField
 from scraping_app.normalize import EMPLOYMENT_TYPES, SENIORITIES, employment_type_normalize
 from scraping_app.saved_search_filters import saved_search_filters_dump
@@ -125,10 +126,32 @@ class PostingFilterSerializer(StrictFilterSerializer):
         return attrs
 
 
+def _documented(field: serializers.Field, schema: dict) -> serializers.Field:
+    """A copy of the list's `field` whose OpenAPI schema is `schema` (a JSON body's exact shape)."""
+    documented = extend_schema_field(schema)(type(type(field).__name__, (type(field),), {}))
+    return documented(*field._args, **{**field._kwargs, "help_text": schema["description"]})
+
+
+def _list_schema(values: tuple[str, ...], description: str) -> dict:
+    return {"oneOf": [{"type": "string", "pattern": _comma_list_of(values)},
+                      {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(values)}}],
+            "description": description}
+
+
+_TAG = r"[^,\x00]{0,100}"
+_TAGS_SCHEMA = {
+    "oneOf": [{"type": "string", "pattern": rf"^(?=[^\x00]*[^,\x00{PY_SPACE}]){_TAG}(?:,{_TAG}){{0,19}}$"},
+              {"type": "array", "minItems": 1, "maxItems": 20,
+               "items": {"type": "string", "maxLength": 100,
+                         "pattern": rf"^[^,\x00]*[^,\x00{PY_SPACE}][^,\x00]*$"}}],
+    "description": "Any of (a list, or a comma list), any case; 1 to 20 tags of up to 100 characters."}
+_LIST_FIELDS = PostingFilterSerializer._declared_fields
+
+
 class SavedSearchFilterSerializer(PostingFilterSerializer):
     """A saved search's `filters`: every list filter but the text (`keyword`), `location` (both columns of the
     search) and `sort`. A JSON body is typed: `remote` true/false, hours as integers, `salary_min` a decimal
-    string, the lists a list of strings or a comma list. A null value means the filter is absent."""
+    string, the lists a list of strings or a comma list."""
 
     ignored = frozenset()
     q = keyword = location = sort = None
@@ -137,13 +160,14 @@ class SavedSearchFilterSerializer(PostingFilterSerializer):
     posted_within_hours = StrictIntegerField(required=False, min_value=1, max_value=HOURS_MAX)
     hours_old = StrictIntegerField(required=False, min_value=1, max_value=HOURS_MAX,
                                    help_text="The same as posted_within_hours (JobSpy's name); stored as that.")
-    salary_min = StrictDecimalField(required=False, max_digits=14, decimal_places=2, min_value=0,
-                                    help_text="Annual, in SALARY_BASE_CURRENCY (default USD).")
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            data = {name: value for name, value in data.items() if value is not None}
-        return super().to_internal_value(data)
+    salary_min = extend_schema_field(FILTER_SCHEMA_EXACT[2].type)(StrictDecimalField)(
+        required=False, max_digits=14, decimal_places=2, min_value=0,
+        help_text="Annual, in SALARY_BASE_CURRENCY (default USD).")
+    employment_type = _documented(_LIST_FIELDS["employment_type"], _list_schema(
+        EMPLOYMENT_TYPES, f"Any of (a list, or a comma list): {', '.join(EMPLOYMENT_TYPES)}."))
+    seniority = _documented(_LIST_FIELDS["seniority"], _list_schema(
+        SENIORITIES, f"Any of (a list, or a comma list): {', '.join(SENIORITIES)}."))
+    tags = _documented(_LIST_FIELDS["tags"], _TAGS_SCHEMA)
 
 
 def saved_search_filters_validate(data) -> dict:

@@ -126,9 +126,10 @@ def test_a_round_trip_reads_back_the_postings_of_the_list_filters(api, team):
     assert [p.title for p in stored] == [p["title"] for p in listed] == ["Python developer 1"]
 
 
-def test_a_null_filter_is_no_filter_and_put_takes_flat_filters_too(api, team):
-    created = _create(api, team, filters={"remote": None, "company": "acme"})
-    assert created.json()["filters"] == {"company": "acme"}
+def test_a_null_filter_is_a_400_and_put_takes_flat_filters_too(api, team):
+    null = _create(api, team, filters={"remote": None, "company": "acme"})
+    assert null.status_code == 400 and list(null.json()["filters"]) == ["remote"]
+    created = _create(api, team, filters={"company": "acme"})
     put = api.put(f"{URL}{created.json()['id']}", {"team": team.pk, "keyword": "rust", "tags": "cli"}, format="json")
     assert put.status_code == 200, put.content
     assert put.json()["filters"] == {"company": "acme", "tags": ["cli"]}
