@@ -160,9 +160,8 @@ class SavedSearchFilterSerializer(PostingFilterSerializer):
     posted_within_hours = StrictIntegerField(required=False, min_value=1, max_value=HOURS_MAX)
     hours_old = StrictIntegerField(required=False, min_value=1, max_value=HOURS_MAX,
                                    help_text="The same as posted_within_hours (JobSpy's name); stored as that.")
-    salary_min = extend_schema_field(FILTER_SCHEMA_EXACT[2].type)(StrictDecimalField)(
-        required=False, max_digits=14, decimal_places=2, min_value=0,
-        help_text="Annual, in SALARY_BASE_CURRENCY (default USD).")
+    salary_min = _documented(StrictDecimalField(required=False, max_digits=14, decimal_places=2, min_value=0),
+                             {**FILTER_SCHEMA_EXACT[2].type, "description": FILTER_SCHEMA_EXACT[2].description})
     employment_type = _documented(_LIST_FIELDS["employment_type"], _list_schema(
         EMPLOYMENT_TYPES, f"Any of (a list, or a comma list): {', '.join(EMPLOYMENT_TYPES)}."))
     seniority = _documented(_LIST_FIELDS["seniority"], _list_schema(

@@ -119,7 +119,8 @@ SAVED_SEARCH_FLAT_FILTERS = tuple(SavedSearchFilterSerializer._declared_fields)
 class SavedSearchSerializer(TeamRecordSerializer):
     """Every list filter but keyword and location lives in `filters`. A filter may come nested (`filters: {...}`)
     or flat (`"remote": true` beside `keyword`); flat ones are merged into `filters` (over the nested object, or
-    over the stored filters when the body has none) and are not echoed back."""
+    over the stored filters when the body has none; a filter given both ways takes the flat value) and are not
+    echoed back."""
 
     team = TeamIdField()
     sources = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=JobSource.objects.all())
@@ -147,14 +148,10 @@ class SavedSearchSerializer(TeamRecordSerializer):
             return attrs
         flat = saved_search_filters_dump(SavedSearchFilterSerializer().validate(flat))
         if "filters" in attrs:
-            twice = sorted(set(flat) & set(attrs["filters"]))
-            if twice:
-                raise serializers.ValidationError({name: ["Given both flat and in filters; give it once."]
-                                                   for name in twice})
             base = attrs["filters"]
         else:
             base = dict(self.instance.filters or {}) if self.instance is not None else {}
-        attrs["filters"] = {**base, **flat}
+        attrs["filters"] = {**base, **flat}  # a filter given both ways: the flat one wins
         return attrs
 
 

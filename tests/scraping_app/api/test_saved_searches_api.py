@@ -53,11 +53,11 @@ def test_flat_filters_are_stored_in_filters(api, team):
     assert response.json()["filters"] == {**STORED, "posted_within_hours": 24}  # hours_old is the same filter
 
 
-def test_flat_and_nested_filters_merge_and_one_given_twice_is_a_400(api, team):
+def test_flat_and_nested_filters_merge_and_the_flat_one_wins(api, team):
     merged = _create(api, team, filters={"remote": True}, salary_min="50000")
     assert merged.json()["filters"] == {"remote": True, "salary_min": "50000.00"}
-    twice = _create(api, team, filters={"remote": True}, remote=False)
-    assert twice.status_code == 400 and list(twice.json()) == ["remote"]
+    twice = _create(api, team, filters={"remote": True, "posted_within_hours": 12}, remote=False, hours_old=6)
+    assert twice.status_code == 201 and twice.json()["filters"] == {"remote": False, "posted_within_hours": 6}
 
 
 def test_patch_with_flat_filters_keeps_the_other_stored_ones_and_filters_replaces_them(api, team):
