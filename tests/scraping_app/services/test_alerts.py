@@ -260,3 +260,12 @@ def test_a_search_another_sender_advanced_meanwhile_is_not_sent_again(team):
     stale = SavedSearch.objects.get()  # read before the other sender's digest
     assert saved_search_digests_send(alert=DAILY, now=_later(search))["emails"] == 1
     assert _claim([SearchDigest(search=stale, postings=[], total=1, mark=seen.first_seen_at)]) == []
+
+
+def test_the_digest_matches_the_keyword_as_whole_words(team):
+    """The full-text language, as GET /api/v1/jobs?q= (a board's substring match would take "engineers" too)."""
+    search = _search(team, keyword="engineer")
+    _new(search, 1, title="Backend engineers wanted")
+    _new(search, 2, title="Backend engineer")
+    assert saved_search_digests_send(alert=DAILY, now=_later(search))["postings"] == 1
+    assert "/jobs/2" in mail.outbox[0].body and "/jobs/1" not in mail.outbox[0].body
