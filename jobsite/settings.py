@@ -276,6 +276,8 @@ SAVED_SEARCHES_PER_TEAM_MAX = env.int("SAVED_SEARCHES_PER_TEAM_MAX", default=20)
 SCRAPE_RUN_BUDGET_SECONDS = env.float("SCRAPE_RUN_BUDGET_SECONDS", default=120.0)
 # A new automation rule's first run matches the whole store: it shortlists at most this many (newest first); 0: no cap.
 AUTOMATION_FIRST_RUN_CAP = env.int("AUTOMATION_FIRST_RUN_CAP", default=50)
+# A saved search's digest lists at most this many new matches (newest first), then "and N more".
+SAVED_SEARCH_DIGEST_MAX = env.int("SAVED_SEARCH_DIGEST_MAX", default=50)
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="jobsite@localhost")
 

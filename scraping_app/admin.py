@@ -1,9 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import models
+from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from scraping_app import services
+from scraping_app.api.filters import saved_search_filters_validate
 from scraping_app.models import AutomationRule, FollowUp, JobApplication, JobPosting, JobSource, SavedSearch, Team
 
 
@@ -51,11 +54,33 @@ class JobPostingAdmin(admin.ModelAdmin):
 
 class SavedSearchAdminForm(forms.ModelForm):
     """The team's cap is the service's rule, checked here so the admin answers with a form error. The admin
-    validates and saves in one transaction, so the team row the check locks stays locked until the save commits."""
+    validates and saves in one transaction, so the team row the check locks stays locked until the save commits.
+    `filters` is validated like the API's (scraping_app.api.filters): a bad one is a form error, not a 500."""
 
     class Meta:
         model = SavedSearch
-        fields = ["team", "keyword", "location", "limit", "sources", "active"]
+        fields = ["team", "keyword", "location", "limit", "sources", "filters", "alert", "alert_emails", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["alert"].required = False  # absent: off, the model's default
+
+    def clean_filters(self) -> dict:
+        try:
+            return saved_search_filters_validate(self.cleaned_data.get("filters") or {})
+        except DRFValidationError as exc:
+            raise ValidationError(_drf_messages(exc.detail)) from None
+
+    def clean_alert(self) -> str:
+        return self.cleaned_data.get("alert") or SavedSearch.Alert.OFF
+
+    def clean_alert_emails(self) -> list[str]:
+        emails = self.cleaned_data.get("alert_emails") or []
+        if not isinstance(emails, list) or not all(isinstance(email, str) for email in emails):
+            raise ValidationError('Give a list of email addresses, e.g. ["ann@example.com"].')
+        for email in emails:
+            validate_email(email)
+        return emails
 
     def clean(self):
         cleaned = super().clean()
@@ -69,13 +94,32 @@ class SavedSearchAdminForm(forms.ModelForm):
         return cleaned
 
 
+def _drf_messages(detail) -> list[str]:
+    """DRF's error detail ({"salary_min": ["A valid number is required."]}) as form messages."""
+    if isinstance(detail, dict):
+        return [f"{name}: {message}" for name, messages in detail.items() for message in _drf_messages(messages)]
+    if isinstance(detail, list):
+        return [message for item in detail for message in _drf_messages(item)]
+    return [str(detail)]
+
+
 @admin.register(SavedSearch)
 class SavedSearchAdmin(admin.ModelAdmin):
     form = SavedSearchAdminForm
-    list_display = ["id", "keyword", "location", "limit", "team", "active", "last_scraped_at"]
-    list_filter = ["active", "team"]
+    list_display = ["id", "keyword", "location", "limit", "team", "active", "alert", "last_scraped_at",
+                    "last_alerted_at"]
+    list_filter = ["active", "team", "alert"]
     filter_horizontal = ["sources"]
-    readonly_fields = ["last_scraped_at", "created_at"]
+    readonly_fields = ["last_scraped_at", "last_alerted_at", "created_at"]
+    actions = ["send_digest_now"]
+
+    @admin.action(description="Send digest now")
+    def send_digest_now(self, request, queryset):
+        sent = services.saved_search_digests_send(alert=None, search_ids=list(queryset.values_list("pk", flat=True)))
+        text = f"Sent {sent['emails']} digest email(s) listing {sent['postings']} new posting(s)."
+        if sent["failed"]:
+            text += f" {sent['failed']} failed to send; their postings go in the next digest."
+        self.message_user(request, text, messages.WARNING if sent["failed"] else messages.SUCCESS)
 
 
 class FollowUpInline(admin.TabularInline):

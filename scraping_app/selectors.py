@@ -14,7 +14,9 @@ from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from scheduler_app import selectors as scheduler_selectors
 from scraping_app.models import AutomationRule, FollowUp, JobApplication, JobPosting, JobSource, SavedSearch, Team
+from scraping_app.saved_search_filters import saved_search_filters_load, saved_search_search_kwargs
 from scraping_app.search import TABLE, postings_text_search, postings_text_tiers, websearch_parse
 
 
@@ -35,6 +37,11 @@ def team_for_user(*, user, team_id: int) -> Team | None:
     return teams_for_user(user=user).filter(pk=team_id).first()
 
 
+def team_member_emails(*, team: Team) -> list[str]:
+    """The team members' email addresses (members without one left out): where reminders and digests go."""
+    return sorted({email for email in team.members.values_list("email", flat=True) if email})
+
+
 def saved_searches_active(*, team: Team | None) -> QuerySet[SavedSearch]:
     """In the order a scrape runs them: the least recently scraped first (never scraped before all), then by id,
     so a run whose time budget runs out does not skip the same searches every time."""
@@ -47,6 +54,53 @@ def saved_searches_count(*, team: Team, exclude_id: int | None = None) -> int:
     """How many saved searches (active or not) the team keeps, leaving out `exclude_id`."""
     searches = SavedSearch.objects.filter(team=team)
     return (searches if exclude_id is None else searches.exclude(pk=exclude_id)).count()
+
+
+def saved_searches_for_digest(*, team: Team | None, alert: str | None,
+                              search_ids: Iterable[int] | None = None) -> QuerySet[SavedSearch]:
+    """The active saved searches a digest covers: those with `alert` as their mode (None: any mode, for an
+    operator's "send now"), of `team` (None: every team), among `search_ids` (None: all)."""
+    searches = SavedSearch.objects.filter(active=True).select_related("team").order_by("team_id", "id")
+    if alert is not None:
+        searches = searches.filter(alert=alert)
+    if team is not None:
+        searches = searches.filter(team=team)
+    if search_ids is not None:
+        searches = searches.filter(pk__in=list(search_ids))
+    return searches
+
+
+def saved_search_new_matches(*, search: SavedSearch, until: datetime) -> QuerySet[JobPosting]:
+    """The postings matching all of `search`'s filters (keyword, location and `filters`) first seen after its
+    last digest (never alerted: after it was created) and at or before `until`, canonical ones only (a duplicate
+    copies a posting listed in its own right), newest first. Raises ValueError for stored filters that are not
+    valid (saved_search_filters_load)."""
+    since = search.last_alerted_at or search.created_at
+    kwargs = saved_search_search_kwargs(keyword=search.keyword, location=search.location, filters=search.filters)
+    return (postings_search(**kwargs)
+            .filter(first_seen_at__gt=since, first_seen_at__lte=until, duplicate_of__isnull=True)
+            .order_by("-first_seen_at", "-id"))
+
+
+SCRAPE_JOB_ID = "scrape_jobs_task"
+
+
+def postings_settled_until(*, now: datetime, exclude_run_id: int | None = None) -> datetime:
+    """The latest first_seen_at a digest may read up to: `now`, or the start of a scrape run still RUNNING (other
+    than `exclude_run_id`, the reader's own run), whichever is earlier. A posting is stamped before its scrape's
+    transaction commits, so one not yet visible is stamped after that start: the next digest reads it."""
+    running_since = scheduler_selectors.job_runs_running_since(job_id=SCRAPE_JOB_ID, exclude_run_id=exclude_run_id)
+    return now if running_since is None else min(now, running_since)
+
+
+def postings_ids_filtered(*, ids: list[int], filters: dict) -> list[int]:
+    """Those of `ids` (in their order) that match a saved search's stored `filters` (the list filters a board
+    cannot apply: salary, employment type, seniority, tags...). Raises ValueError for invalid stored filters."""
+    kwargs = saved_search_filters_load(filters)
+    if not kwargs or not ids:
+        return list(ids)
+    kept = set(postings_search(**kwargs).filter(pk__in=ids).values_list("pk", flat=True))
+    return [pk for pk in ids if pk in kept]
 
 
 def sources_enabled() -> QuerySet[JobSource]:

@@ -110,9 +110,9 @@ def paths_without_trailing_slash(result, generator, request, public):
 # character that is neither whitespace nor NUL (DRF trims whitespace before it checks for blank).
 # Python's whitespace (str.isspace, what DRF's trim strips) spelled out: ECMA's \s, which the document's readers
 # use, lacks \x1c-\x1f and \x85.
-_PY_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+PY_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NO_NUL = r"^[^\x00]*$"
-NOT_BLANK_NO_NUL = rf"^[^\x00]*[^\x00{_PY_SPACE}][^\x00]*$"
+NOT_BLANK_NO_NUL = rf"^[^\x00]*[^\x00{PY_SPACE}][^\x00]*$"
 
 
 def input_rules_documented(result, generator, request, public):

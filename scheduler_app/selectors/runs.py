@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Min, Q
 
 from scheduler_app.models import JobDefinition, JobRun
 
@@ -50,6 +50,15 @@ def scheduled_slots_run(*, job_id: str, slots: list) -> set:
 
 def job_run_get(*, run_id: int) -> JobRun | None:
     return JobRun.objects.filter(pk=run_id).first()
+
+
+def job_runs_running_since(*, job_id: str, exclude_run_id: int | None = None):
+    """The earliest start among the job's RUNNING runs (leaving out `exclude_run_id`), or None when none runs:
+    what such a run writes is stamped at or after it (readers of late commits bound their reads by it)."""
+    runs = JobRun.objects.filter(job_id=job_id, status=JobRun.Status.RUNNING, started_at__isnull=False)
+    if exclude_run_id is not None:
+        runs = runs.exclude(pk=exclude_run_id)
+    return runs.aggregate(since=Min("started_at"))["since"]
 
 
 def job_definition_get(*, job_id: str) -> JobDefinition | None:

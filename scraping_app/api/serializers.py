@@ -19,7 +19,9 @@ from scheduler_app.api.fields import (
     UnknownFieldsRejected,
 )
 from scraping_app.api.fields import LenientDateTimeField, TeamIdField
+from scraping_app.api.filters import SavedSearchFilterSerializer, saved_search_filters_validate
 from scraping_app.models import AutomationRule, FollowUp, JobApplication, JobPosting, JobSource, SavedSearch, Team
+from scraping_app.saved_search_filters import saved_search_filters_dump
 from scraping_app.selectors import FOLLOW_UP_STATUSES, follow_up_status
 from scraping_app.services import SNOOZE_DAYS_MAX
 
@@ -99,14 +101,58 @@ class TeamRecordSerializer(UnknownFieldsRejected, serializers.ModelSerializer):
     }
 
 
+@extend_schema_field(SavedSearchFilterSerializer)
+class SavedSearchFiltersField(serializers.Field):
+    """A saved search's `filters` object: validated like GET /api/v1/jobs's filters, stored JSON-safe."""
+
+    def to_internal_value(self, data) -> dict:
+        return saved_search_filters_validate(data)
+
+    def to_representation(self, value) -> dict:
+        return value
+
+
+# The filters a saved search also takes at the top level of its body ("remote": true), stored in `filters`.
+SAVED_SEARCH_FLAT_FILTERS = tuple(SavedSearchFilterSerializer._declared_fields)
+
+
 class SavedSearchSerializer(TeamRecordSerializer):
+    """Every list filter but keyword and location lives in `filters`. A filter may come nested (`filters: {...}`)
+    or flat (`"remote": true` beside `keyword`); flat ones are merged into `filters` (over the nested object, or
+    over the stored filters when the body has none; a filter given both ways takes the flat value) and are not
+    echoed back."""
+
     team = TeamIdField()
     sources = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=JobSource.objects.all())
+    filters = SavedSearchFiltersField(required=False)
+    alert_emails = serializers.ListField(
+        child=serializers.EmailField(max_length=254), required=False, max_length=50,
+        help_text="Where digests go; empty: the team members' addresses.")
 
     class Meta:
         model = SavedSearch
-        fields = ["id", "team", "keyword", "location", "limit", "sources", "active", "created_at"]
+        fields = ["id", "team", "keyword", "location", "limit", "sources", "filters", "alert", "alert_emails",
+                  "last_alerted_at", "active", "created_at"]
+        read_only_fields = ["last_alerted_at"]
         extra_kwargs = {"limit": {"min_value": 1, "max_value": 100}}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for name, field in SavedSearchFilterSerializer._declared_fields.items():
+            fields[name] = type(field)(*field._args, **{**field._kwargs, "write_only": True})
+        return fields
+
+    def validate(self, attrs: dict) -> dict:
+        flat = {name: attrs.pop(name) for name in SAVED_SEARCH_FLAT_FILTERS if name in attrs}
+        if not flat:
+            return attrs
+        flat = saved_search_filters_dump(SavedSearchFilterSerializer().validate(flat))
+        if "filters" in attrs:
+            base = attrs["filters"]
+        else:
+            base = dict(self.instance.filters or {}) if self.instance is not None else {}
+        attrs["filters"] = {**base, **flat}  # a filter given both ways: the flat one wins
+        return attrs
 
 
 class JobApplicationSerializer(TeamRecordSerializer):

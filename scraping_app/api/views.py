@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_serializer,
@@ -19,7 +18,6 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from scheduler_app.api.fields import (
-    StrictCharField,
     StrictFilterSerializer,
     StrictFloatField,
     StrictIntegerField,
@@ -32,7 +30,8 @@ from scheduler_app.api.schema import REFUSAL_RESPONSES, RUN_HEADER_PARAMETERS
 from scheduler_app.services import InvalidJobParams, OverlapPolicy, Trigger, job_run
 from scraping_app import selectors, services
 from scraping_app.api.csv_export import PostingCSVRenderer, csv_response
-from scraping_app.api.fields import ID_MAX, LenientDateTimeField, TeamIdField
+from scraping_app.api.fields import ID_MAX, TeamIdField
+from scraping_app.api.filters import FILTER_SCHEMA_EXACT, PostingFilterSerializer
 from scraping_app.api.pagination import PostingCursorPagination
 from scraping_app.api.serializers import (
     AutomationPreviewSerializer,
@@ -47,12 +46,8 @@ from scraping_app.api.serializers import (
     TeamSerializer,
 )
 from scraping_app.api.throttles import ScrapeRateThrottle
-from scraping_app.normalize import EMPLOYMENT_TYPES, SENIORITIES, employment_type_normalize
-from scraping_app.selectors import FOLLOW_UP_STATUSES, SORTS
+from scraping_app.selectors import FOLLOW_UP_STATUSES
 from scraping_app.services.scrape import KEYWORD_MAX_LENGTH, LOCATION_MAX_LENGTH
-
-SEARCH_MAX_LENGTH = 500
-HOURS_MAX = 24 * 365 * 10
 
 
 class Conflict(APIException):
@@ -123,59 +118,6 @@ class JobScrapeApi(APIView):
         return Response(ScrapeResultSerializer(run).data, headers=run_headers(run))
 
 
-def _choices_list(choices: tuple[str, ...], *, normalize=None):
-    """A comma list of `choices` (as a query string gives it); `normalize` maps other spellings first."""
-
-    def parse(value: str) -> list[str]:
-        items = [item.strip() for item in value.split(",") if item.strip()]
-        if not items:
-            raise serializers.ValidationError("Name at least one value.")
-        parsed = [normalize(item) if normalize else item.lower() for item in items]
-        unknown = [item for item, value in zip(items, parsed, strict=True) if value not in choices]
-        if unknown:
-            raise serializers.ValidationError(f"Unknown value(s): {', '.join(unknown)}. Use {', '.join(choices)}.")
-        return sorted(set(parsed))
-
-    return parse
-
-
-class CommaListField(StrictCharField):
-    """A comma-separated list in one query parameter ("tags=python,django")."""
-
-    def __init__(self, *, parse, **kwargs):
-        self.parse = parse
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        return self.parse(super().to_internal_value(data))
-
-
-def _tags(value: str) -> list[str]:
-    tags = sorted({tag.strip().lower() for tag in value.split(",") if tag.strip()})
-    if not tags or len(tags) > 20 or any(len(tag) > 100 for tag in tags):
-        raise serializers.ValidationError("Name 1 to 20 tags of up to 100 characters, separated by commas.")
-    return tags
-
-
-def _comma_list_of(values) -> str:
-    """The pattern of a comma list of `values`."""
-    one = "(?:" + "|".join(values) + ")"
-    return rf"^\s*{one}(?:\s*,\s*{one})*\s*$"
-
-
-# What the filter fields check that their derived schema does not say: the comma lists' vocabularies (the boards'
-# own spellings of an employment type are accepted too) and a salary of at least 0.
-_FILTER_SCHEMA_EXACT = [
-    OpenApiParameter("employment_type", {"type": "string", "pattern": _comma_list_of(EMPLOYMENT_TYPES)},
-                     description=f"Any of (comma list): {', '.join(EMPLOYMENT_TYPES)}."),
-    OpenApiParameter("seniority", {"type": "string", "pattern": _comma_list_of(SENIORITIES)},
-                     description=f"Any of (comma list): {', '.join(SENIORITIES)}."),
-    OpenApiParameter("salary_min", {"type": "string", "format": "decimal",
-                                    "pattern": r"^(?:\d{1,12}(?:\.\d{0,2})?|\.\d{1,2})$"},
-                     description="Annual, in SALARY_BASE_CURRENCY (default USD)."),
-]
-
-
 class PostingListApi(generics.ListAPIView):
     """Stored postings: full-text search (`q`, the websearch language), filters, sorts, keyset pages; CSV with
     `?format=csv` or `Accept: text/csv`, streamed."""
@@ -184,44 +126,9 @@ class PostingListApi(generics.ListAPIView):
     pagination_class = PostingCursorPagination
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, PostingCSVRenderer]
 
-    class FilterSerializer(StrictFilterSerializer):
-        ignored = {"format", "page_size", "cursor"}  # no `page`: pages go by cursor (a `page` is a 400)
+    FilterSerializer = PostingFilterSerializer
 
-        q = StrictCharField(required=False, max_length=SEARCH_MAX_LENGTH, trim_whitespace=False,
-                            help_text='Words (all must match), "a phrase", a OR b, -excluded.')
-        keyword = StrictCharField(required=False, max_length=KEYWORD_MAX_LENGTH, help_text="The older name of q.")
-        location = StrictCharField(required=False, max_length=LOCATION_MAX_LENGTH,
-                                   help_text='Part of the location, any case; "remote" means remote postings.')
-        remote = serializers.BooleanField(required=False, allow_null=True, default=None)
-        source = StrictCharField(required=False, max_length=100, help_text="A source's id, kind or name.")
-        posted_after = LenientDateTimeField(required=False)
-        posted_within_hours = serializers.IntegerField(required=False, min_value=1, max_value=HOURS_MAX)
-        hours_old = serializers.IntegerField(required=False, min_value=1, max_value=HOURS_MAX,
-                                             help_text="The same as posted_within_hours (JobSpy's name).")
-        employment_type = CommaListField(
-            required=False, parse=_choices_list(EMPLOYMENT_TYPES, normalize=lambda v: employment_type_normalize(
-                value=v)), help_text=f"Any of (comma list): {', '.join(EMPLOYMENT_TYPES)}.")
-        salary_min = serializers.DecimalField(required=False, max_digits=14, decimal_places=2, min_value=0,
-                                              help_text="Annual, in SALARY_BASE_CURRENCY (default USD).")
-        seniority = CommaListField(required=False, parse=_choices_list(SENIORITIES),
-                                   help_text=f"Any of (comma list): {', '.join(SENIORITIES)}.")
-        company = StrictCharField(required=False, max_length=200, help_text="Case-insensitive prefix.")
-        tags = CommaListField(required=False, parse=_tags, help_text="Any of (comma list), any case.")
-        sort = serializers.ChoiceField(required=False, choices=SORTS,
-                                       help_text="relevance (the default with q), recent (the default without), "
-                                                 "salary (annual maximum, highest first).")
-
-        def validate(self, attrs: dict) -> dict:
-            # The older names may come with the new ones (each is valid alone): both apply, together.
-            if "keyword" in attrs:
-                keyword = attrs.pop("keyword")
-                attrs["q"] = f"{keyword} {attrs['q']}" if "q" in attrs else keyword
-            if "hours_old" in attrs:
-                hours = attrs.pop("hours_old")
-                attrs["posted_within_hours"] = min(hours, attrs.get("posted_within_hours", hours))
-            return attrs
-
-    @extend_schema(parameters=[FilterSerializer, *_FILTER_SCHEMA_EXACT])
+    @extend_schema(parameters=[FilterSerializer, *FILTER_SCHEMA_EXACT])
     def get(self, request, *args, **kwargs):
         if request.accepted_renderer.format == PostingCSVRenderer.format:
             postings = self.get_queryset()

@@ -1,5 +1,6 @@
 """Job-search domain writes. The scheduler's jobs call `scrape_run`, `follow_ups_check` and `automation_run`."""
 
+from scraping_app.services.alerts import saved_search_digests_send
 from scraping_app.services.automation import RuleOutcome, automation_rule_apply, automation_run
 from scraping_app.services.budget import BudgetGrant, source_budget_record, source_budget_reserve
 from scraping_app.services.demo import demo_data_seed, demo_domain_seed
@@ -48,6 +49,7 @@ __all__ = [
     "job_application_update",
     "postings_upsert",
     "saved_search_create",
+    "saved_search_digests_send",
     "saved_search_team_cap_check",
     "saved_search_update",
     "scrape_params_validate",

@@ -16,7 +16,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from scraping_app.models import FollowUp, JobApplication, Team
+from scraping_app import selectors
+from scraping_app.models import FollowUp, JobApplication, SavedSearch, Team
+from scraping_app.services.alerts import saved_search_digests_send
 from scraping_app.services.common import job_atomic, job_checkpoint
 
 logger = logging.getLogger("scraping_app")
@@ -37,10 +39,13 @@ def follow_ups_check(*, team: Team | None = None, now: datetime | None = None) -
         with job_atomic():
             _, made = FollowUp.objects.get_or_create(
                 application=application, due_at=application.follow_up_at,
-                defaults={"message": _message(application), "recipients": _recipients(application.team)})
+                defaults={"message": _message(application),
+                          "recipients": selectors.team_member_emails(team=application.team)})
         created += made
     sent = follow_up_emails_send(team=team, now=now)
-    return {"reminders_created": created, "emails_sent": sent}
+    digests = saved_search_digests_send(team=team, alert=SavedSearch.Alert.DAILY, now=now)  # the daily digests
+    return {"reminders_created": created, "emails_sent": sent,
+            "digests": {"emails": digests["emails"], "postings": digests["postings"]}}
 
 
 def follow_up_emails_send(*, team: Team | None = None, now: datetime | None = None) -> int:
@@ -122,10 +127,6 @@ def follow_up_snooze(*, follow_up: FollowUp, days: int | None = None, until: dat
             follow_up_at=due)
     follow_up.refresh_from_db()
     return follow_up
-
-
-def _recipients(team: Team) -> list[str]:
-    return sorted({email for email in team.members.values_list("email", flat=True) if email})
 
 
 def _message(application: JobApplication) -> str:

@@ -27,6 +27,7 @@ from scheduler_app.context import JobCancelled, current_job_context
 from scheduler_app.job_wrapper import InvalidJobParams
 from scraping_app import selectors
 from scraping_app.models import JobSource, SavedSearch, Team
+from scraping_app.services.alerts import saved_search_digests_send
 from scraping_app.services.budget import source_budget_record, source_budget_reserve
 from scraping_app.services.common import job_atomic
 from scraping_app.services.postings import postings_upsert
@@ -112,6 +113,7 @@ class _Search:
     query: SearchQuery
     source_ids: list[int] | None  # None: every enabled source
     saved_search_id: int | None = None  # None: the one keyword search
+    filters: dict = field(default_factory=dict)  # the saved search's other list filters (a board cannot apply them)
 
     def as_dict(self) -> dict:
         return {"keyword": self.query.keyword, "location": self.query.location, "limit": self.query.limit}
@@ -130,7 +132,8 @@ def scrape_run(*, keyword: str | None, location: str | None, limit: int, team: T
         searches = [_Search(query=SearchQuery(keyword=keyword, location=location, limit=limit), source_ids=None)]
     else:
         searches = [_Search(query=SearchQuery(keyword=s.keyword, location=s.location or None, limit=s.limit),
-                            source_ids=[source.pk for source in s.sources.all()] or None, saved_search_id=s.pk)
+                            source_ids=[source.pk for source in s.sources.all()] or None, saved_search_id=s.pk,
+                            filters=s.filters or {})
                     for s in selectors.saved_searches_active(team=team)]
     if not searches:
         _warn(ctx, "Nothing to scrape: no keyword given and no active saved searches.")
@@ -157,7 +160,7 @@ def scrape_run(*, keyword: str | None, location: str | None, limit: int, team: T
             # would have crossed it): it did nothing, so it is skipped, and runs first next time.
             skipped = searches[index:]
             break
-        posting_ids += found
+        posting_ids += _saved_search_matches(search, found, ctx)
         if search.saved_search_id is not None:
             saved_search_scraped_mark(saved_search_id=search.saved_search_id)
         ran.append(search)
@@ -171,6 +174,9 @@ def scrape_run(*, keyword: str | None, location: str | None, limit: int, team: T
             ctx.mark_partial(message)
     unique_ids = list(dict.fromkeys(posting_ids))[:limit]
     postings = [selectors.posting_summary(posting=p) for p in selectors.postings_by_ids(ids=unique_ids)]
+    # Each-scrape digests of the saved searches that ran (a plain keyword run has none).
+    digests = saved_search_digests_send(alert=SavedSearch.Alert.EACH_SCRAPE, search_ids=[
+        search.saved_search_id for search in ran if search.saved_search_id is not None]) if not keyword else None
     logger.info("Scraping completed")
     return {
         "counts": {name: outcome.as_dict() for name, outcome in outcomes.items()},
@@ -181,7 +187,23 @@ def scrape_run(*, keyword: str | None, location: str | None, limit: int, team: T
         "budget_exhausted": budget_exhausted,
         "served_from_store": any(o.over_budget for o in outcomes.values()),
         "postings": postings,
+        **({"digests": {"emails": digests["emails"], "postings": digests["postings"]}} if digests else {}),
     }
+
+
+def _saved_search_matches(search: _Search, found: list[int], ctx) -> list[int]:
+    """What a search reports: the postings the boards returned for it, narrowed by a saved search's stored filters
+    (salary, employment type, seniority, tags...: the boards match the keyword and location only)."""
+    if not search.filters:
+        return found
+    try:
+        return selectors.postings_ids_filtered(ids=found, filters=search.filters)
+    except ValueError as exc:  # stored filters written around the API's and the admin's validation
+        message = f"Saved search #{search.saved_search_id} has invalid filters ({exc}); its matches are not listed."
+        logger.warning(message)
+        if ctx is not None:
+            ctx.mark_partial(message)
+        return []
 
 
 def _work_done(outcomes: dict[str, SourceOutcome]) -> list[tuple]:

@@ -101,3 +101,43 @@ def test_follow_up_admin_filters_by_done_and_marks_done_or_snoozes(admin_client,
     assert admin_client.post(url, {"action": "mark_done", "_selected_action": [open_one.pk]}).status_code == 302
     open_one.refresh_from_db()
     assert open_one.done_at is not None and open_one.done_by == admin_user
+
+
+def test_the_saved_search_form_validates_filters_and_alert_emails_with_form_errors(admin_client):
+    team = Team.objects.create(name="T")
+    form = {**_add_form(team, "python"), "filters": '{"salary_min": "lots"}',
+            "alert": "daily", "alert_emails": '["not an address"]'}
+
+    response = admin_client.post("/admin/scraping_app/savedsearch/add/", form)
+
+    assert response.status_code == 200  # the form again, not a 500
+    errors = response.context["adminform"].form.errors
+    assert errors["filters"] == ["salary_min: A valid number is required."]
+    assert errors["alert_emails"] == ["Enter a valid email address."]
+    assert not SavedSearch.objects.exists()
+
+    good = {**form, "filters": '{"remote": true, "tags": "Django", "hours_old": 24}',
+            "alert_emails": '["lead@example.com"]'}
+    assert admin_client.post("/admin/scraping_app/savedsearch/add/", good).status_code == 302
+    search = SavedSearch.objects.get()
+    assert search.filters == {"remote": True, "tags": ["django"], "posted_within_hours": 24}
+    assert (search.alert, search.alert_emails) == ("daily", ["lead@example.com"])
+
+
+def test_send_digest_now_emails_the_selected_searches_new_matches(admin_client, mailoutbox):
+    team = Team.objects.create(name="T")
+    search = SavedSearch.objects.create(team=team, keyword="python", alert_emails=["lead@example.com"])
+    source = JobSource.objects.create(kind="sample", name="S")
+    SavedSearch.objects.filter(pk=search.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    seen = timezone.now() - timedelta(minutes=1)
+    JobPosting.objects.create(source=source, source_job_id="1", title="Python dev", first_seen_at=seen,
+                              last_seen_at=seen, fingerprint="f", url="https://example.com/1")
+
+    response = admin_client.post("/admin/scraping_app/savedsearch/", {"action": "send_digest_now",
+                                                                      "_selected_action": [search.pk]}, follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "Sent 1 digest email(s) listing 1 new posting(s)."]
+    assert [email.to for email in mailoutbox] == [["lead@example.com"]]
+    search.refresh_from_db()
+    assert search.last_alerted_at == seen

@@ -14,6 +14,8 @@ from tests.scraping_app.services.conftest import posting, run
 
 pytestmark = pytest.mark.django_db
 
+NO_DIGESTS = {"digests": {"emails": 0, "postings": 0}}  # no saved search here alerts daily
+
 
 def test_each_due_follow_up_makes_one_reminder_and_one_email(fake_redis, team):
     now = timezone.now()
@@ -26,8 +28,8 @@ def test_each_due_follow_up_makes_one_reminder_and_one_email(fake_redis, team):
     first = run("check_follow_ups_task")
     second = run("check_follow_ups_task")
 
-    assert first.result == {"reminders_created": 1, "emails_sent": 1}
-    assert second.result == {"reminders_created": 0, "emails_sent": 0}
+    assert first.result == {"reminders_created": 1, "emails_sent": 1, **NO_DIGESTS}
+    assert second.result == {"reminders_created": 0, "emails_sent": 0, **NO_DIGESTS}
     reminder = FollowUp.objects.get()
     assert reminder.application == due and reminder.recipients == ["ann@example.com"]
     assert len(mail.outbox) == 1
@@ -48,11 +50,11 @@ def test_a_moved_follow_up_date_gets_its_own_reminder(fake_redis, team):
 def test_a_failed_email_is_retried_by_the_next_run_and_sent_once(team, settings):
     JobApplication.objects.create(team=team, posting=posting(1), follow_up_at=timezone.now())
     settings.EMAIL_BACKEND = "tests.scraping.test_follow_ups_automation.BrokenBackend"
-    assert follow_ups_check() == {"reminders_created": 1, "emails_sent": 0}
+    assert follow_ups_check() == {"reminders_created": 1, "emails_sent": 0, **NO_DIGESTS}
     assert FollowUp.objects.get().emailed_at is None
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert follow_ups_check() == {"reminders_created": 0, "emails_sent": 1}
-    assert follow_ups_check() == {"reminders_created": 0, "emails_sent": 0}
+    assert follow_ups_check() == {"reminders_created": 0, "emails_sent": 1, **NO_DIGESTS}
+    assert follow_ups_check() == {"reminders_created": 0, "emails_sent": 0, **NO_DIGESTS}
     assert len(mail.outbox) == 1
 
 
@@ -72,7 +74,7 @@ def test_a_done_follow_up_is_never_emailed(team):
     FollowUp.objects.filter(pk=reminder.pk).update(emailed_at=None)  # as after a failed send: the next run retries
     follow_up_done(follow_up=reminder, user=None, now=now)
 
-    assert follow_ups_check(now=now + timedelta(days=1)) == {"reminders_created": 0, "emails_sent": 0}
+    assert follow_ups_check(now=now + timedelta(days=1)) == {"reminders_created": 0, "emails_sent": 0, **NO_DIGESTS}
     assert len(mail.outbox) == 1
 
 
@@ -94,22 +96,22 @@ def test_a_snoozed_follow_up_is_sent_again_once_at_its_new_time(team):
 
     assert snoozed.due_at == now + timedelta(days=2) and snoozed.snooze_count == 1 and snoozed.emailed_at is None
     assert snoozed.application.follow_up_at == snoozed.due_at  # the job makes no new reminder at the old date
-    assert follow_ups_check(now=now + timedelta(days=1)) == {"reminders_created": 0, "emails_sent": 0}
-    assert follow_ups_check(now=now + timedelta(days=2)) == {"reminders_created": 0, "emails_sent": 1}
-    assert follow_ups_check(now=now + timedelta(days=3)) == {"reminders_created": 0, "emails_sent": 0}
+    assert follow_ups_check(now=now + timedelta(days=1)) == {"reminders_created": 0, "emails_sent": 0, **NO_DIGESTS}
+    assert follow_ups_check(now=now + timedelta(days=2)) == {"reminders_created": 0, "emails_sent": 1, **NO_DIGESTS}
+    assert follow_ups_check(now=now + timedelta(days=3)) == {"reminders_created": 0, "emails_sent": 0, **NO_DIGESTS}
     assert len(mail.outbox) == 2 and FollowUp.objects.count() == 1
 
 
 def test_the_locked_job_sends_a_snoozed_reminder_at_its_new_time(fake_redis, team):
     reminder = _reminded(team)
     snoozed = follow_up_snooze(follow_up=reminder, days=1)
-    assert run("check_follow_ups_task").result == {"reminders_created": 0, "emails_sent": 0}
+    assert run("check_follow_ups_task").result == {"reminders_created": 0, "emails_sent": 0, **NO_DIGESTS}
     came = timezone.now() - timedelta(seconds=1)  # the new time comes (both dates moved together, as the snooze did)
     FollowUp.objects.filter(pk=snoozed.pk).update(due_at=came)
     JobApplication.objects.filter(pk=snoozed.application_id).update(follow_up_at=came)
 
-    assert run("check_follow_ups_task").result == {"reminders_created": 0, "emails_sent": 1}
-    assert run("check_follow_ups_task").result == {"reminders_created": 0, "emails_sent": 0}
+    assert run("check_follow_ups_task").result == {"reminders_created": 0, "emails_sent": 1, **NO_DIGESTS}
+    assert run("check_follow_ups_task").result == {"reminders_created": 0, "emails_sent": 0, **NO_DIGESTS}
     assert len(mail.outbox) == 2
 
 
