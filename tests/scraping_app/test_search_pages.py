@@ -187,4 +187,4 @@ def test_a_deep_page_starts_at_its_cursor_in_the_index(store):
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(line for (line,) in cursor.fetchall())
         cursor.execute("SET LOCAL enable_seqscan = on")
-    assert "scraping_app_jobposting_recent" in plan and "Index Cond: (posted_at <=" in plan, plan
+    assert "Index Cond: (posted_at <=" in plan, plan  # whichever posted_at index the planner takes
