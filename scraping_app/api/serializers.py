@@ -33,6 +33,7 @@ from scraping_app.models import (
 )
 from scraping_app.selectors import FOLLOW_UP_STATUSES, follow_up_status
 from scraping_app.services import SNOOZE_DAYS_MAX
+from scraping_app.services.applications import EXTERNAL_FIELDS
 from scraping_app.tracker import STAGE_TIMESTAMP_FIELDS, application_job
 
 STAGE_TIMESTAMPS = ["status_changed_at", *STAGE_TIMESTAMP_FIELDS.values()]
@@ -165,6 +166,16 @@ class JobApplicationSerializer(TeamRecordSerializer):
         read_only_fields = ["created_by_rule", *STAGE_TIMESTAMPS]
         extra_kwargs = {"external_title": {"allow_blank": False}}
         validators = []  # (team, posting) is unique: a second application is a 409 from the view, not a 400
+
+    def validate(self, attrs: dict) -> dict:
+        # A new application's posting comes alone (the document's oneOf): an external field beside it, even a
+        # blank one, is a 400. (Once it exists, the service answers for its fixed posting.)
+        if self.instance is None and attrs.get("posting") is not None:
+            sent = sorted(name for name in EXTERNAL_FIELDS if name in attrs)
+            if sent:
+                raise serializers.ValidationError({name: ["Not with a posting: this field describes a job found "
+                                                          "elsewhere."] for name in sent})
+        return attrs
 
     @extend_schema_field(serializers.CharField())
     def get_title(self, application: JobApplication) -> str:

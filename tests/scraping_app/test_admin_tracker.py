@@ -9,8 +9,9 @@ import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
+from scraping_app import selectors
 from scraping_app.models import ApplicationStageChange, Contact, JobApplication, JobPosting, JobSource, Team
-from scraping_app.services import application_create
+from scraping_app.services import application_create, application_move
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +150,12 @@ def test_adding_neither_a_posting_nor_a_title_is_a_form_error(admin_client, team
     response = admin_client.post("/admin/scraping_app/jobapplication/add/", data)
     assert response.status_code == 200 and response.context["adminform"].form.errors
     assert not JobApplication.objects.exists()
+
+
+def test_the_boards_selector_counts_every_application_and_shows_the_most_recently_moved(teams):
+    application_create(team=teams[0], external_title="First", status="applied")
+    second = application_create(team=teams[0], external_title="Second")
+    application_move(application=second, to_status="applied")  # moved last: shown first
+    columns = {column.stage: column for column in selectors.applications_board(limit=1)}
+    assert columns["applied"].count == 2 and [card.title for card in columns["applied"].cards] == ["Second"]
+    assert columns["offer"].count == 0 and columns["offer"].cards == []

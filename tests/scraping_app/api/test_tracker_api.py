@@ -89,10 +89,12 @@ class TestCreate:
         assert response.status_code == 400, response.content
         assert not JobApplication.objects.exists()
 
-    def test_a_posting_and_an_external_job_together_are_a_400(self, member_api, team, posting):
-        response = member_api.post(APPS, {"team": team.pk, "posting": posting.pk, "external_title": "Other"},
-                                   format="json")
-        assert response.status_code == 400 and "posting" in response.json()
+    @pytest.mark.parametrize("extra", [{"external_title": "Other"}, {"external_url": ""},
+                                       {"external_company": "Acme"}])
+    def test_a_posting_and_an_external_field_together_are_a_400(self, member_api, team, posting, extra):
+        response = member_api.post(APPS, {"team": team.pk, "posting": posting.pk, **extra}, format="json")
+        assert response.status_code == 400 and set(response.json()) == set(extra)
+        assert not JobApplication.objects.exists()
 
     def test_stage_timestamps_are_read_only(self, member_api, team):
         response = member_api.post(APPS, {"team": team.pk, "external_title": "Dev",
@@ -159,6 +161,10 @@ class TestMoves:
     def test_the_team_and_posting_are_fixed(self, member_api, application, posting):
         response = member_api.patch(f"{APPS}/{application.pk}", {"external_title": "Other"}, format="json")
         assert response.status_code == 409 and "external_title" in response.json()
+        other = JobPosting.objects.create(source=posting.source, source_job_id="2", title="Other",
+                                          first_seen_at=posting.first_seen_at, last_seen_at=posting.last_seen_at)
+        moved = member_api.patch(f"{APPS}/{application.pk}", {"posting": other.pk}, format="json")
+        assert moved.status_code == 409 and moved.json() == {"posting": ["Fixed when the application is created."]}
         ok = member_api.put(f"{APPS}/{application.pk}", {"team": application.team_id, "posting": posting.pk,
                                                          "notes": "same job"}, format="json")
         assert ok.status_code == 200 and ok.json()["notes"] == "same job"
