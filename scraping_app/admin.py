@@ -116,6 +116,7 @@ class StageChangeInline(admin.TabularInline):
 class ContactInline(admin.TabularInline):
     model = Contact
     extra = 0
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a bare "example.com/ada" is https
     fields = ["name", "role", "email", "phone", "url", "notes"]
 
 
@@ -155,6 +156,8 @@ _CREATE_FIELDS = ["team", "posting", "external_url", "external_title", "external
 
 
 class JobApplicationAdminForm(forms.ModelForm):
+    external_url = forms.URLField(required=False, max_length=1000, assume_scheme="https")
+
     class Meta:
         model = JobApplication
         fields = _CREATE_FIELDS
