@@ -3,6 +3,7 @@ graph, the history, contact and interview inlines, read-only stage timestamps, a
 
 from __future__ import annotations
 
+import inspect
 from datetime import timedelta
 
 import pytest
@@ -159,3 +160,4 @@ def test_the_boards_selector_counts_every_application_and_shows_the_most_recentl
     columns = {column.stage: column for column in selectors.applications_board(limit=1)}
     assert columns["applied"].count == 2 and [card.title for card in columns["applied"].cards] == ["Second"]
     assert columns["offer"].count == 0 and columns["offer"].cards == []
+    assert inspect.signature(selectors.applications_board).parameters["limit"].default == 100  # the admin's

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from scraping_app.models import ApplicationStageChange, Contact, Interview, JobApplication
+from scraping_app.models import ApplicationStageChange, Contact, Interview, JobApplication, Team
 from scraping_app.services import (
     ApplicationRefused,
     application_create,
@@ -237,6 +237,10 @@ class TestUpdate:
         with pytest.raises(ApplicationRefused) as raised:
             application_update(application=application, data={"posting": other})
         assert raised.value.message_dict == {"posting": ["Fixed when the application is created."]}
+        with pytest.raises(ApplicationRefused) as raised:
+            application_update(application=application, data={"team": Team.objects.create(name="Elsewhere")})
+        assert raised.value.message_dict == {"team": ["Fixed when the application is created."]}
+        assert JobApplication.objects.get(pk=application.pk).team == team
 
     def test_a_postings_application_takes_no_external_job(self, team, job):
         application = application_create(team=team, posting=job)
