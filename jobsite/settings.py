@@ -326,7 +326,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,  # request bodies without the read-only fields, so clients see what to send
     # One enum for every overlap field (a trigger's `overlap`, a definition's `overlap_policy`).
-    "ENUM_NAME_OVERRIDES": {"OverlapPolicyEnum": "scheduler_app.models.JobDefinition.OverlapPolicy"},
+    "ENUM_NAME_OVERRIDES": {"OverlapPolicyEnum": "scheduler_app.models.JobDefinition.OverlapPolicy",
+                            "ApplicationStatusEnum": "scraping_app.models.JobApplication.Status"},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "scheduler_app.api.schema.paths_without_trailing_slash",
                              "scheduler_app.api.schema.input_rules_documented"],

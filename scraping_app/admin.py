@@ -1,13 +1,27 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import models
+from django.template.response import TemplateResponse
+from django.urls import path
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
-from scraping_app import services
+from scraping_app import selectors, services, tracker
 from scraping_app.api.filters import saved_search_filters_validate
-from scraping_app.models import AutomationRule, FollowUp, JobApplication, JobPosting, JobSource, SavedSearch, Team
+from scraping_app.models import (
+    ApplicationStageChange,
+    AutomationRule,
+    Contact,
+    FollowUp,
+    Interview,
+    JobApplication,
+    JobPosting,
+    JobSource,
+    SavedSearch,
+    Team,
+)
+from scraping_app.services.applications import EXTERNAL_FIELDS
 
 
 @admin.register(Team)
@@ -129,13 +143,127 @@ class FollowUpInline(admin.TabularInline):
     readonly_fields = fields
 
 
+class StageChangeInline(admin.TabularInline):
+    """The application's history: written by its moves only."""
+
+    model = ApplicationStageChange
+    extra = 0
+    can_delete = False
+    fields = ["from_status", "to_status", "changed_at", "changed_by", "note"]
+    readonly_fields = fields
+    verbose_name_plural = "stage history"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    extra = 0
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a bare "example.com/ada" is https
+    fields = ["name", "role", "email", "phone", "url", "notes"]
+
+
+class InterviewInline(admin.TabularInline):
+    model = Interview
+    extra = 0
+    fields = ["scheduled_at", "kind", "notes"]
+
+
+def _move_action(stage: str):
+    """The admin action "Move to <stage>": each selected application through application_move; refused moves are
+    reported one by one (the others still move)."""
+
+    def move(modeladmin, request, queryset):
+        moved = 0
+        for application in queryset:
+            try:
+                was = application.status
+                services.application_move(application=application, to_status=stage, user=request.user)
+                moved += was != stage
+            except services.ApplicationRefused as exc:
+                modeladmin.message_user(request, f"Application {application.pk} not moved: {exc.messages[0]}",
+                                        messages.WARNING)
+        modeladmin.message_user(request, f"Moved {moved} application(s) to {stage}.", messages.SUCCESS)
+
+    move.__name__ = f"move_to_{stage}"
+    return admin.action(description=f"Move to {stage}")(move)
+
+
+_STAGE_TIMESTAMPS = ["status_changed_at", *tracker.STAGE_TIMESTAMP_FIELDS.values()]
+_FIXED_ONCE_CREATED = ["team", "posting", "status"]  # status moves through the actions (the tracker's graph)
+
+
+# What the add form writes (through application_create); a change writes the same less _FIXED_ONCE_CREATED.
+_CREATE_FIELDS = ["team", "posting", "external_url", "external_title", "external_company", "status", "notes",
+                  "follow_up_at", "salary_expected", "offer_salary", "offer_currency", "offer_period", "offer_notes"]
+
+
+class JobApplicationAdminForm(forms.ModelForm):
+    external_url = forms.URLField(required=False, max_length=1000, assume_scheme="https")
+
+    class Meta:
+        model = JobApplication
+        fields = _CREATE_FIELDS
+
+    def clean(self):
+        data = super().clean()
+        posting = data.get("posting") or (self.instance.posting if self.instance.pk else None)
+        if posting is not None and any(data.get(name) for name in EXTERNAL_FIELDS):
+            raise ValidationError("Give a posting or a job found elsewhere (the external fields), not both.")
+        return data
+
+
 @admin.register(JobApplication)
 class JobApplicationAdmin(admin.ModelAdmin):
-    list_display = ["id", "posting", "team", "status", "applied_at", "follow_up_at", "created_by_rule"]
+    form = JobApplicationAdminForm
+    fields = [*_CREATE_FIELDS, *_STAGE_TIMESTAMPS, "created_by_rule", "created_at", "updated_at"]
+    list_display = ["id", "job", "team", "status", "status_changed_at", "applied_at", "follow_up_at",
+                    "created_by_rule"]
     list_filter = ["status", "team"]
-    search_fields = ["posting__title", "posting__company", "notes"]
+    list_select_related = ["posting", "team", "created_by_rule"]
+    search_fields = ["posting__title", "posting__company", "external_title", "external_company", "notes"]
     raw_id_fields = ["posting"]
-    inlines = [FollowUpInline]
+    inlines = [StageChangeInline, ContactInline, InterviewInline, FollowUpInline]
+    actions = [_move_action(stage) for stage in tracker.STAGES if stage != JobApplication.Status.SHORTLISTED]
+    change_list_template = "admin/scraping_app/jobapplication/change_list.html"
+
+    @admin.display(description="job")
+    def job(self, application: JobApplication) -> str:
+        job = tracker.application_job(application=application)
+        return f"{job.title} at {job.company}" if job.company else job.title
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = _FIXED_ONCE_CREATED if obj is not None else []
+        return [*fixed, *_STAGE_TIMESTAMPS, "created_by_rule", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            services.application_update(application=obj, user=request.user,
+                                        data={name: form.cleaned_data[name] for name in form.changed_data})
+            return
+        fields = {name: value for name, value in form.cleaned_data.items() if name in _CREATE_FIELDS}
+        created = services.application_create(**fields, user=request.user)
+        # The admin goes on with its own object (its inlines hang on it): give it the stored row.
+        for field in JobApplication._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding, obj._state.db = False, created._state.db
+
+    def get_urls(self):
+        board = path("board/", self.admin_site.admin_view(self.board_view), name="scraping_app_jobapplication_board")
+        return [board, *super().get_urls()]
+
+    def board_view(self, request):
+        """A column per stage with its applications' cards, for every team or the one `?team=` names."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        team_id = request.GET.get("team", "")
+        team = selectors.team_get(team_id=int(team_id)) if team_id.isdigit() and len(team_id) <= 18 else None
+        context = {**self.admin_site.each_context(request), "title": "Applications board", "opts": self.opts,
+                   "columns": selectors.applications_board(team=team), "team": team,
+                   "teams": selectors.teams_for_user(user=request.user)}
+        return TemplateResponse(request, "admin/scraping_app/jobapplication/board.html", context)
+
 
 
 class FollowUpDoneFilter(admin.SimpleListFilter):

@@ -10,14 +10,26 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from scheduler_app import selectors as scheduler_selectors
-from scraping_app.models import AutomationRule, FollowUp, JobApplication, JobPosting, JobSource, SavedSearch, Team
+from scraping_app.models import (
+    ApplicationStageChange,
+    AutomationRule,
+    Contact,
+    FollowUp,
+    Interview,
+    JobApplication,
+    JobPosting,
+    JobSource,
+    SavedSearch,
+    Team,
+)
 from scraping_app.saved_search_filters import saved_search_filters_load, saved_search_search_kwargs
 from scraping_app.search import TABLE, postings_text_search, postings_text_tiers, websearch_parse
+from scraping_app.tracker import application_job
 
 
 def team_get(*, team_id: int) -> Team | None:
@@ -450,9 +462,71 @@ def saved_searches_for_user(*, user, team: Team | None = None) -> QuerySet[Saved
     return searches if team is None else searches.filter(team=team)
 
 
-def job_applications_for_user(*, user, team: Team | None = None) -> QuerySet[JobApplication]:
+def job_applications_for_user(*, user, team: Team | None = None,
+                              statuses: Iterable[str] | None = None) -> QuerySet[JobApplication]:
+    """The user's teams' applications (staff: all), newest first; `statuses`: in any of these stages."""
     applications = _team_scoped(JobApplication.objects.select_related("posting", "posting__source"), user)
+    if statuses:
+        applications = applications.filter(status__in=list(statuses))
     return applications if team is None else applications.filter(team=team)
+
+
+def job_application_details_for_user(*, user) -> QuerySet[JobApplication]:
+    """As job_applications_for_user, with each one's history, contacts and interviews (one query each)."""
+    return job_applications_for_user(user=user).prefetch_related(
+        Prefetch("stage_changes", queryset=ApplicationStageChange.objects.select_related("changed_by")),
+        "contacts", "interviews")
+
+
+def job_application_for_user(*, user, application_id: int) -> JobApplication | None:
+    return job_applications_for_user(user=user).filter(pk=application_id).first()
+
+
+def application_contacts(*, application: JobApplication) -> QuerySet[Contact]:
+    return Contact.objects.filter(application=application)
+
+
+def application_interviews(*, application: JobApplication) -> QuerySet[Interview]:
+    return Interview.objects.filter(application=application)
+
+
+@dataclass(frozen=True)
+class BoardCard:
+    application: JobApplication
+    title: str
+    company: str
+    days_in_stage: int
+
+
+@dataclass(frozen=True)
+class BoardColumn:
+    stage: str
+    label: str
+    count: int  # every application in the stage; `cards` shows the most recently moved, up to the board's limit
+    cards: list[BoardCard]
+
+
+def applications_board(*, team: Team | None = None, limit: int = 100,
+                       now: datetime | None = None) -> list[BoardColumn]:
+    """The tracker's board: a column per stage (pipeline order), its count, and its cards, the most recently
+    moved first. For the admin (staff): every team, or `team`'s."""
+    now = now or timezone.now()
+    applications = JobApplication.objects.select_related("posting", "team")
+    if team is not None:
+        applications = applications.filter(team=team)
+    counts = dict(applications.order_by().values_list("status").annotate(n=Count("id")))
+    columns = []
+    for stage, label in JobApplication.Status.choices:
+        rows = applications.filter(status=stage).order_by(
+            F("status_changed_at").desc(nulls_last=True), "-id")[:limit] if counts.get(stage) else []
+        cards = []
+        for application in rows:
+            job = application_job(application=application)
+            since = application.status_changed_at or application.created_at
+            cards.append(BoardCard(application=application, title=job.title, company=job.company,
+                                   days_in_stage=max((now - since).days, 0)))
+        columns.append(BoardColumn(stage=stage, label=label, count=counts.get(stage, 0), cards=cards))
+    return columns
 
 
 def automation_rules_for_user(*, user, team: Team | None = None) -> QuerySet[AutomationRule]:

@@ -4,6 +4,9 @@ api_route rule)."""
 from scheduler_app.api.routes import api_route
 from scraping_app.api import views
 
+# A second id in a path (an application's contact or interview): the same 1-18 digits as api_route's <id>.
+CHILD_ID = "(?P<{name}>[0-9]{{1,18}})"
+
 urlpatterns = [
     api_route("jobs/scrape", views.JobScrapeApi.as_view(), name="jobs-scrape"),
     api_route("jobs", views.PostingListApi.as_view(), name="jobs-list"),
@@ -13,6 +16,14 @@ urlpatterns = [
     api_route("saved-searches/<id>", views.SavedSearchDetailApi.as_view(), name="saved-searches-detail"),
     api_route("applications", views.JobApplicationListApi.as_view(), name="applications-list"),
     api_route("applications/<id>", views.JobApplicationDetailApi.as_view(), name="applications-detail"),
+    api_route("applications/<id>/move", views.JobApplicationMoveApi.as_view(), name="applications-move"),
+    api_route("applications/<id>/contacts", views.ApplicationContactListApi.as_view(), name="applications-contacts"),
+    api_route(f"applications/<id>/contacts/{CHILD_ID.format(name='contact_id')}",
+              views.ApplicationContactDetailApi.as_view(), name="applications-contact"),
+    api_route("applications/<id>/interviews", views.ApplicationInterviewListApi.as_view(),
+              name="applications-interviews"),
+    api_route(f"applications/<id>/interviews/{CHILD_ID.format(name='interview_id')}",
+              views.ApplicationInterviewDetailApi.as_view(), name="applications-interview"),
     api_route("automation-rules", views.AutomationRuleListApi.as_view(), name="automation-rules-list"),
     api_route("automation-rules/<id>", views.AutomationRuleDetailApi.as_view(), name="automation-rules-detail"),
     api_route("automation-rules/<id>/preview", views.AutomationRulePreviewApi.as_view(),

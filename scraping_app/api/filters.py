@@ -25,7 +25,7 @@ SEARCH_MAX_LENGTH = 500
 HOURS_MAX = 24 * 365 * 10
 
 
-def _choices_list(choices: tuple[str, ...], *, normalize=None):
+def choices_list(choices: tuple[str, ...], *, normalize=None):
     """A comma list of `choices` (as a query string gives it); `normalize` maps other spellings first."""
 
     def parse(value: str) -> list[str]:
@@ -67,7 +67,7 @@ def _tags(value: str) -> list[str]:
     return tags
 
 
-def _comma_list_of(values) -> str:
+def comma_list_of(values) -> str:
     """The pattern of a comma list of `values`."""
     one = "(?:" + "|".join(values) + ")"
     return rf"^\s*{one}(?:\s*,\s*{one})*\s*$"
@@ -76,9 +76,9 @@ def _comma_list_of(values) -> str:
 # What the filter fields check that their derived schema does not say: the comma lists' vocabularies (the boards'
 # own spellings of an employment type are accepted too) and a salary of at least 0.
 FILTER_SCHEMA_EXACT = [
-    OpenApiParameter("employment_type", {"type": "string", "pattern": _comma_list_of(EMPLOYMENT_TYPES)},
+    OpenApiParameter("employment_type", {"type": "string", "pattern": comma_list_of(EMPLOYMENT_TYPES)},
                      description=f"Any of (comma list): {', '.join(EMPLOYMENT_TYPES)}."),
-    OpenApiParameter("seniority", {"type": "string", "pattern": _comma_list_of(SENIORITIES)},
+    OpenApiParameter("seniority", {"type": "string", "pattern": comma_list_of(SENIORITIES)},
                      description=f"Any of (comma list): {', '.join(SENIORITIES)}."),
     OpenApiParameter("salary_min", {"type": "string", "format": "decimal",
                                     "pattern": r"^(?:\d{1,12}(?:\.\d{0,2})?|\.\d{1,2})$"},
@@ -103,11 +103,11 @@ class PostingFilterSerializer(StrictFilterSerializer):
     hours_old = serializers.IntegerField(required=False, min_value=1, max_value=HOURS_MAX,
                                          help_text="The same as posted_within_hours (JobSpy's name).")
     employment_type = CommaListField(
-        required=False, parse=_choices_list(EMPLOYMENT_TYPES, normalize=lambda v: employment_type_normalize(
+        required=False, parse=choices_list(EMPLOYMENT_TYPES, normalize=lambda v: employment_type_normalize(
             value=v)), help_text=f"Any of (comma list): {', '.join(EMPLOYMENT_TYPES)}.")
     salary_min = serializers.DecimalField(required=False, max_digits=14, decimal_places=2, min_value=0,
                                           help_text="Annual, in SALARY_BASE_CURRENCY (default USD).")
-    seniority = CommaListField(required=False, parse=_choices_list(SENIORITIES),
+    seniority = CommaListField(required=False, parse=choices_list(SENIORITIES),
                                help_text=f"Any of (comma list): {', '.join(SENIORITIES)}.")
     company = StrictCharField(required=False, max_length=200, help_text="Case-insensitive prefix.")
     tags = CommaListField(required=False, parse=_tags, help_text="Any of (comma list), any case.")
@@ -133,7 +133,7 @@ def _documented(field: serializers.Field, schema: dict) -> serializers.Field:
 
 
 def _list_schema(values: tuple[str, ...], description: str) -> dict:
-    return {"oneOf": [{"type": "string", "pattern": _comma_list_of(values)},
+    return {"oneOf": [{"type": "string", "pattern": comma_list_of(values)},
                       {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(values)}}],
             "description": description}
 

@@ -20,10 +20,25 @@ from scheduler_app.api.fields import (
 )
 from scraping_app.api.fields import LenientDateTimeField, TeamIdField
 from scraping_app.api.filters import SavedSearchFilterSerializer, saved_search_filters_validate
-from scraping_app.models import AutomationRule, FollowUp, JobApplication, JobPosting, JobSource, SavedSearch, Team
+from scraping_app.models import (
+    ApplicationStageChange,
+    AutomationRule,
+    Contact,
+    FollowUp,
+    Interview,
+    JobApplication,
+    JobPosting,
+    JobSource,
+    SavedSearch,
+    Team,
+)
 from scraping_app.saved_search_filters import saved_search_filters_dump
 from scraping_app.selectors import FOLLOW_UP_STATUSES, follow_up_status
 from scraping_app.services import SNOOZE_DAYS_MAX
+from scraping_app.services.applications import EXTERNAL_FIELDS
+from scraping_app.tracker import STAGE_TIMESTAMP_FIELDS, application_job
+
+STAGE_TIMESTAMPS = ["status_changed_at", *STAGE_TIMESTAMP_FIELDS.values()]
 
 
 class ScrapeResultSerializer(serializers.Serializer):
@@ -155,17 +170,87 @@ class SavedSearchSerializer(TeamRecordSerializer):
         return attrs
 
 
+class StageChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApplicationStageChange
+        fields = ["id", "from_status", "to_status", "changed_at", "changed_by", "note"]
+        read_only_fields = fields
+
+
+class ContactSerializer(TeamRecordSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "application", "name", "role", "email", "phone", "url", "notes", "created_at"]
+        read_only_fields = ["application"]
+
+
+class InterviewSerializer(TeamRecordSerializer):
+    class Meta:
+        model = Interview
+        fields = ["id", "application", "scheduled_at", "kind", "notes", "created_at"]
+        read_only_fields = ["application"]
+
+
 class JobApplicationSerializer(TeamRecordSerializer):
+    """An application to a scraped `posting`, or (no posting) to a job found elsewhere (`external_title`, and
+    `external_url`, `external_company`). `title`, `company` and `url` show the job either way. `status` moves
+    along the tracker's stages (PATCH it, or POST …/move); the stage timestamps are the moves'."""
+
     team = TeamIdField()
-    posting = serializers.PrimaryKeyRelatedField(queryset=JobPosting.objects.all())
-    posting_title = serializers.CharField(source="posting.title", read_only=True)
+    posting = serializers.PrimaryKeyRelatedField(queryset=JobPosting.objects.all(), required=False,
+                                                 allow_null=True, help_text="Empty for a job found elsewhere.")
+    title = serializers.SerializerMethodField()
+    company = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
 
     class Meta:
         model = JobApplication
-        fields = ["id", "team", "posting", "posting_title", "status", "applied_at", "follow_up_at", "notes",
-                  "created_by_rule", "created_at", "updated_at"]
-        read_only_fields = ["created_by_rule"]
+        fields = ["id", "team", "posting", "external_url", "external_title", "external_company", "title",
+                  "company", "url", "status", *STAGE_TIMESTAMPS, "salary_expected", "offer_salary",
+                  "offer_currency", "offer_period", "offer_notes", "follow_up_at", "notes", "created_by_rule",
+                  "created_at", "updated_at"]
+        read_only_fields = ["created_by_rule", *STAGE_TIMESTAMPS]
+        extra_kwargs = {"external_title": {"allow_blank": False}}
         validators = []  # (team, posting) is unique: a second application is a 409 from the view, not a 400
+
+    def validate(self, attrs: dict) -> dict:
+        # A new application's posting comes alone (the document's oneOf): an external field beside it, even a
+        # blank one, is a 400. (Once it exists, the service answers for its fixed posting.)
+        if self.instance is None and attrs.get("posting") is not None:
+            sent = sorted(name for name in EXTERNAL_FIELDS if name in attrs)
+            if sent:
+                raise serializers.ValidationError({name: ["Not with a posting: this field describes a job found "
+                                                          "elsewhere."] for name in sent})
+        return attrs
+
+    @extend_schema_field(serializers.CharField())
+    def get_title(self, application: JobApplication) -> str:
+        return application_job(application=application).title
+
+    @extend_schema_field(serializers.CharField())
+    def get_company(self, application: JobApplication) -> str:
+        return application_job(application=application).company
+
+    @extend_schema_field(serializers.CharField())
+    def get_url(self, application: JobApplication) -> str:
+        return application_job(application=application).url
+
+
+class JobApplicationDetailSerializer(JobApplicationSerializer):
+    """One application with its stage history (oldest first), contacts and interviews."""
+
+    history = StageChangeSerializer(source="stage_changes", many=True, read_only=True)
+    contacts = ContactSerializer(many=True, read_only=True)
+    interviews = InterviewSerializer(many=True, read_only=True)
+
+    class Meta(JobApplicationSerializer.Meta):
+        fields = [*JobApplicationSerializer.Meta.fields, "history", "contacts", "interviews"]
+
+
+class ApplicationMoveSerializer(UnknownFieldsRejected, serializers.Serializer):
+    status = serializers.ChoiceField(choices=JobApplication.Status.choices)
+    note = StrictCharField(required=False, allow_blank=True, max_length=2000, default="",
+                           help_text="Kept with the move in the history.")
 
 
 class AutomationRuleSerializer(TeamRecordSerializer):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from drf_spectacular.utils import (
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_serializer,
@@ -28,16 +29,26 @@ from scheduler_app.api.renderers import SafeJSONRenderer
 from scheduler_app.api.responses import refusal_response, run_headers
 from scheduler_app.api.schema import REFUSAL_RESPONSES, RUN_HEADER_PARAMETERS
 from scheduler_app.services import InvalidJobParams, OverlapPolicy, Trigger, job_run
-from scraping_app import selectors, services
+from scraping_app import selectors, services, tracker
 from scraping_app.api.csv_export import PostingCSVRenderer, csv_response
 from scraping_app.api.fields import ID_MAX, TeamIdField
-from scraping_app.api.filters import FILTER_SCHEMA_EXACT, PostingFilterSerializer
+from scraping_app.api.filters import (
+    FILTER_SCHEMA_EXACT,
+    CommaListField,
+    PostingFilterSerializer,
+    choices_list,
+    comma_list_of,
+)
 from scraping_app.api.pagination import PostingCursorPagination
 from scraping_app.api.serializers import (
+    ApplicationMoveSerializer,
     AutomationPreviewSerializer,
     AutomationRuleSerializer,
+    ContactSerializer,
     FollowUpSerializer,
     FollowUpSnoozeSerializer,
+    InterviewSerializer,
+    JobApplicationDetailSerializer,
     JobApplicationSerializer,
     PostingDetailSerializer,
     PostingSerializer,
@@ -46,7 +57,9 @@ from scraping_app.api.serializers import (
     TeamSerializer,
 )
 from scraping_app.api.throttles import ScrapeRateThrottle
+from scraping_app.models import JobApplication
 from scraping_app.selectors import FOLLOW_UP_STATUSES
+from scraping_app.services.applications import EXTERNAL_FIELDS
 from scraping_app.services.scrape import KEYWORD_MAX_LENGTH, LOCATION_MAX_LENGTH
 
 
@@ -228,9 +241,6 @@ class _SavedSearches:
 class _Applications:
     serializer_class = JobApplicationSerializer
     record_select = staticmethod(selectors.job_applications_for_user)
-    record_create = staticmethod(services.job_application_create)
-    record_update = staticmethod(lambda instance, data: services.job_application_update(application=instance,
-                                                                                        data=data))
 
 
 class _AutomationRules:
@@ -248,12 +258,199 @@ class SavedSearchDetailApi(_SavedSearches, _TeamRecordDetailApi):
     pass
 
 
+_MOVE_REFUSED = OpenApiResponse(description="The application's stage refuses the move (backward, or out of a final "
+                                            "stage; the body names the allowed moves), or the change (its team and "
+                                            "posting are fixed; a posting's application has no external job).")
+
+# Exactly one kind of job: a posting, or one found elsewhere (external_title; external_url and external_company
+# go only with it). The serializer's own document, and that rule.
+_APPLICATION_CREATE_BODY = {
+    "allOf": [{"$ref": "#/components/schemas/JobApplicationRequest"}],
+    "oneOf": [
+        {"required": ["posting"], "properties": {"posting": {"type": "integer"}},
+         "not": {"anyOf": [{"required": [name]} for name in EXTERNAL_FIELDS]}},
+        {"required": ["external_title"],
+         "not": {"required": ["posting"], "properties": {"posting": {"type": "integer"}}}},  # absent or null
+    ],
+}
+
+
 class JobApplicationListApi(_Applications, _TeamRecordListApi):
-    pass
+    """Your teams' applications (staff: all), newest first; `status` is a comma list of stages. A new one is for a
+    `posting`, or for a job found elsewhere (`external_title`, with `external_url` and `external_company`)."""
+
+    class FilterSerializer(StrictFilterSerializer):
+        team_id = TeamIdField(required=False)
+        status = CommaListField(required=False, parse=choices_list(tracker.STAGES),
+                                help_text=f"Any of (comma list): {', '.join(tracker.STAGES)}.")
+
+    @extend_schema(parameters=[FilterSerializer, OpenApiParameter(
+        "status", {"type": "string", "pattern": comma_list_of(tracker.STAGES)},
+        description=f"Any of (comma list): {', '.join(tracker.STAGES)}.")])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request={"application/json": _APPLICATION_CREATE_BODY},
+                   responses={201: JobApplicationSerializer})
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = self.FilterSerializer(data=self.request.query_params, context={"request": self.request})
+        filters.is_valid(raise_exception=True)
+        values = filters.validated_data
+        return selectors.job_applications_for_user(user=self.request.user, team=values.get("team_id"),
+                                                   statuses=values.get("status"))
+
+    def perform_create(self, serializer) -> None:
+        try:
+            with transaction.atomic():  # a savepoint: the unique rule's failure leaves the request usable
+                serializer.instance = services.application_create(**serializer.validated_data,
+                                                                  user=self.request.user)
+        except IntegrityError:  # one application per posting and team: it exists
+            raise Conflict() from None
 
 
 class JobApplicationDetailApi(_Applications, _TeamRecordDetailApi):
-    pass
+    """One application with its history, contacts and interviews. A `status` in PUT or PATCH is a move (as POST
+    …/move): a move the stage does not allow is a 409 naming the allowed ones. The stage timestamps are the
+    moves'; the team and the posting are fixed."""
+
+    serializer_class = JobApplicationDetailSerializer
+
+    def get_queryset(self):
+        return selectors.job_application_details_for_user(user=self.request.user)
+
+    @extend_schema(responses={200: JobApplicationDetailSerializer, 409: _MOVE_REFUSED})
+    def put(self, request, *args, **kwargs):
+        return super().put(request, *args, **kwargs)
+
+    @extend_schema(responses={200: JobApplicationDetailSerializer, 409: _MOVE_REFUSED})
+    def patch(self, request, *args, **kwargs):
+        return super().patch(request, *args, **kwargs)
+
+    def perform_update(self, serializer) -> None:
+        try:
+            serializer.instance = services.application_update(application=serializer.instance,
+                                                              data=serializer.validated_data, user=self.request.user)
+        except services.ApplicationRefused as exc:
+            raise Conflict(exc.message_dict) from None
+
+
+def _application_or_404(request, pk) -> JobApplication:
+    application = selectors.job_application_for_user(user=request.user, application_id=int(pk))
+    if application is None:
+        raise Http404
+    return application
+
+
+class JobApplicationMoveApi(APIView):
+    """Move an application to another stage, with an optional note kept in its history. Allowed: shortlisted ->
+    applied, rejected, withdrawn; applied -> interviewing, offer, rejected, withdrawn; interviewing -> offer,
+    rejected, withdrawn; offer -> rejected, withdrawn; rejected and withdrawn are final. The stage it is in
+    already is no move (200, nothing written); any other is a 409 naming the allowed moves."""
+
+    @extend_schema(request=ApplicationMoveSerializer, responses={200: JobApplicationDetailSerializer,
+                                                                 409: _MOVE_REFUSED})
+    def post(self, request, pk: str):
+        application = _application_or_404(request, pk)  # another team's application is a 404 whatever the body
+        body = ApplicationMoveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            application = services.application_move(application=application, to_status=body.validated_data["status"],
+                                                    note=body.validated_data["note"], user=request.user)
+        except services.ApplicationRefused as exc:
+            raise Conflict(exc.message_dict) from None
+        return Response(JobApplicationDetailSerializer(application).data)
+
+
+class _ApplicationChildren:
+    """An application's contacts or interviews: the application must be one of the caller's teams' (else 404)."""
+
+    child_select = staticmethod(lambda *, application: None)
+    child_create = staticmethod(lambda *, application, data: None)
+    child_update = staticmethod(lambda instance, data: None)
+    child_delete = staticmethod(lambda instance: None)
+
+    def application(self) -> JobApplication:
+        if not hasattr(self, "_application"):
+            self._application = _application_or_404(self.request, self.kwargs["pk"])
+        return self._application
+
+
+class _ApplicationChildListApi(_ApplicationChildren, generics.ListCreateAPIView):
+    pagination_class = Pagination
+
+    class FilterSerializer(StrictFilterSerializer):
+        pass
+
+    def get_queryset(self):
+        self.FilterSerializer(data=self.request.query_params).is_valid(raise_exception=True)
+        return self.child_select(application=self.application())
+
+    def create(self, request, *args, **kwargs):
+        self.application()  # another team's application is a 404 whatever the body says
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer) -> None:
+        serializer.instance = self.child_create(application=self.application(), data=serializer.validated_data)
+
+
+class _ApplicationChildDetailApi(_ApplicationChildren, generics.RetrieveUpdateDestroyAPIView):
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+    child_kwarg = ""
+
+    def get_object(self):
+        child = self.child_select(application=self.application()).filter(pk=int(self.kwargs[self.child_kwarg]))
+        if (found := child.first()) is None:
+            raise Http404
+        return found
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = self.child_update(serializer.instance, serializer.validated_data)
+
+    def perform_destroy(self, instance) -> None:
+        self.child_delete(instance)
+
+
+class _Contacts:
+    serializer_class = ContactSerializer
+    child_select = staticmethod(selectors.application_contacts)
+    child_create = staticmethod(services.contact_create)
+    child_update = staticmethod(lambda instance, data: services.contact_update(contact=instance, data=data))
+    child_delete = staticmethod(lambda instance: services.contact_delete(contact=instance))
+    child_kwarg = "contact_id"
+
+
+class _Interviews:
+    serializer_class = InterviewSerializer
+    child_select = staticmethod(selectors.application_interviews)
+    child_create = staticmethod(services.interview_create)
+    child_update = staticmethod(lambda instance, data: services.interview_update(interview=instance, data=data))
+    child_delete = staticmethod(lambda instance: services.interview_delete(interview=instance))
+    child_kwarg = "interview_id"
+
+
+_CONTACT_ID = OpenApiParameter("contact_id", str, OpenApiParameter.PATH, pattern=r"^[0-9]{1,18}$")
+_INTERVIEW_ID = OpenApiParameter("interview_id", str, OpenApiParameter.PATH, pattern=r"^[0-9]{1,18}$")
+
+
+class ApplicationContactListApi(_Contacts, _ApplicationChildListApi):
+    """An application's contacts (people at the hiring company), oldest first."""
+
+
+@extend_schema(parameters=[_CONTACT_ID])
+class ApplicationContactDetailApi(_Contacts, _ApplicationChildDetailApi):
+    """One contact of an application: read, PATCH or DELETE it."""
+
+
+class ApplicationInterviewListApi(_Interviews, _ApplicationChildListApi):
+    """An application's interviews, the soonest first."""
+
+
+@extend_schema(parameters=[_INTERVIEW_ID])
+class ApplicationInterviewDetailApi(_Interviews, _ApplicationChildDetailApi):
+    """One interview of an application (`scheduled_at`, `kind`, `notes`): read, PATCH or DELETE it."""
 
 
 class AutomationRuleListApi(_AutomationRules, _TeamRecordListApi):

@@ -1,6 +1,19 @@
 """Job-search domain writes. The scheduler's jobs call `scrape_run`, `follow_ups_check` and `automation_run`."""
 
 from scraping_app.services.alerts import saved_search_digests_send
+from scraping_app.services.applications import (
+    ApplicationRefused,
+    application_create,
+    application_move,
+    application_update,
+    applications_first_stage_record,
+    contact_create,
+    contact_delete,
+    contact_update,
+    interview_create,
+    interview_delete,
+    interview_update,
+)
 from scraping_app.services.automation import RuleOutcome, automation_rule_apply, automation_run
 from scraping_app.services.budget import BudgetGrant, source_budget_record, source_budget_reserve
 from scraping_app.services.demo import demo_data_seed, demo_domain_seed
@@ -19,8 +32,6 @@ from scraping_app.services.team_data import (
     SavedSearchCapReached,
     automation_rule_create,
     automation_rule_update,
-    job_application_create,
-    job_application_update,
     saved_search_create,
     saved_search_team_cap_check,
     saved_search_update,
@@ -28,6 +39,17 @@ from scraping_app.services.team_data import (
 )
 
 __all__ = [
+    "ApplicationRefused",
+    "application_create",
+    "application_move",
+    "application_update",
+    "applications_first_stage_record",
+    "contact_create",
+    "contact_delete",
+    "contact_update",
+    "interview_create",
+    "interview_delete",
+    "interview_update",
     "SNOOZE_DAYS_MAX",
     "BudgetGrant",
     "FollowUpRefused",
@@ -45,8 +67,6 @@ __all__ = [
     "follow_up_emails_send",
     "follow_up_snooze",
     "follow_ups_check",
-    "job_application_create",
-    "job_application_update",
     "postings_upsert",
     "saved_search_create",
     "saved_search_digests_send",

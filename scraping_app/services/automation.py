@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from scraping_app import selectors
 from scraping_app.models import AutomationRule, JobApplication, Team
+from scraping_app.services.applications import applications_first_stage_record
 from scraping_app.services.common import job_atomic, job_checkpoint, job_mark_partial
 
 logger = logging.getLogger("scraping_app")
@@ -54,9 +55,14 @@ def automation_rule_apply(*, rule: AutomationRule, now: datetime) -> RuleOutcome
         left_out = plan.untracked.count() - len(new) if plan.cap is not None and len(new) == plan.cap else 0
         JobApplication.objects.bulk_create(
             [JobApplication(team=rule.team, posting_id=pk, status=JobApplication.Status.SHORTLISTED,
-                            follow_up_at=now + timedelta(days=rule.follow_up_days), created_by_rule=rule,
-                            notes=f"Auto-shortlisted by rule '{rule.name}'.") for pk in new],
+                            status_changed_at=now, follow_up_at=now + timedelta(days=rule.follow_up_days),
+                            created_by_rule=rule, notes=f"Auto-shortlisted by rule '{rule.name}'.") for pk in new],
             ignore_conflicts=True)  # a racing run may have inserted some; they stay single
+        # The first history row of each one inserted here: skipped rows already have theirs.
+        inserted = JobApplication.objects.filter(team=rule.team, posting_id__in=new, created_by_rule=rule,
+                                                 stage_changes__isnull=True).values_list("pk", flat=True)
+        applications_first_stage_record(application_ids=list(inserted), status=JobApplication.Status.SHORTLISTED,
+                                        now=now)
         AutomationRule.objects.filter(pk=rule.pk).update(last_run_at=now)
     if left_out:
         _report_cap(rule=rule, shortlisted=len(new), left_out=left_out, cap=plan.cap)

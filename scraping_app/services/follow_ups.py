@@ -20,6 +20,7 @@ from scraping_app import selectors
 from scraping_app.models import FollowUp, JobApplication, SavedSearch, Team
 from scraping_app.services.alerts import saved_search_digests_send
 from scraping_app.services.common import job_atomic, job_checkpoint
+from scraping_app.tracker import application_job
 
 logger = logging.getLogger("scraping_app")
 
@@ -28,7 +29,7 @@ def follow_ups_check(*, team: Team | None = None, now: datetime | None = None) -
     now = now or timezone.now()
     already = FollowUp.objects.filter(application=OuterRef("pk"), due_at=OuterRef("follow_up_at"))
     due = (JobApplication.objects.filter(follow_up_at__lte=now)
-           .exclude(status=JobApplication.Status.REJECTED)
+           .exclude(status__in=[JobApplication.Status.REJECTED, JobApplication.Status.WITHDRAWN])  # final stages
            .filter(~Exists(already))
            .select_related("posting", "team"))
     if team is not None:
@@ -64,9 +65,9 @@ def follow_up_emails_send(*, team: Team | None = None, now: datetime | None = No
             claimed = FollowUp.objects.filter(pk=follow_up.pk, **sendable).update(emailed_at=now)
         if not claimed or not follow_up.recipients:
             continue
-        posting = follow_up.application.posting
+        job = application_job(application=follow_up.application)
         try:
-            send_mail(subject=f"Follow up: {posting.title} at {posting.company}", message=follow_up.message,
+            send_mail(subject=f"Follow up: {job.title} at {job.company or '?'}", message=follow_up.message,
                       from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=follow_up.recipients)
         except Exception:  # noqa: BLE001 - release the claim so the next run retries this email
             logger.exception("Follow-up email %s failed", follow_up.pk)
@@ -130,7 +131,7 @@ def follow_up_snooze(*, follow_up: FollowUp, days: int | None = None, until: dat
 
 
 def _message(application: JobApplication) -> str:
-    posting = application.posting
+    job = application_job(application=application)  # a scraped posting, or a job found elsewhere
     return (f"Reminder for team {application.team.name}: follow up on your application "
-            f"({application.get_status_display()}) for {posting.title} at {posting.company}.\n"
-            f"Posting: {posting.url or posting.apply_url}\nNotes: {application.notes or '-'}\n")
+            f"({application.get_status_display()}) for {job.title} at {job.company or '?'}.\n"
+            f"Posting: {job.url or '-'}\nNotes: {application.notes or '-'}\n")

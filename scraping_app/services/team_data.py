@@ -1,4 +1,5 @@
-"""Writes for the team-owned records the API edits: saved searches, applications, automation rules.
+"""Writes for the team-owned records the API edits: saved searches, automation rules (applications:
+services/applications.py), and the delete they share.
 
 Serializers validate (including that the team is one of the caller's); these write, and keep the one rule that
 needs the database: a team keeps at most SAVED_SEARCHES_PER_TEAM_MAX saved searches.
@@ -75,14 +76,6 @@ def saved_search_update(*, saved_search: SavedSearch, data: dict[str, Any]) -> S
         if "team" in data:
             saved_search_team_cap_check(team=data["team"], saved_search=saved_search)
         return _team_record_update(saved_search, data, m2m=("sources",))
-
-
-def job_application_create(*, data: dict[str, Any]) -> JobApplication:
-    return JobApplication.objects.create(**data)
-
-
-def job_application_update(*, application: JobApplication, data: dict[str, Any]) -> JobApplication:
-    return _team_record_update(application, data)
 
 
 def automation_rule_create(*, data: dict[str, Any]) -> AutomationRule:

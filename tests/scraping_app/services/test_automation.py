@@ -11,9 +11,9 @@ from django.utils import timezone
 from scheduler_app.models import JobRun
 from scheduler_app.services import job_run
 from scraping_app import selectors
-from scraping_app.models import AutomationRule, JobApplication, JobPosting
+from scraping_app.models import ApplicationStageChange, AutomationRule, JobApplication, JobPosting
 from scraping_app.normalize import salary_annual_range
-from scraping_app.services import automation_run
+from scraping_app.services import application_create, automation_run
 from tests.scraping_app.services.conftest import posting, run
 
 pytestmark = pytest.mark.django_db
@@ -150,3 +150,19 @@ def test_the_preview_says_what_the_run_then_does_and_writes_nothing(team, settin
     rule.refresh_from_db()
     after = selectors.automation_rule_preview(rule=rule)
     assert (after.first_run, after.cap, after.capped) == (False, None, False)
+
+
+def test_automation_writes_each_new_applications_first_history_row_once(fake_redis, team):
+    AutomationRule.objects.create(team=team, name="Any", include_keywords=["python"])
+    mine = application_create(team=team, posting=posting(1), status="applied")  # tracked already: not new
+    posting(2)
+    posting(3)
+    result = run("run_job_automation_task").result
+    assert result["shortlisted"] == 2
+    made = JobApplication.objects.exclude(pk=mine.pk)
+    assert made.count() == 2 and all(a.status_changed_at is not None for a in made)
+    rows = ApplicationStageChange.objects.order_by("application_id")
+    assert [(r.application_id, r.from_status, r.to_status) for r in rows] == sorted(
+        [(mine.pk, "", "applied")] + [(a.pk, "", "shortlisted") for a in made])
+    run("run_job_automation_task")
+    assert ApplicationStageChange.objects.count() == 3

@@ -159,3 +159,17 @@ class BrokenBackend:
 
     def send_messages(self, messages):
         raise ConnectionRefusedError("SMTP down")
+
+
+def test_a_withdrawn_application_gets_no_reminder_and_an_external_one_does(team):
+    now = timezone.now()
+    JobApplication.objects.create(team=team, posting=posting(1), status="withdrawn",
+                                  follow_up_at=now - timedelta(days=1))
+    external = JobApplication.objects.create(team=team, external_title="Staff engineer", external_company="Initech",
+                                             external_url="https://jobs.example/7", status="applied",
+                                             follow_up_at=now - timedelta(hours=1))
+    assert follow_ups_check(now=now) == {"reminders_created": 1, "emails_sent": 1}
+    reminder = FollowUp.objects.get()
+    assert reminder.application == external
+    assert "for Staff engineer at Initech" in reminder.message and "https://jobs.example/7" in reminder.message
+    assert mail.outbox[0].subject == "Follow up: Staff engineer at Initech"

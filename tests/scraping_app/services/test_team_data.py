@@ -1,9 +1,9 @@
-"""Writes for team-owned records: saved searches (with their sources), applications, automation rules."""
+"""Writes for team-owned records: saved searches (with their sources), automation rules, and the delete they share
+(applications: test_applications.py)."""
 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -13,10 +13,9 @@ from django.utils import timezone
 
 from scraping_app.models import AutomationRule, JobApplication, JobPosting, JobSource, SavedSearch, Team
 from scraping_app.services import (
+    application_create,
     automation_rule_create,
     automation_rule_update,
-    job_application_create,
-    job_application_update,
     saved_search_create,
     saved_search_team_cap_check,
     saved_search_update,
@@ -74,24 +73,6 @@ def test_an_invalid_update_raises_and_stores_nothing(team, sources, data):
     assert list(stored.sources.all()) == sources[:1]
 
 
-def test_job_application_create_and_update(team, posting):
-    application = job_application_create(data={"team": team, "posting": posting})
-    assert application.status == JobApplication.Status.SHORTLISTED
-    follow_up = timezone.now() + timedelta(days=3)
-    job_application_update(application=application, data={"status": "applied", "notes": "sent",
-                                                           "follow_up_at": follow_up})
-    stored = JobApplication.objects.get(pk=application.pk)
-    assert (stored.status, stored.notes, stored.follow_up_at) == ("applied", "sent", follow_up)
-
-
-def test_job_application_update_refuses_an_unknown_status(team, posting):
-    application = job_application_create(data={"team": team, "posting": posting})
-    with pytest.raises(ValidationError) as excinfo:
-        job_application_update(application=application, data={"status": "hired-ish"})
-    assert "status" in excinfo.value.message_dict
-    assert JobApplication.objects.get(pk=application.pk).status == JobApplication.Status.SHORTLISTED
-
-
 def test_automation_rule_create_and_update(team):
     rule = automation_rule_create(data={"team": team, "name": "Python remote", "include_keywords": ["python"],
                                         "remote_only": True})
@@ -110,7 +91,7 @@ def test_automation_rule_update_validates(team):
 
 def test_team_record_delete(team, posting):
     search = saved_search_create(data={"team": team, "keyword": "python"})
-    application = job_application_create(data={"team": team, "posting": posting})
+    application = application_create(team=team, posting=posting)
     rule = automation_rule_create(data={"team": team, "name": "Rule"})
     for record in (search, application, rule):
         team_record_delete(instance=record)
