@@ -15,7 +15,7 @@ from scheduler_app.services import InvalidJobParams, job_definitions_sync, job_r
 from scraping_app.models import JobPosting, JobSource, SavedSearch, Team
 from scraping_app.services import postings_upsert, scrape_params_validate
 from scraping_app.sources.base import PostingData
-from tests.scraping_app.conftest import Reply, arbeitnow_page, fixture_json, make_source
+from tests.scraping_app.conftest import Reply, arbeitnow_endless, fixture_json, make_source
 
 pytestmark = pytest.mark.usefixtures("fast_http")
 
@@ -105,7 +105,7 @@ def test_politeness_interval_is_shared_by_triggers_and_serves_stored_postings(fa
 @pytest.mark.django_db
 def test_daily_cap_counts_every_page_and_stops_paging(fake_redis, board):
     items = fixture_json("arbeitnow-1.json")["data"]
-    url = board.add("/arbeitnow", Reply(arbeitnow_page(items[:5], has_next=True)))
+    url = board.add("/arbeitnow", arbeitnow_endless(items[:5]))
     source = make_source("arbeitnow", url, params={"max_pages": 10}, daily_request_cap=3)
 
     first = scrape(keyword="a")
@@ -211,7 +211,7 @@ def test_a_run_out_of_budget_skips_the_remaining_searches_names_them_and_keeps_w
 def test_the_budget_stops_a_paged_board_between_pages_and_keeps_its_pages(fake_redis, board, settings):
     settings.SCRAPE_RUN_BUDGET_SECONDS = 0.5
     items = fixture_json("arbeitnow-1.json")["data"]
-    url = board.add("/arbeitnow", Reply(arbeitnow_page(items[:5], has_next=True), delay=0.2))
+    url = board.add("/arbeitnow", arbeitnow_endless(items[:5], delay=0.2))
     source = make_source("arbeitnow", url, params={"max_pages": 20})
 
     run = scrape(keyword="a")
