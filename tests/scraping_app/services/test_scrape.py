@@ -344,3 +344,18 @@ def test_cli_strings_are_coerced():
     assert scrape_params_validate({"keyword": " python ", "location": "remote", "limit": "25"}) == {
         "keyword": "python", "location": "remote", "limit": 25}
     assert scrape_params_validate({}) == {"limit": 25}
+
+
+@pytest.mark.django_db
+def test_a_scrape_stores_what_the_board_publishes_beyond_the_basics(fake_redis, board):
+    jobs = fixture_json("himalayas-3.json")
+    source = make_source("himalayas", board.add("/himalayas", {"totalCount": 3, "offset": 0, "limit": 20,
+                                                               "jobs": jobs}))
+    run = scrape(keyword="a")
+    assert run.status == JobRun.Status.SUCCEEDED, run.error
+    stored = {p.company: p for p in JobPosting.objects.filter(source=source)}
+    adobe = stored["Adobe"]
+    assert adobe.company_logo_url == "https://cdn-images.himalayas.app/s3mevgay6igae0nux6lo39kln2qc"
+    assert adobe.expires_at is not None and adobe.expires_at.timestamp() == 1777035110
+    assert adobe.seniority == "mid"  # the board's "Mid-level"; "Business Consultant" names no level
+    assert stored["Acumatica"].seniority == "director"

@@ -21,3 +21,13 @@ def test_sample_source_pages_with_delay_and_stops_at_the_limit():
     assert all(p.is_remote and "python" in (p.title + " ".join(p.tags)).lower() for p in result.postings)
     assert result.seen < 120  # stopped paging once it had 5
     assert (datetime.now() - started).total_seconds() >= 0.05
+
+
+def test_sample_postings_carry_the_board_extras():
+    result = source_class("sample")(params={"page_size": 200}, fetcher=Fetcher()).fetch(SearchQuery(limit=100))
+    first = result.postings[0]
+    assert first.company_logo_url == "https://example.com/sample-board/logos/fictional-freight.png"
+    assert first.other_locations == ["Remote (Germany)", "Remote (France)"]
+    assert first.expires_at is not None and first.expires_at > first.posted_at
+    assert first.requirements[0]["title"] == "Requirements" and first.requirements[0]["items"]
+    assert sum(1 for p in result.postings if p.company_logo_url) == 17  # every sixth of the first 100
