@@ -35,12 +35,13 @@ def test_greenhouse_company_falls_back_to_the_board_token(board):
 def test_greenhouse_keeps_other_offices_and_the_application_deadline(board):
     data = fixture_json("greenhouse-3.json")
     data["jobs"][0]["application_deadline"] = "2026-12-31T23:59:00-05:00"
+    data["jobs"][2]["offices"][0]["location"] = None  # then the office's name
     url = board.add("/v1/boards/acme/jobs", data)
     result, _ = adapter_fetch("greenhouse", url)
     assert [p.other_locations for p in result.postings] == [
         ["San Francisco, California, United States"],
         ["New York, New York, United States", "San Francisco, California, United States"],
-        ["Singapore"]]
+        ["Backend Engineer 55"]]
     assert result.postings[0].expires_at == datetime(2027, 1, 1, 4, 59, tzinfo=UTC)
     assert result.postings[1].expires_at is None  # null in the recording
 
