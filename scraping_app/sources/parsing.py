@@ -231,10 +231,11 @@ def html_list_items(value: Any, limit: int = SECTION_ITEMS_MAX) -> list[str]:
     if not isinstance(value, str) or not value.strip():
         return []
     parts = _LIST_ITEM.split(value)
-    chunks = parts[1:] if len(parts) > 1 else html_to_text(value).splitlines()
+    # Each <li> chunk is HTML; lines of html_to_text are already text (a second pass would unescape them twice).
+    texts = (html_to_text(chunk) for chunk in parts[1:]) if len(parts) > 1 else html_to_text(value).splitlines()
     out: list[str] = []
-    for chunk in chunks:
-        if text := " ".join(html_to_text(chunk).split()):
+    for chunk in texts:
+        if text := " ".join(chunk.split()):
             out.append(text[:SECTION_ITEM_MAX_LENGTH])
             if len(out) >= limit:
                 break
