@@ -61,7 +61,9 @@ class JobPostingAdmin(admin.ModelAdmin):
     list_filter = ["source", "is_remote"]
     search_fields = ["title", "company", "location", "source_job_id"]
     date_hierarchy = "posted_at"
-    readonly_fields = ["first_seen_at", "last_seen_at", "fingerprint", "raw"]
+    readonly_fields = ["first_seen_at", "last_seen_at", "fingerprint", "raw",
+                       # what the board published (sources/*): shown as it came, not edited
+                       "company_logo_url", "other_locations", "expires_at", "requirements"]
     list_select_related = ["source"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 

@@ -20,7 +20,8 @@ _EMPLOYMENT_SPELLINGS = {
     "contract": {"contract", "contractor", "contracttohire", "c2h", "freelance", "freelancer", "consultant",
                  "consulting", "selfemployed", "b2b", "contractual"},
     "internship": {"intern", "internship", "praktikum", "trainee", "apprenticeship", "ausbildung", "graduate"},
-    "temporary": {"temporary", "temp", "seasonal", "fixedterm", "befristet", "interim"},
+    "temporary": {"temporary", "temp", "seasonal", "fixedterm", "befristet", "interim", "shortterm",
+                  "fixedtermcontract", "limited"},
 }
 _EMPLOYMENT_LOOKUP = {spelling: kind for kind, spellings in _EMPLOYMENT_SPELLINGS.items() for spelling in spellings}
 _NOT_LETTERS = re.compile(r"[\W_]+")
@@ -34,6 +35,27 @@ def employment_type_normalize(*, value: str) -> str:
         if key in _EMPLOYMENT_LOOKUP:
             return _EMPLOYMENT_LOOKUP[key]
     return ""
+
+
+# The levels boards publish as a field (Himalayas `seniority`, Arbeitnow's level words among its `job_types`),
+# compared like the employment types: lower-cased, non-letters removed.
+_SENIORITY_SPELLINGS = {
+    "intern": {"intern", "internship", "trainee", "student", "praktikant", "apprentice"},
+    "junior": {"junior", "jr", "entrylevel", "entry", "berufseinsteiger", "einsteiger", "graduate", "associate"},
+    "mid": {"midlevel", "mid", "intermediate", "experienced", "berufserfahren", "professional"},
+    "senior": {"senior", "sr", "seniorlevel", "expert"},
+    "staff": {"staff"},
+    "lead": {"lead", "manager", "teamlead", "techlead", "leitend", "führungskraft", "fuhrungskraft"},
+    "principal": {"principal", "distinguished"},
+    "director": {"director", "executive", "head", "vp", "chief", "geschäftsleitung", "geschaftsleitung"},
+}
+_SENIORITY_LOOKUP = {spelling: level for level, spellings in _SENIORITY_SPELLINGS.items() for spelling in spellings}
+
+
+def seniority_normalize(*, value: str) -> str:
+    """A board's own level ("Mid-level", "Entry-level", "Director", "berufserfahren") as one of SENIORITIES, or ""
+    when it names none."""
+    return _SENIORITY_LOOKUP.get(_NOT_LETTERS.sub("", (value or "").lower()), "")
 
 
 # Title words per level; the highest level named wins ("Senior Staff Engineer" is staff).

@@ -181,7 +181,8 @@ def postings_list(*, keyword: str | None = None, location: str | None = None, re
 POSTING_LIST_FIELDS = ("id", "source__name", "source__kind", "source_job_id", "title", "company", "location",
                        "is_remote", "employment_type", "employment_type_normalized", "seniority", "salary_min",
                        "salary_max", "salary_currency", "salary_period", "salary_annual_min", "salary_annual_max",
-                       "tags", "url", "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint")
+                       "tags", "url", "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint",
+                       "company_logo_url")
 SORTS = ("relevance", "recent", "salary")
 
 

@@ -84,12 +84,12 @@ class PostingSerializer(serializers.ModelSerializer):
         fields = ["id", "source", "source_kind", "source_job_id", "title", "company", "location", "is_remote",
                   "employment_type", "employment_type_normalized", "seniority", "salary_min", "salary_max",
                   "salary_currency", "salary_period", "salary_annual_min", "salary_annual_max", "tags", "url",
-                  "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint"]
+                  "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint", "company_logo_url"]
 
 
 class PostingDetailSerializer(PostingSerializer):
     class Meta(PostingSerializer.Meta):
-        fields = [*PostingSerializer.Meta.fields, "description_text"]
+        fields = [*PostingSerializer.Meta.fields, "description_text", "other_locations", "expires_at", "requirements"]
 
 
 class TeamSerializer(serializers.ModelSerializer):

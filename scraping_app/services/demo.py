@@ -19,13 +19,13 @@ DEMO_SOURCES = [
     # (kind, name, url, params, enabled)
     ("sample", "Offline sample", "", {"delay_seconds": 3, "page_size": 10}, True),
     ("remotive", "Remotive", "", {}, False),
-    ("arbeitnow", "Arbeitnow", "", {"max_pages": 2}, False),
+    ("arbeitnow", "Arbeitnow", "", {}, False),
     ("remoteok", "RemoteOK", "", {}, False),
     ("greenhouse", "Greenhouse Airbnb", "https://boards-api.greenhouse.io/v1/boards/airbnb/jobs",
      {"company": "Airbnb"}, False),
     ("lever", "Lever Spotify", "https://api.lever.co/v0/postings/spotify", {"company": "Spotify"}, False),
     ("ashby", "Ashby Ramp", "https://api.ashbyhq.com/posting-api/job-board/ramp", {"company": "Ramp"}, False),
-    ("himalayas", "Himalayas", "", {"max_pages": 2}, False),
+    ("himalayas", "Himalayas", "", {}, False),
 ]
 
 

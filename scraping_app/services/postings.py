@@ -16,6 +16,8 @@ from scraping_app.sources.base import PostingData
 UPDATE_FIELDS = ["title", "company", "location", "is_remote", "employment_type", "salary_min", "salary_max",
                  "salary_currency", "salary_period", "tags", "description_text", "url", "apply_url", "posted_at",
                  "last_seen_at", "fingerprint", "raw",
+                 # what the boards publish beyond the basics (sources/*)
+                 "company_logo_url", "other_locations", "expires_at", "requirements",
                  # derived (scraping_app.normalize): the filters' and sorts' columns
                  "employment_type_normalized", "seniority", "salary_annual_min", "salary_annual_max"]
 BATCH_SIZE = 500
@@ -61,6 +63,8 @@ def _posting_model(source: JobSource, posting: PostingData, now: datetime) -> Jo
     derived = posting_normalized_fields(title=title, employment_type=posting.employment_type,
                                         salary_min=posting.salary_min, salary_max=posting.salary_max,
                                         salary_currency=posting.salary_currency, salary_period=posting.salary_period)
+    if posting.seniority:  # the board's own level (normalize.seniority_normalize) wins over the title's
+        derived["seniority"] = posting.seniority
     return JobPosting(
         source=source, source_job_id=posting.source_job_id, title=title,
         company=posting.company, location=posting.location, is_remote=posting.is_remote,
@@ -68,5 +72,6 @@ def _posting_model(source: JobSource, posting: PostingData, now: datetime) -> Jo
         salary_currency=posting.salary_currency, salary_period=posting.salary_period, tags=posting.tags,
         description_text=posting.description_text, url=posting.url[:1000], apply_url=posting.apply_url[:1000],
         posted_at=posting.posted_at, first_seen_at=now, last_seen_at=now, fingerprint=posting.fingerprint,
-        raw=posting.raw, **derived,
+        raw=posting.raw, company_logo_url=posting.company_logo_url[:1000], other_locations=posting.other_locations,
+        expires_at=posting.expires_at, requirements=posting.requirements, **derived,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
-from scraping_app.sources.parsing import decimal_or_none, html_to_text, iso_to_utc, text_clean
+from scraping_app.sources.parsing import as_list, decimal_or_none, html_to_text, iso_to_utc, locations_clean, text_clean
 
 INTERVALS = {"1 YEAR": "year", "1 MONTH": "month", "1 WEEK": "week", "1 DAY": "day", "1 HOUR": "hour"}
 
@@ -66,4 +66,6 @@ def posting_parse(item: dict, *, company: str = "") -> PostingData | None:
         apply_url=item.get("applyUrl") or item.get("jobUrl") or "",
         posted_at=iso_to_utc(item.get("publishedAt")),
         raw=item,
+        other_locations=locations_clean([entry.get("location") for entry in as_list(item.get("secondaryLocations"))
+                                         if isinstance(entry, dict)], primary=location),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
-from scraping_app.sources.parsing import html_to_text, iso_to_utc, text_clean
+from scraping_app.sources.parsing import as_list, html_to_text, iso_to_utc, locations_clean, text_clean
 
 
 class GreenhouseSource(Source):
@@ -49,4 +49,9 @@ def posting_parse(item: dict, *, company: str = "") -> PostingData | None:
         apply_url=item.get("absolute_url") or "",
         posted_at=iso_to_utc(item.get("first_published")) or iso_to_utc(item.get("updated_at")),
         raw=item,
+        # The job's offices beyond its location; `application_deadline` is the board's closing date (often null).
+        other_locations=locations_clean([office.get("location") or office.get("name")
+                                         for office in as_list(item.get("offices")) if isinstance(office, dict)],
+                                        primary=location),
+        expires_at=iso_to_utc(item.get("application_deadline")),
     )

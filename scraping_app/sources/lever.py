@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
-from scraping_app.sources.http import BudgetExhausted
-from scraping_app.sources.parsing import decimal_or_none, epoch_to_utc, html_to_text, text_clean
+from scraping_app.sources.base import Budget, FetchResult, Page, PostingData, SearchQuery, Source
+from scraping_app.sources.parsing import (
+    SECTIONS_MAX,
+    as_list,
+    decimal_or_none,
+    epoch_to_utc,
+    html_list_items,
+    html_to_text,
+    locations_clean,
+    section_clean,
+    text_clean,
+)
 
 INTERVALS = {"per-year-salary": "year", "per-month-salary": "month", "per-week-salary": "week",
              "per-day-wage": "day", "per-hour-wage": "hour", "one-time": "once"}
+ADDITIONAL_TITLE = "Additional information"
 
 
 class LeverSource(Source):
@@ -18,30 +28,18 @@ class LeverSource(Source):
     default_url = "https://api.lever.co/v0/postings/{site}"
     url_required = True
     budget = Budget(min_interval_seconds=1.0, daily_request_cap=200)
+    max_pages_default = 10  # `page_size` 100: a company's first 1,000 postings
 
     def fetch(self, query: SearchQuery) -> FetchResult:
-        page_size = self.int_param("page_size", 100)
-        max_pages = self.int_param("max_pages", 5)
+        page_size = max(1, self.int_param("page_size", 100))
         company = self.params.get("company") or site_from_url(self.base_url)
-        kept: list[PostingData] = []
-        seen = skipped = 0
-        notes: list[str] = []
-        for page in range(max_pages):
-            if len(kept) >= query.limit:
-                break
-            try:
-                items = self.fetcher.get_json(self.base_url, params={"mode": "json", "skip": page * page_size,
-                                                                     "limit": page_size})
-            except BudgetExhausted as exc:
-                notes.append(str(exc))
-                break
-            items = items if isinstance(items, list) else []
-            seen += len(items)
-            skipped += self.select(items, lambda item: posting_parse(item, company=company), query, kept)
-            self.fetcher.on_page(page + 1, max_pages)
-            if len(items) < page_size:
-                break
-        return FetchResult(postings=kept, seen=seen, skipped=skipped, requests=self.fetcher.requests, notes=notes)
+
+        def read_page(index: int) -> Page:
+            items = as_list(self.fetcher.get_json(self.base_url, params={"mode": "json", "skip": index * page_size,
+                                                                          "limit": page_size}))
+            return Page(items=items, more=len(items) >= page_size)  # a short page is the last
+
+        return self.pages_read(query, read_page, lambda item: posting_parse(item, company=company))
 
 
 def site_from_url(url: str) -> str:
@@ -49,12 +47,24 @@ def site_from_url(url: str) -> str:
     return parts[-1] if parts else ""
 
 
+def requirements_parse(item: dict) -> list[dict]:
+    """Lever's `lists` ({text: the heading, content: <li> items}), then its closing `additional` text, as
+    sections of plain-text items."""
+    sections = [section_clean(entry.get("text"), html_list_items(entry.get("content")))
+                for entry in as_list(item.get("lists"))[:SECTIONS_MAX] if isinstance(entry, dict)]
+    additional = item.get("additionalPlain")
+    additional_items = ([line.strip() for line in additional.splitlines()] if isinstance(additional, str)
+                        else html_list_items(item.get("additional")))
+    sections.append(section_clean(ADDITIONAL_TITLE, [line for line in additional_items if line]))
+    return [section for section in sections if section][:SECTIONS_MAX]
+
+
 def posting_parse(item: dict, *, company: str = "") -> PostingData | None:
     if not item.get("id") or not item.get("text"):
         return None
-    categories = item.get("categories") or {}
+    categories = item.get("categories") if isinstance(item.get("categories"), dict) else {}
     location = text_clean(categories.get("location"), 300)
-    salary = item.get("salaryRange") or {}
+    salary = item.get("salaryRange") if isinstance(item.get("salaryRange"), dict) else {}
     workplace = str(item.get("workplaceType") or "").lower()
     return PostingData(
         source_job_id=str(item["id"]),
@@ -73,4 +83,6 @@ def posting_parse(item: dict, *, company: str = "") -> PostingData | None:
         apply_url=item.get("applyUrl") or item.get("hostedUrl") or "",
         posted_at=epoch_to_utc(item.get("createdAt")),
         raw=item,
+        other_locations=locations_clean(categories.get("allLocations"), primary=location),
+        requirements=requirements_parse(item),
     )

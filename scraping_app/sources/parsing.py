@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 import nh3
 
@@ -47,7 +48,10 @@ def epoch_to_utc(value: Any) -> datetime | None:
         return None
     if number > 1e11:  # milliseconds: 1e11 seconds is the year 5138
         number /= 1000
-    return datetime.fromtimestamp(number, tz=UTC)
+    try:
+        return datetime.fromtimestamp(number, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # a board's nonsense (1e300, nan) is no date, not a crash
+        return None
 
 
 def iso_to_utc(value: Any) -> datetime | None:
@@ -170,3 +174,88 @@ def text_list_clean(value: Any) -> list[str]:
     if not isinstance(value, list):
         return []
     return [text_clean(item, 100) for item in value if isinstance(item, str | int | float) and str(item).strip()]
+
+
+# Caps on what one posting may carry, so a hostile or broken board cannot bloat a row.
+URL_MAX_LENGTH = 1000
+LOCATIONS_MAX = 50
+LOCATION_MAX_LENGTH = 300
+SECTIONS_MAX = 20
+SECTION_ITEMS_MAX = 50
+SECTION_TITLE_MAX_LENGTH = 200
+SECTION_ITEM_MAX_LENGTH = 1000
+_URL_UNSAFE = re.compile(r"[\s<>\"'`\\\x00-\x1f\x7f]")
+_LIST_ITEM = re.compile(r"(?i)<li\b[^>]*>")
+
+
+def as_list(value: Any) -> list:
+    """A board's list field, or [] when it sent something else (null, a string, an object)."""
+    return value if isinstance(value, list) else []
+
+
+def url_clean(value: Any, limit: int = URL_MAX_LENGTH) -> str:
+    """An absolute http(s) URL (trimmed), or "": never javascript:, data: or a relative path, nothing with spaces,
+    quotes or angle brackets (it ends up in an <img src>), nothing longer than the column."""
+    if not isinstance(value, str):
+        return ""
+    value = value.strip()
+    if not value or len(value) > limit or _URL_UNSAFE.search(value):
+        return ""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return ""
+    return value if parts.scheme.lower() in ("http", "https") and parts.hostname else ""
+
+
+def locations_clean(values: Any, *, primary: str = "") -> list[str]:
+    """A posting's further locations: strings trimmed, blanks, repeats and the primary location left out, at most
+    LOCATIONS_MAX of them."""
+    if not isinstance(values, list):
+        return []
+    seen = {primary.casefold()} if primary else set()
+    out: list[str] = []
+    for value in values:
+        text = text_clean(value, LOCATION_MAX_LENGTH) if isinstance(value, str | int | float) else ""
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            out.append(text)
+            if len(out) >= LOCATIONS_MAX:
+                break
+    return out
+
+
+def html_list_items(value: Any, limit: int = SECTION_ITEMS_MAX) -> list[str]:
+    """The first `limit` items of an HTML list ("<li>Python</li><li>SQL</li>") as sanitized plain text, each on one
+    line; HTML without <li> gives its non-empty lines."""
+    if not isinstance(value, str) or not value.strip():
+        return []
+    parts = _LIST_ITEM.split(value)
+    # Each <li> chunk is HTML; lines of html_to_text are already text (a second pass would unescape them twice).
+    texts = (html_to_text(chunk) for chunk in parts[1:]) if len(parts) > 1 else html_to_text(value).splitlines()
+    out: list[str] = []
+    for chunk in texts:
+        if text := " ".join(chunk.split()):
+            out.append(text[:SECTION_ITEM_MAX_LENGTH])
+            if len(out) >= limit:
+                break
+    return out
+
+
+def section_clean(title: Any, items: list[str]) -> dict | None:
+    """One requirement section, capped: {"title", "items"}, or None when it has no items."""
+    kept = [item[:SECTION_ITEM_MAX_LENGTH] for item in items[:SECTION_ITEMS_MAX] if item]
+    title = text_clean(title, SECTION_TITLE_MAX_LENGTH) if isinstance(title, str | int | float) else ""
+    return {"title": title, "items": kept} if kept else None
+
+
+def sections_clean(value: Any) -> list[dict]:
+    """Requirement sections already in the project's shape ([{"title", "items": [str]}]), sanitised and capped."""
+    sections = []
+    for entry in as_list(value)[:SECTIONS_MAX]:
+        if isinstance(entry, dict):
+            items = [text_clean(item, SECTION_ITEM_MAX_LENGTH)
+                     for item in as_list(entry.get("items"))[:SECTION_ITEMS_MAX] if isinstance(item, str)]
+            if section := section_clean(entry.get("title"), items):
+                sections.append(section)
+    return sections

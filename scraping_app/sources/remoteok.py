@@ -14,6 +14,7 @@ from scraping_app.sources.parsing import (
     mojibake_fix,
     text_clean,
     text_list_clean,
+    url_clean,
 )
 
 
@@ -55,4 +56,5 @@ def posting_parse(item: dict) -> PostingData | None:
         apply_url=item.get("apply_url") or item.get("url") or "",
         posted_at=epoch_to_utc(item.get("epoch")) or iso_to_utc(item.get("date")),
         raw=item,
+        company_logo_url=url_clean(item.get("company_logo")) or url_clean(item.get("logo")),
     )

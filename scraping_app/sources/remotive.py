@@ -6,7 +6,14 @@ Terms: at most 4 requests a day, more than 2 a minute are blocked; link back to 
 from __future__ import annotations
 
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
-from scraping_app.sources.parsing import html_to_text, iso_to_utc, salary_text_parse, text_clean, text_list_clean
+from scraping_app.sources.parsing import (
+    html_to_text,
+    iso_to_utc,
+    salary_text_parse,
+    text_clean,
+    text_list_clean,
+    url_clean,
+)
 
 
 class RemotiveSource(Source):
@@ -45,4 +52,5 @@ def posting_parse(item: dict) -> PostingData | None:
         apply_url=item.get("url") or "",
         posted_at=iso_to_utc(item.get("publication_date")),
         raw=item,
+        company_logo_url=url_clean(item.get("company_logo_url")) or url_clean(item.get("company_logo")),
     )

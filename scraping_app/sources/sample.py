@@ -9,9 +9,19 @@ import json
 import math
 from pathlib import Path
 
+from scraping_app.normalize import seniority_normalize
 from scraping_app.sources.base import Budget, FetchResult, PostingData, SearchQuery, Source
 from scraping_app.sources.http import BudgetExhausted
-from scraping_app.sources.parsing import decimal_or_none, html_to_text, iso_to_utc, text_clean, text_list_clean
+from scraping_app.sources.parsing import (
+    decimal_or_none,
+    html_to_text,
+    iso_to_utc,
+    locations_clean,
+    sections_clean,
+    text_clean,
+    text_list_clean,
+    url_clean,
+)
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "sample_postings.json"
 
@@ -67,4 +77,9 @@ def posting_parse(item: dict) -> PostingData | None:
         apply_url=item.get("url") or "",
         posted_at=iso_to_utc(item.get("posted_at")),
         raw=item,
+        company_logo_url=url_clean(item.get("company_logo_url")),
+        other_locations=locations_clean(item.get("other_locations"), primary=text_clean(item.get("location"), 300)),
+        expires_at=iso_to_utc(item.get("expires_at")),
+        requirements=sections_clean(item.get("requirements")),
+        seniority=seniority_normalize(value=str(item.get("seniority") or "")),
     )

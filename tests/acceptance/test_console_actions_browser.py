@@ -12,7 +12,7 @@ from scheduler_app import locks
 from scheduler_app.models import JobRun, OperatorAction
 from scraping_app.models import SavedSearch, Team
 from tests.acceptance.test_admin_browser import ARTIFACTS, browser_page  # noqa: F401 - the browser fixture
-from tests.scraping_app.conftest import Board, Reply, arbeitnow_page, make_source
+from tests.scraping_app.conftest import Board, arbeitnow_endless, make_source
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -21,12 +21,13 @@ VIEWPORTS = [(1280, 800), (1440, 900)]
 
 @pytest.fixture
 def slow_board():
-    """A board whose every page takes 0.3 s and has a next page: a scrape of it runs until it is stopped."""
+    """A board whose every page takes 0.3 s and has a next page of new postings, none of which matches the saved
+    search (so its limit is never met): a scrape of it runs until it is stopped."""
     server = Board()
-    posting = {"slug": "x", "company_name": "Acme", "title": "Python developer", "description": "d",
+    posting = {"slug": "x", "company_name": "Acme", "title": "Rust developer", "description": "d",
                "remote": True, "url": "https://example.invalid/x", "tags": [], "job_types": [], "location": "Berlin",
                "created_at": 1764547200}
-    server.add("/api/job-board-api", lambda query: Reply(arbeitnow_page([posting], has_next=True), delay=0.3))
+    server.add("/api/job-board-api", arbeitnow_endless([posting], delay=0.3))
     yield server
     server.close()
 

@@ -141,6 +141,16 @@ def arbeitnow_page(items: list, *, has_next: bool) -> dict:
                                      else None}, "meta": {}}
 
 
+def arbeitnow_endless(items: list, *, delay: float = 0.0):
+    """A route for a board that always has a next page, each page `items` under ids of their own (`<slug>-p<N>`):
+    a board a fetch reads until something else stops it (a page repeating the last one would stop it)."""
+    def reply(query) -> Reply:
+        page = query.get("page", "1")
+        fresh = [{**item, "slug": f"{item['slug']}-p{page}"} for item in items]
+        return Reply(arbeitnow_page(fresh, has_next=True), delay=delay)
+    return reply
+
+
 QUERY_ALL = SearchQuery(limit=100)
 
 

@@ -13,6 +13,7 @@ from scraping_app.normalize import (
     salary_annual,
     salary_annual_range,
     seniority_from_title,
+    seniority_normalize,
 )
 
 
@@ -21,11 +22,23 @@ from scraping_app.normalize import (
     ("Permanent", "full_time"), ("FullTime", "full_time"), ("full time, berufserfahren", "full_time"),
     ("berufserfahren, Vollzeit", "full_time"), ("Part-time", "part_time"), ("PART_TIME", "part_time"),
     ("Contract", "contract"), ("Contractor", "contract"), ("freelance", "contract"), ("Internship", "internship"),
-    ("intern", "internship"), ("Temporary", "temporary"), ("temp", "temporary"), ("", ""), ("Remote", ""),
+    ("intern", "internship"), ("Temporary", "temporary"), ("temp", "temporary"), ("Short Term", "temporary"),
+    ("Fixed-term contract", "temporary"), ("", ""), ("Remote", ""),
     ("other", ""),
 ])
 def test_employment_type(spelling, kind):
     assert employment_type_normalize(value=spelling) == kind
+
+
+@pytest.mark.parametrize("value, level", [
+    # Himalayas' `seniority` values, and Arbeitnow's level words among its `job_types`.
+    ("Entry-level", "junior"), ("Mid-level", "mid"), ("Senior", "senior"), ("Manager", "lead"),
+    ("Director", "director"), ("Executive", "director"), ("berufserfahren", "mid"), ("experienced", "mid"),
+    ("Berufseinsteiger", "junior"), ("geschäftsleitung", "director"), ("Führungskraft", "lead"),
+    ("Praktikant", "intern"), ("", ""), ("Full Time", ""), ("Wizard", ""),
+])
+def test_seniority_normalize(value, level):
+    assert seniority_normalize(value=value) == level
 
 
 @pytest.mark.parametrize("title, level", [

@@ -168,7 +168,8 @@ def test_a_withdrawn_application_gets_no_reminder_and_an_external_one_does(team)
     external = JobApplication.objects.create(team=team, external_title="Staff engineer", external_company="Initech",
                                              external_url="https://jobs.example/7", status="applied",
                                              follow_up_at=now - timedelta(hours=1))
-    assert follow_ups_check(now=now) == {"reminders_created": 1, "emails_sent": 1, "digests": {"emails": 0, "postings": 0}}
+    assert follow_ups_check(now=now) == {"reminders_created": 1, "emails_sent": 1,
+                                         "digests": {"emails": 0, "postings": 0}}
     reminder = FollowUp.objects.get()
     assert reminder.application == external
     assert "for Staff engineer at Initech" in reminder.message and "https://jobs.example/7" in reminder.message

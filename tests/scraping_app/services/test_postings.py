@@ -99,3 +99,32 @@ def test_large_fetches_go_in_batches(source, monkeypatch):
     assert (counts.created, counts.updated) == (4, 1)
     assert counts.ids == list(JobPosting.objects.filter(source_job_id__in=[str(i) for i in range(5)])
                               .order_by("source_job_id").values_list("pk", flat=True))
+
+
+def test_the_boards_extras_are_stored_and_updated_on_re_upsert(source):
+    expires = timezone.now() + timedelta(days=30)
+    sections = [{"title": "What you bring", "items": ["Python", "SQL"]}]
+    postings_upsert(source=source, postings=[_posting(
+        "1", "Backend dev", location="Berlin", company_logo_url="https://cdn.example/acme.png",
+        other_locations=["Hamburg", "Remote (DE)"], expires_at=expires, requirements=sections)])
+    stored = JobPosting.objects.get(source_job_id="1")
+    assert (stored.company_logo_url, stored.other_locations, stored.expires_at, stored.requirements) == (
+        "https://cdn.example/acme.png", ["Hamburg", "Remote (DE)"], expires, sections)
+
+    later = expires + timedelta(days=7)
+    postings_upsert(source=source, postings=[_posting(
+        "1", "Backend dev", location="Berlin", company_logo_url="https://cdn.example/acme-2.png",
+        other_locations=["Munich"], expires_at=later, requirements=[])])
+    stored.refresh_from_db()
+    assert (stored.company_logo_url, stored.other_locations, stored.expires_at, stored.requirements) == (
+        "https://cdn.example/acme-2.png", ["Munich"], later, [])
+
+
+def test_the_boards_seniority_wins_over_the_titles(source):
+    postings_upsert(source=source, postings=[_posting("1", "Senior Backend Engineer", seniority="director"),
+                                             _posting("2", "Senior Backend Engineer"),
+                                             _posting("3", "Backend Engineer", seniority="mid")])
+    assert dict(JobPosting.objects.values_list("source_job_id", "seniority")) == {
+        "1": "director", "2": "senior", "3": "mid"}
+    postings_upsert(source=source, postings=[_posting("1", "Senior Backend Engineer")])  # the board dropped it
+    assert JobPosting.objects.get(source_job_id="1").seniority == "senior"

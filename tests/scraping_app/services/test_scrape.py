@@ -15,7 +15,7 @@ from scheduler_app.services import InvalidJobParams, job_definitions_sync, job_r
 from scraping_app.models import JobPosting, JobSource, SavedSearch, Team
 from scraping_app.services import postings_upsert, scrape_params_validate
 from scraping_app.sources.base import PostingData
-from tests.scraping_app.conftest import Reply, arbeitnow_page, fixture_json, make_source
+from tests.scraping_app.conftest import Reply, arbeitnow_endless, fixture_json, make_source
 
 pytestmark = pytest.mark.usefixtures("fast_http")
 
@@ -105,7 +105,7 @@ def test_politeness_interval_is_shared_by_triggers_and_serves_stored_postings(fa
 @pytest.mark.django_db
 def test_daily_cap_counts_every_page_and_stops_paging(fake_redis, board):
     items = fixture_json("arbeitnow-1.json")["data"]
-    url = board.add("/arbeitnow", Reply(arbeitnow_page(items[:5], has_next=True)))
+    url = board.add("/arbeitnow", arbeitnow_endless(items[:5]))
     source = make_source("arbeitnow", url, params={"max_pages": 10}, daily_request_cap=3)
 
     first = scrape(keyword="a")
@@ -211,7 +211,7 @@ def test_a_run_out_of_budget_skips_the_remaining_searches_names_them_and_keeps_w
 def test_the_budget_stops_a_paged_board_between_pages_and_keeps_its_pages(fake_redis, board, settings):
     settings.SCRAPE_RUN_BUDGET_SECONDS = 0.5
     items = fixture_json("arbeitnow-1.json")["data"]
-    url = board.add("/arbeitnow", Reply(arbeitnow_page(items[:5], has_next=True), delay=0.2))
+    url = board.add("/arbeitnow", arbeitnow_endless(items[:5], delay=0.2))
     source = make_source("arbeitnow", url, params={"max_pages": 20})
 
     run = scrape(keyword="a")
@@ -344,3 +344,18 @@ def test_cli_strings_are_coerced():
     assert scrape_params_validate({"keyword": " python ", "location": "remote", "limit": "25"}) == {
         "keyword": "python", "location": "remote", "limit": 25}
     assert scrape_params_validate({}) == {"limit": 25}
+
+
+@pytest.mark.django_db
+def test_a_scrape_stores_what_the_board_publishes_beyond_the_basics(fake_redis, board):
+    jobs = fixture_json("himalayas-3.json")
+    source = make_source("himalayas", board.add("/himalayas", {"totalCount": 3, "offset": 0, "limit": 20,
+                                                               "jobs": jobs}))
+    run = scrape(keyword="a")
+    assert run.status == JobRun.Status.SUCCEEDED, run.error
+    stored = {p.company: p for p in JobPosting.objects.filter(source=source)}
+    adobe = stored["Adobe"]
+    assert adobe.company_logo_url == "https://cdn-images.himalayas.app/s3mevgay6igae0nux6lo39kln2qc"
+    assert adobe.expires_at is not None and adobe.expires_at.timestamp() == 1777035110
+    assert adobe.seniority == "mid"  # the board's "Mid-level"; "Business Consultant" names no level
+    assert stored["Acumatica"].seniority == "director"

@@ -7,12 +7,21 @@ from decimal import Decimal
 
 import pytest
 
-from scraping_app.sources.parsing import epoch_to_utc, html_to_text, iso_to_utc, mojibake_fix, salary_text_parse
+from scraping_app.sources.parsing import (
+    epoch_to_utc,
+    html_list_items,
+    html_to_text,
+    iso_to_utc,
+    mojibake_fix,
+    salary_text_parse,
+    url_clean,
+)
 
 
 def test_epoch_seconds_and_milliseconds_give_the_same_instant():
     assert epoch_to_utc(1778529611) == epoch_to_utc(1778529611000) == datetime(2026, 5, 11, 20, 0, 11, tzinfo=UTC)
     assert epoch_to_utc(0) is None and epoch_to_utc("soon") is None
+    assert epoch_to_utc(1e300) is None and epoch_to_utc(float("nan")) is None  # nonsense is no date, not a crash
 
 
 def test_iso_without_timezone_is_utc_and_offsets_are_converted():
@@ -81,3 +90,21 @@ D = Decimal
 ])
 def test_free_text_salaries(text, expected):
     assert salary_text_parse(text) == expected
+
+
+def test_html_list_items_read_li_items_or_lines_once_unescaped():
+    assert html_list_items("<ul><li>Python &amp; SQL</li>\n<li><b>Go</b></li></ul>") == ["Python & SQL", "Go"]
+    assert html_list_items("<p>5 &amp;lt; 6</p><p>Second</p>") == ["5 &lt; 6", "Second"]  # unescaped once
+    assert html_list_items("".join(f"<li>{n}</li>" for n in range(80))) == [str(n) for n in range(50)]
+    assert html_list_items(None) == [] and html_list_items("  ") == []
+
+
+@pytest.mark.parametrize("value, clean", [
+    ("https://cdn.example/a.png", "https://cdn.example/a.png"),
+    (" http://cdn.example/a.png\n", "http://cdn.example/a.png"),
+    ("javascript:alert(1)", ""), ("data:image/png;base64,AAAA", ""), ("//cdn.example/a.png", ""), ("/a.png", ""),
+    ("https://cdn.example/a b.png", ""), ('https://x.example/"onerror="x', ""), ("https://[::1", ""), ("https://", ""),
+    (42, ""), (None, ""), ("https://x.example/" + "a" * 1000, ""),
+])
+def test_url_clean(value, clean):
+    assert url_clean(value) == clean

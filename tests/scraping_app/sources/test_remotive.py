@@ -27,3 +27,16 @@ def test_remotive_maps_fields_search_param_and_naive_dates_as_utc(board):
     assert first.posted_at == datetime(2026, 2, 19, 13, 3, 51, tzinfo=UTC)
     assert first.url.startswith("https://remotive.com/")
     assert "<p>" not in first.description_text and "Shopware" in first.description_text
+
+
+def test_remotive_keeps_the_company_logo_and_only_http_urls(board):
+    jobs = fixture_json("remotive-2.json")
+    jobs[1]["company_logo_url"] = "javascript:alert(1)"  # hostile: falls back to `company_logo`
+    jobs[2]["company_logo_url"] = jobs[2]["company_logo"] = "data:image/png;base64,AAAA"
+    url = board.add("/api/remote-jobs", {"jobs": jobs})
+    result, _ = adapter_fetch("remotive", url)
+    assert [p.company_logo_url for p in result.postings] == [
+        "https://remotive.com/job/2088634/logo", "https://remotive.com/job/2086826/logo", ""]
+    # Remotive publishes no other locations, expiry, level or requirement sections.
+    assert all(p.other_locations == [] and p.expires_at is None and p.requirements == [] and p.seniority == ""
+               for p in result.postings)
