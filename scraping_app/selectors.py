@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -114,7 +114,15 @@ def postings_list(*, keyword: str | None = None, location: str | None = None, re
 POSTING_LIST_FIELDS = ("id", "source__name", "source__kind", "source_job_id", "title", "company", "location",
                        "is_remote", "employment_type", "employment_type_normalized", "seniority", "salary_min",
                        "salary_max", "salary_currency", "salary_period", "salary_annual_min", "salary_annual_max",
-                       "tags", "url", "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint")
+                       "tags", "url", "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint",
+                       "duplicate_of")
+# A posting's copies on other boards (its `other_sources`): one query per page, these fields only.
+OTHER_SOURCE_FIELDS = ("id", "duplicate_of", "source__name", "url", "apply_url")
+
+
+def postings_with_other_sources(queryset: QuerySet[JobPosting]) -> QuerySet[JobPosting]:
+    copies = JobPosting.objects.select_related("source").only(*OTHER_SOURCE_FIELDS).order_by("id")
+    return queryset.prefetch_related(Prefetch("duplicates", queryset=copies))
 SORTS = ("relevance", "recent", "salary")
 
 
@@ -144,11 +152,15 @@ def postings_search(*, q: str | None = None, keyword: str | None = None, locatio
                     remote: bool | None = None, source: str | None = None, posted_after: datetime | None = None,
                     posted_within_hours: int | None = None, employment_type: Iterable[str] = (),
                     salary_min: Decimal | None = None, seniority: Iterable[str] = (), company: str | None = None,
-                    tags: Iterable[str] = (), sort: str | None = None) -> QuerySet[JobPosting]:
+                    tags: Iterable[str] = (), sort: str | None = None,
+                    duplicates: bool = False) -> QuerySet[JobPosting]:
     """The postings list (the API's list and CSV export): full-text `q` (`keyword` is its older name) in the
     websearch language of scraping_app.search, the filters, and the sort's order (postings_sort_key), with only
-    the listed fields selected. Pages are cut by postings_keyset_after, never by offset."""
-    postings = JobPosting.objects.select_related("source").only(*POSTING_LIST_FIELDS)
+    the listed fields selected. Pages are cut by postings_keyset_after, never by offset. One posting per real job
+    (the canonical ones, each with its copies prefetched) unless `duplicates`."""
+    postings = postings_with_other_sources(JobPosting.objects.select_related("source").only(*POSTING_LIST_FIELDS))
+    if not duplicates:
+        postings = postings.filter(duplicate_of__isnull=True)
     text = q if q is not None else keyword
     postings = postings_text_search(queryset=postings, tree=websearch_parse(text or ""))
     if location:
@@ -229,10 +241,18 @@ def postings_keyset_after(*, queryset: QuerySet[JobPosting], key: SortKey, value
 
 def postings_iterate(*, queryset: QuerySet[JobPosting], key: SortKey, chunk_size: int = 500):
     """Every row of `queryset` (ordered by `key`), read by keyset in chunks: memory holds one chunk, and no query
-    stays open between chunks (a streamed export may take minutes)."""
+    stays open between chunks (a streamed export may take minutes). Each row gets `other_source_urls`, its copies'
+    links, read with one query per chunk (Django's prefetch would leave reference cycles that outlive the chunk)."""
+    queryset = queryset.prefetch_related(None)
     page = queryset
     while True:
         rows = list(page[:chunk_size])
+        copies: dict[int, list[str]] = {}
+        for canonical_id, url in (JobPosting.objects.filter(duplicate_of_id__in=[row.pk for row in rows])
+                                  .order_by("id").values_list("duplicate_of_id", "url")):
+            copies.setdefault(canonical_id, []).append(url)
+        for row in rows:
+            row.other_source_urls = copies.get(row.pk, [])
         yield from rows
         if len(rows) < chunk_size:
             return
@@ -247,7 +267,7 @@ def postings_count_capped(*, queryset: QuerySet[JobPosting], cap: int) -> tuple[
 
 
 def posting_get(*, posting_id: int) -> JobPosting | None:
-    return JobPosting.objects.select_related("source").filter(pk=posting_id).first()
+    return postings_with_other_sources(JobPosting.objects.select_related("source")).filter(pk=posting_id).first()
 
 
 def postings_by_ids(*, ids: list[int]) -> list[JobPosting]:
@@ -369,10 +389,11 @@ class AutomationPlan:
 
 def automation_rule_candidates(*, rule: AutomationRule) -> QuerySet[JobPosting]:
     """The postings `rule` matches among those first seen since its last run (all of them on its first run),
-    newest first. A `min_salary` is annual in SALARY_BASE_CURRENCY and compares with the posting's normalised
-    annual salary (the top of its range), so hourly and yearly pay, and other currencies, compare like with like;
-    a posting without a normalised salary does not match a rule with a `min_salary`."""
-    postings = JobPosting.objects.all()
+    newest first. Canonical postings only: a job cross-posted to several boards is matched once. A `min_salary` is
+    annual in SALARY_BASE_CURRENCY and compares with the posting's normalised annual salary (the top of its range),
+    so hourly and yearly pay, and other currencies, compare like with like; a posting without a normalised salary does
+    not match a rule with a `min_salary`."""
+    postings = JobPosting.objects.filter(duplicate_of__isnull=True)
     if rule.last_run_at is not None:
         postings = postings.filter(first_seen_at__gt=rule.last_run_at - AUTOMATION_LATE_COMMIT_GRACE)
     postings = postings_matching(queryset=postings, keywords=rule.include_keywords or [],
@@ -391,7 +412,9 @@ def automation_first_run_cap() -> int | None:
 
 
 def automation_rule_plan(*, rule: AutomationRule) -> AutomationPlan:
-    tracked = JobApplication.objects.filter(team_id=rule.team_id, posting_id=OuterRef("pk"))
+    # tracked: the team has an application for this posting or for any copy of its job
+    tracked = JobApplication.objects.filter(Q(posting_id=OuterRef("pk")) | Q(posting__duplicate_of_id=OuterRef("pk")),
+                                            team_id=rule.team_id)
     matches = automation_rule_candidates(rule=rule).annotate(tracked=Exists(tracked))
     return AutomationPlan(rule=rule, matches=matches, cap=automation_first_run_cap() if rule.last_run_at is None
                           else None)
@@ -419,4 +442,4 @@ def automation_rule_preview(*, rule: AutomationRule, limit: int = 20) -> Automat
     would = wanted if plan.cap is None else min(wanted, plan.cap)
     return AutomationPreview(rule=rule, first_run=plan.first_run, matched=matched, already_tracked=matched - untracked,
                              would_shortlist=would, cap=plan.cap, capped=would < wanted, left_out=wanted - would,
-                             postings=list(plan.matches.select_related("source")[:limit]))
+                             postings=list(postings_with_other_sources(plan.matches.select_related("source"))[:limit]))

@@ -19,6 +19,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from scheduler_app.api.fields import (
+    StrictBooleanField,
     StrictCharField,
     StrictFilterSerializer,
     StrictFloatField,
@@ -207,6 +208,8 @@ class PostingListApi(generics.ListAPIView):
                                    help_text=f"Any of (comma list): {', '.join(SENIORITIES)}.")
         company = StrictCharField(required=False, max_length=200, help_text="Case-insensitive prefix.")
         tags = CommaListField(required=False, parse=_tags, help_text="Any of (comma list), any case.")
+        duplicates = StrictBooleanField(required=False, default=False,
+                                        help_text="true: every board's copy of a job; default: one posting per job.")
         sort = serializers.ChoiceField(required=False, choices=SORTS,
                                        help_text="relevance (the default with q), recent (the default without), "
                                                  "salary (annual maximum, highest first).")

@@ -11,6 +11,7 @@ from django.utils import timezone
 from scraping_app.models import JobPosting, JobSource
 from scraping_app.normalize import posting_normalized_fields
 from scraping_app.services.common import job_atomic
+from scraping_app.services.dedupe import postings_dedupe
 from scraping_app.sources.base import PostingData
 
 UPDATE_FIELDS = ["title", "company", "location", "is_remote", "employment_type", "salary_min", "salary_max",
@@ -49,6 +50,8 @@ def postings_upsert(*, source: JobSource, postings: list[PostingData], now: date
             stored = {job_id: (pk, first_seen == now) for job_id, pk, first_seen in
                       JobPosting.objects.filter(source=source, source_job_id__in=job_ids)
                       .values_list("source_job_id", "pk", "first_seen_at")}
+            # copies of one real job on other boards: linked in the same transaction, so no reader sees them apart
+            postings_dedupe(posting_ids=[pk for pk, _ in stored.values()])
         created = sum(1 for _, is_new in stored.values() if is_new)
         counts.created += created
         counts.updated += len(stored) - created

@@ -1,0 +1,99 @@
+"""Duplicates: link each posting to the canonical posting of the same real job (scraping_app.dedupe has the rules).
+
+A batch costs a fixed number of queries, whatever its size: read the batch, lock its keys (PostgreSQL), read the
+candidate canonicals by `dedupe_key__in`, read which batch rows have copies, one bulk update.
+
+`duplicate_of` only ever names a canonical posting (no chains, no pairs pointing at each other), also under
+concurrent upserts: on PostgreSQL each batch takes a transaction-scoped advisory lock per key it reads or writes
+(old and new keys, in ascending order, so two batches never wait on each other in a circle). A second batch with
+the same key waits for the first to commit, then sees its canonical. SQLite runs one write transaction at a time.
+
+A canonical posting that is deleted leaves its copies canonical (on_delete=SET_NULL); `dedupe_postings` (the
+command) merges them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection, transaction
+
+from scraping_app.dedupe import DedupeRow, dedupe_key, dedupe_resolve, similarity_threshold
+from scraping_app.models import JobPosting
+
+_ROW_FIELDS = ("id", "company", "title", "location", "description_text", "dedupe_key", "duplicate_of_id")
+COMMAND_CHUNK = 2000
+
+
+def postings_dedupe(*, posting_ids: list[int], merge_canonicals: bool = False) -> int:
+    """Set `dedupe_key` and `duplicate_of` on these postings (call it inside the transaction that wrote them).
+    Returns how many rows changed."""
+    if not posting_ids:
+        return 0
+    rows = [_row(values) for values in JobPosting.objects.filter(pk__in=posting_ids).values_list(*_ROW_FIELDS)]
+    return _dedupe_rows(rows=rows, merge_canonicals=merge_canonicals)
+
+
+def postings_dedupe_all(*, rebuild: bool = False, chunk_size: int = COMMAND_CHUNK) -> dict:
+    """Every stored posting, oldest first, in chunks (one transaction each): keys computed, copies linked, and
+    canonical postings of one job merged (e.g. after their canonical was deleted, or the threshold lowered).
+    `rebuild` first forgets every key and link, so a raised threshold splits what it no longer merges."""
+    totals = {"postings": 0, "changed": 0, "duplicates": 0}
+    if rebuild:
+        with transaction.atomic():
+            JobPosting.objects.exclude(dedupe_key="", duplicate_of__isnull=True).update(dedupe_key="",
+                                                                                       duplicate_of=None)
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            rows = [_row(values) for values in JobPosting.objects.filter(pk__gt=last_id).order_by("pk")
+                    .values_list(*_ROW_FIELDS)[:chunk_size]]
+            if not rows:
+                break
+            totals["changed"] += _dedupe_rows(rows=rows, merge_canonicals=True)
+        totals["postings"] += len(rows)
+        last_id = rows[-1].id
+    totals["duplicates"] = JobPosting.objects.filter(duplicate_of__isnull=False).count()
+    return totals
+
+
+def _row(values: tuple) -> DedupeRow:
+    pk, company, title, location, description, key, duplicate_of = values
+    return DedupeRow(id=pk, company=company, title=title, location=location, description=description, key=key,
+                     duplicate_of=duplicate_of)
+
+
+def _dedupe_rows(*, rows: list[DedupeRow], merge_canonicals: bool) -> int:
+    ids = [row.id for row in rows]
+    new_keys = {row.id: _key(row) for row in rows}
+    _keys_lock(keys={*new_keys.values(), *(row.key for row in rows if row.key)})
+    with_copies = set(JobPosting.objects.filter(duplicate_of_id__in=ids).values_list("duplicate_of_id", flat=True)
+                      .distinct())
+    for row in rows:
+        row.has_copies = row.id in with_copies
+    candidates = [_row(values) for values in JobPosting.objects.filter(
+        dedupe_key__in=set(new_keys.values()), duplicate_of__isnull=True).exclude(pk__in=ids)
+        .values_list(*_ROW_FIELDS)]
+    stored = {row.id: (row.key, row.duplicate_of) for row in rows}
+    resolved = dedupe_resolve(rows=rows, canonicals=candidates, threshold=similarity_threshold(),
+                              merge_canonicals=merge_canonicals)
+    changed = [JobPosting(pk=pk, dedupe_key=key, duplicate_of_id=duplicate_of)
+               for pk, (key, duplicate_of) in resolved.items() if stored[pk] != (key, duplicate_of)]
+    if changed:
+        JobPosting.objects.bulk_update(changed, ["dedupe_key", "duplicate_of"], batch_size=1000)
+    return len(changed)
+
+
+def _key(row: DedupeRow) -> str:
+    return dedupe_key(company=row.company, title=row.title, location=row.location)
+
+
+def _keys_lock(*, keys: Iterable[str]) -> None:
+    """PostgreSQL: one advisory lock per key until the transaction ends, taken in ascending order in one query."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    numbers = sorted({int(key[:15], 16) for key in keys if key})  # 60 bits: fits a signed bigint
+    if numbers:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(%s::bigint[]) AS k "
+                           "ORDER BY 1) AS keys", [numbers])
