@@ -1,7 +1,10 @@
 """Duplicates: link each posting to the canonical posting of the same real job (scraping_app.dedupe has the rules).
 
-A batch costs a fixed number of queries, whatever its size: read the batch, lock its keys (PostgreSQL), read the
-candidate canonicals by `dedupe_key__in`, read which batch rows have copies, one bulk update.
+At upsert the links are decided before the batch is written, so they go into its one INSERT ... ON CONFLICT DO
+UPDATE (on PostgreSQL a second UPDATE of the same rows would recompute their stored search vectors): read the batch's
+stored rows, lock its keys (PostgreSQL), read which of them have copies, read the candidate canonicals by
+`dedupe_key__in`; after the write, one small UPDATE only when a new posting copies another new one of the same batch.
+A batch costs that fixed number of queries, whatever its size.
 
 `duplicate_of` only ever names a canonical posting (no chains, no pairs pointing at each other), also under
 concurrent upserts: on PostgreSQL each batch takes a transaction-scoped advisory lock per key it reads or writes
@@ -23,6 +26,42 @@ from scraping_app.models import JobPosting
 
 _ROW_FIELDS = ("id", "company", "title", "location", "description_text", "dedupe_key", "duplicate_of_id")
 COMMAND_CHUNK = 2000
+DEDUPE_FIELDS = ["dedupe_key", "duplicate_of"]  # what postings_upsert also writes on conflict
+_NEW = 10 ** 18  # stand-in ids of a batch's new postings: after every stored one, in the board's order
+
+
+def postings_dedupe_prepare(*, source_id: int, postings: list[JobPosting]) -> list[tuple[JobPosting, JobPosting]]:
+    """Before an upsert's write (in its transaction): set `dedupe_key` and `duplicate_of_id` on the batch's unsaved
+    models. Returns the (copy, canonical) pairs whose canonical is a new posting of this same batch: they get their
+    link from postings_dedupe_link_new once the write has given the canonical its id."""
+    stored = {job_id: (pk, key, copy_of) for job_id, pk, key, copy_of in JobPosting.objects.filter(
+        source_id=source_id, source_job_id__in=[p.source_job_id for p in postings]).values_list(
+        "source_job_id", "id", "dedupe_key", "duplicate_of_id")}
+    rows: dict[int, tuple[JobPosting, DedupeRow]] = {}
+    for n, posting in enumerate(postings):
+        pk, key, copy_of = stored.get(posting.source_job_id, (_NEW + n, "", None))
+        rows[pk] = (posting, DedupeRow(id=pk, company=posting.company, title=posting.title, location=posting.location,
+                                       description=posting.description_text, key=key, duplicate_of=copy_of))
+    resolved = _resolve(rows=[row for _, row in rows.values()], stored_ids=[pk for pk, *_ in stored.values()],
+                        merge_canonicals=False)
+    pending = []
+    for pk, (key, copy_of) in resolved.items():
+        posting = rows[pk][0]
+        posting.dedupe_key = key
+        if copy_of is not None and copy_of >= _NEW:
+            posting.duplicate_of_id = None
+            pending.append((posting, rows[copy_of][0]))
+        else:
+            posting.duplicate_of_id = copy_of
+    return pending
+
+
+def postings_dedupe_link_new(*, pairs: list[tuple[JobPosting, JobPosting]], ids: dict[str, int]) -> None:
+    """After the write: link each copy to its canonical, a new posting of the same batch (`ids`: board id -> pk)."""
+    links = [JobPosting(pk=ids[copy.source_job_id], duplicate_of_id=ids[canonical.source_job_id])
+             for copy, canonical in pairs if copy.source_job_id in ids and canonical.source_job_id in ids]
+    if links:
+        JobPosting.objects.bulk_update(links, ["duplicate_of"])
 
 
 def postings_dedupe(*, posting_ids: list[int], merge_canonicals: bool = False) -> int:
@@ -63,20 +102,24 @@ def _row(values: tuple) -> DedupeRow:
                      duplicate_of=duplicate_of)
 
 
-def _dedupe_rows(*, rows: list[DedupeRow], merge_canonicals: bool) -> int:
-    ids = [row.id for row in rows]
+def _resolve(*, rows: list[DedupeRow], stored_ids: list[int], merge_canonicals: bool) -> dict:
+    """Lock the rows' old and new keys, read which rows have copies and the candidate canonicals, resolve."""
     new_keys = {row.id: _key(row) for row in rows}
     _keys_lock(keys={*new_keys.values(), *(row.key for row in rows if row.key)})
-    with_copies = set(JobPosting.objects.filter(duplicate_of_id__in=ids).values_list("duplicate_of_id", flat=True)
-                      .distinct())
+    with_copies = set(JobPosting.objects.filter(duplicate_of_id__in=stored_ids).values_list(
+        "duplicate_of_id", flat=True).distinct()) if stored_ids else set()
     for row in rows:
         row.has_copies = row.id in with_copies
     candidates = [_row(values) for values in JobPosting.objects.filter(
-        dedupe_key__in=set(new_keys.values()), duplicate_of__isnull=True).exclude(pk__in=ids)
+        dedupe_key__in=set(new_keys.values()), duplicate_of__isnull=True).exclude(pk__in=stored_ids)
         .values_list(*_ROW_FIELDS)]
+    return dedupe_resolve(rows=rows, canonicals=candidates, threshold=similarity_threshold(),
+                          merge_canonicals=merge_canonicals)
+
+
+def _dedupe_rows(*, rows: list[DedupeRow], merge_canonicals: bool) -> int:
     stored = {row.id: (row.key, row.duplicate_of) for row in rows}
-    resolved = dedupe_resolve(rows=rows, canonicals=candidates, threshold=similarity_threshold(),
-                              merge_canonicals=merge_canonicals)
+    resolved = _resolve(rows=rows, stored_ids=list(stored), merge_canonicals=merge_canonicals)
     changed = [JobPosting(pk=pk, dedupe_key=key, duplicate_of_id=duplicate_of)
                for pk, (key, duplicate_of) in resolved.items() if stored[pk] != (key, duplicate_of)]
     if changed:
