@@ -86,6 +86,8 @@ _WORK_MODES = {"hybrid", "onsite", "on site", "in office", "office", "flexible"}
 
 def _fold(text: str) -> str:
     """Lower case, no diacritics ("Zürich" -> "zurich", "ß" -> "ss")."""
+    if text.isascii():  # the common case, and a 3 KB description's: no per-character pass
+        return text.lower()
     text = unicodedata.normalize("NFKD", (text or "").replace("ß", "ss"))
     return "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
 
@@ -154,10 +156,10 @@ def dedupe_key(*, company: str, title: str, location: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def shingles(text: str) -> frozenset[int]:
+def shingles(text: str) -> frozenset[tuple[str, ...]]:
     """Hashed word 3-grams of the folded text; empty when the text has fewer than SHINGLE words."""
     words = _words(_fold(text))
-    return frozenset(hash(" ".join(words[i:i + SHINGLE])) for i in range(len(words) - SHINGLE + 1))
+    return frozenset(zip(*(words[i:] for i in range(SHINGLE)), strict=False))  # word triples, hashed in C
 
 
 def description_similarity(a: str | frozenset, b: str | frozenset) -> float:
