@@ -50,7 +50,8 @@ def test_title_variants_normalise_to_one(variant):
 @pytest.mark.parametrize("variant, canonical", [
     ("Jr. Front-End Developer", "Junior Frontend Developer"), ("Full-stack Dev", "Fullstack Developer"),
     ("Full Stack Developer", "Fullstack Developer"), ("Mid-Level Engineer", "Mid level Engineer"),
-    ("Intermediate Engineer", "Mid-level Engineer"),
+    ("Intermediate Engineer", "Mid-level Engineer"), ("Dev-Ops Engineer", "DevOps Engineer"),
+    ("Dev Ops Engineer", "DevOps Engineer"),
 ])
 def test_seniority_words_and_hyphenation(variant, canonical):
     assert title_normalize(variant) == title_normalize(canonical)
@@ -87,6 +88,12 @@ def test_the_issue_s_eight_copies_share_one_key():
     keys = {dedupe_key(company=company, title=title, location=location) for company, title, location in copies}
     assert len(keys) == 1
     assert len(next(iter(keys))) == 64
+
+
+def test_what_is_not_merged_by_design():
+    base = dedupe_key(company="Acme", title="Senior Backend Engineer", location="Berlin")
+    assert dedupe_key(company="Acme", title="Senior Backend Engineer", location="Germany") != base  # country only
+    assert dedupe_key(company="Acme", title="Engineer, Senior Backend", location="Berlin") != base  # word order
 
 
 def test_a_different_city_title_or_company_is_another_key():
@@ -133,9 +140,9 @@ def test_distinct_openings_with_one_title_at_one_company_stay_apart():
 
 
 def test_empty_descriptions_let_the_key_decide():
-    resolved = dedupe_resolve(rows=[_row(1, description=""), _row(2, description=""), _row(3)], canonicals=[],
-                              threshold=0.6)
-    assert resolved[2][1] == 1 and resolved[3][1] == 1
+    resolved = dedupe_resolve(rows=[_row(1, description=""), _row(2, description=""), _row(3),
+                                    _row(4, description="Apply now")], canonicals=[], threshold=0.6)
+    assert resolved[2][1] == 1 and resolved[3][1] == 1 and resolved[4][1] == 1  # under three words: no text
 
 
 def test_a_stored_canonical_is_found():
