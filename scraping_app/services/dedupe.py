@@ -1,10 +1,10 @@
 """Duplicates: link each posting to the canonical posting of the same real job (scraping_app.dedupe has the rules).
 
 At upsert the links are decided before the batch is written, so they go into its one INSERT ... ON CONFLICT DO
-UPDATE (on PostgreSQL a second UPDATE of the same rows would recompute their stored search vectors): read the batch's
-stored rows, lock its keys (PostgreSQL), read which of them have copies, read the candidate canonicals by
-`dedupe_key__in`; after the write, one small UPDATE only when a new posting copies another new one of the same batch.
-A batch costs that fixed number of queries, whatever its size.
+UPDATE (on PostgreSQL a second UPDATE of the same rows would recompute their stored search vectors): read the
+batch's stored rows, lock its keys and read them again (PostgreSQL), read which of them have copies, read the
+candidate canonicals by `dedupe_key__in`; after the write, one small UPDATE only when a new posting copies another
+new one of the same batch. A batch costs that fixed number of queries, whatever its size.
 
 `duplicate_of` only ever names a canonical posting (no chains, no pairs pointing at each other), also under
 concurrent upserts: on PostgreSQL each batch takes a transaction-scoped advisory lock per key it reads or writes
@@ -34,16 +34,21 @@ def postings_dedupe_prepare(*, source_id: int, postings: list[JobPosting]) -> li
     """Before an upsert's write (in its transaction): set `dedupe_key` and `duplicate_of_id` on the batch's unsaved
     models. Returns the (copy, canonical) pairs whose canonical is a new posting of this same batch: they get their
     link from postings_dedupe_link_new once the write has given the canonical its id."""
-    stored = {job_id: (pk, key, copy_of) for job_id, pk, key, copy_of in JobPosting.objects.filter(
-        source_id=source_id, source_job_id__in=[p.source_job_id for p in postings]).values_list(
-        "source_job_id", "id", "dedupe_key", "duplicate_of_id")}
+    stored = _stored(source_id=source_id, postings=postings)
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        # Lock first, then read again: a concurrent upsert of these same postings has committed by then, so its
+        # links are seen (and kept) rather than overwritten by this batch's ON CONFLICT.
+        keys = {*(_key(posting) for posting in postings), *(key for _, key, _ in stored.values() if key)}
+        _keys_lock(keys=keys)
+        stored = _stored(source_id=source_id, postings=postings)
+        _keys_lock(keys={key for _, key, _ in stored.values() if key} - keys)  # changed meanwhile: rare
     rows: dict[int, tuple[JobPosting, DedupeRow]] = {}
     for n, posting in enumerate(postings):
         pk, key, copy_of = stored.get(posting.source_job_id, (_NEW + n, "", None))
         rows[pk] = (posting, DedupeRow(id=pk, company=posting.company, title=posting.title, location=posting.location,
                                        description=posting.description_text, key=key, duplicate_of=copy_of))
     resolved = _resolve(rows=[row for _, row in rows.values()], stored_ids=[pk for pk, *_ in stored.values()],
-                        merge_canonicals=False)
+                        merge_canonicals=False, locked=True)
     pending = []
     for pk, (key, copy_of) in resolved.items():
         posting = rows[pk][0]
@@ -62,15 +67,6 @@ def postings_dedupe_link_new(*, pairs: list[tuple[JobPosting, JobPosting]], ids:
              for copy, canonical in pairs if copy.source_job_id in ids and canonical.source_job_id in ids]
     if links:
         JobPosting.objects.bulk_update(links, ["duplicate_of"])
-
-
-def postings_dedupe(*, posting_ids: list[int], merge_canonicals: bool = False) -> int:
-    """Set `dedupe_key` and `duplicate_of` on these postings (call it inside the transaction that wrote them).
-    Returns how many rows changed."""
-    if not posting_ids:
-        return 0
-    rows = [_row(values) for values in JobPosting.objects.filter(pk__in=posting_ids).values_list(*_ROW_FIELDS)]
-    return _dedupe_rows(rows=rows, merge_canonicals=merge_canonicals)
 
 
 def postings_dedupe_all(*, rebuild: bool = False, chunk_size: int = COMMAND_CHUNK) -> dict:
@@ -102,10 +98,19 @@ def _row(values: tuple) -> DedupeRow:
                      duplicate_of=duplicate_of)
 
 
-def _resolve(*, rows: list[DedupeRow], stored_ids: list[int], merge_canonicals: bool) -> dict:
-    """Lock the rows' old and new keys, read which rows have copies and the candidate canonicals, resolve."""
+def _stored(*, source_id: int, postings: list[JobPosting]) -> dict[str, tuple[int, str, int | None]]:
+    """board id -> (pk, dedupe_key, duplicate_of_id) of the batch's postings already stored."""
+    return {job_id: (pk, key, copy_of) for job_id, pk, key, copy_of in JobPosting.objects.filter(
+        source_id=source_id, source_job_id__in=[p.source_job_id for p in postings]).values_list(
+        "source_job_id", "id", "dedupe_key", "duplicate_of_id")}
+
+
+def _resolve(*, rows: list[DedupeRow], stored_ids: list[int], merge_canonicals: bool, locked: bool = False) -> dict:
+    """Lock the rows' old and new keys (unless `locked`), read which rows have copies and the candidate canonicals,
+    resolve."""
     new_keys = {row.id: _key(row) for row in rows}
-    _keys_lock(keys={*new_keys.values(), *(row.key for row in rows if row.key)})
+    if not locked:
+        _keys_lock(keys={*new_keys.values(), *(row.key for row in rows if row.key)})
     with_copies = set(JobPosting.objects.filter(duplicate_of_id__in=stored_ids).values_list(
         "duplicate_of_id", flat=True).distinct()) if stored_ids else set()
     for row in rows:
@@ -127,7 +132,7 @@ def _dedupe_rows(*, rows: list[DedupeRow], merge_canonicals: bool) -> int:
     return len(changed)
 
 
-def _key(row: DedupeRow) -> str:
+def _key(row: DedupeRow | JobPosting) -> str:
     return dedupe_key(company=row.company, title=row.title, location=row.location)
 
 
