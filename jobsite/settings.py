@@ -278,6 +278,9 @@ SCRAPE_RUN_BUDGET_SECONDS = env.float("SCRAPE_RUN_BUDGET_SECONDS", default=120.0
 AUTOMATION_FIRST_RUN_CAP = env.int("AUTOMATION_FIRST_RUN_CAP", default=50)
 # A saved search's digest lists at most this many new matches (newest first), then "and N more".
 SAVED_SEARCH_DIGEST_MAX = env.int("SAVED_SEARCH_DIGEST_MAX", default=50)
+# Duplicates (scraping_app.dedupe): two postings with one normalised key are one job when their descriptions overlap
+# this much (0..1). After a change, `manage.py dedupe_postings --rebuild` applies it to the stored postings.
+DEDUPE_SIMILARITY_THRESHOLD = env.float("DEDUPE_SIMILARITY_THRESHOLD", default=0.6)
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="jobsite@localhost")
 

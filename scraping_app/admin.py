@@ -55,16 +55,52 @@ class JobSourceAdmin(admin.ModelAdmin):
         self.message_user(request, f"Disabled {queryset.count()} source(s).", messages.SUCCESS)
 
 
+class PostingCanonicalFilter(admin.SimpleListFilter):
+    title = "duplicates"
+    parameter_name = "canonical"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Canonical"), ("no", "Duplicate")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(duplicate_of__isnull=self.value() == "yes")
+        return queryset
+
+
+class PostingCopiesInline(admin.TabularInline):
+    """The copies of a canonical posting's job on other boards (linked by services.dedupe, never by hand)."""
+
+    model = JobPosting
+    fk_name = "duplicate_of"
+    verbose_name, verbose_name_plural = "copy on another board", "copies on other boards"
+    fields = ["source", "source_job_id", "title", "company", "location", "url"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(JobPosting)
 class JobPostingAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "company", "location", "is_remote", "source", "posted_at", "last_seen_at"]
-    list_filter = ["source", "is_remote"]
+    list_display = ["id", "title", "company", "location", "is_remote", "source", "posted_at", "last_seen_at",
+                    "copy_of"]
+    list_filter = ["source", "is_remote", PostingCanonicalFilter]
     search_fields = ["title", "company", "location", "source_job_id"]
     date_hierarchy = "posted_at"
-    readonly_fields = ["first_seen_at", "last_seen_at", "fingerprint", "raw",
+    readonly_fields = ["first_seen_at", "last_seen_at", "fingerprint", "dedupe_key", "duplicate_of", "raw",
                        # what the board published (sources/*): shown as it came, not edited
                        "company_logo_url", "other_locations", "expires_at", "requirements"]
     list_select_related = ["source"]
+    inlines = [PostingCopiesInline]
+
+    @admin.display(description="duplicate of", ordering="duplicate_of")
+    def copy_of(self, posting: JobPosting) -> int | None:
+        return posting.duplicate_of_id  # the id: no query per row
+
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 

@@ -182,7 +182,14 @@ POSTING_LIST_FIELDS = ("id", "source__name", "source__kind", "source_job_id", "t
                        "is_remote", "employment_type", "employment_type_normalized", "seniority", "salary_min",
                        "salary_max", "salary_currency", "salary_period", "salary_annual_min", "salary_annual_max",
                        "tags", "url", "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint",
-                       "company_logo_url")
+                       "company_logo_url", "duplicate_of")
+# A posting's copies on other boards (its `other_sources`): one query per page, these fields only.
+OTHER_SOURCE_FIELDS = ("id", "duplicate_of", "source__name", "url", "apply_url")
+
+
+def postings_with_other_sources(queryset: QuerySet[JobPosting]) -> QuerySet[JobPosting]:
+    copies = JobPosting.objects.select_related("source").only(*OTHER_SOURCE_FIELDS).order_by("id")
+    return queryset.prefetch_related(Prefetch("duplicates", queryset=copies))
 SORTS = ("relevance", "recent", "salary")
 
 
@@ -226,11 +233,15 @@ def postings_search(*, q: str | None = None, keyword: str | None = None, locatio
                     remote: bool | None = None, source: str | None = None, posted_after: datetime | None = None,
                     posted_within_hours: int | None = None, employment_type: Iterable[str] = (),
                     salary_min: Decimal | None = None, seniority: Iterable[str] = (), company: str | None = None,
-                    tags: Iterable[str] = (), sort: str | None = None) -> QuerySet[JobPosting]:
+                    tags: Iterable[str] = (), sort: str | None = None,
+                    duplicates: bool = False) -> QuerySet[JobPosting]:
     """The postings list (the API's list and CSV export): full-text `q` (`keyword` is its older name) in the
     websearch language of scraping_app.search, the filters, and the sort's order (postings_sort_key), with only
-    the listed fields selected. Pages are cut by postings_page, never by offset."""
-    postings = JobPosting.objects.select_related("source").only(*POSTING_LIST_FIELDS)
+    the listed fields selected. Pages are cut by postings_page, never by offset. One posting per real job
+    (the canonical ones, each with its copies prefetched) unless `duplicates`."""
+    postings = postings_with_other_sources(JobPosting.objects.select_related("source").only(*POSTING_LIST_FIELDS))
+    if not duplicates:
+        postings = postings.filter(duplicate_of__isnull=True)
     text = q if q is not None else keyword
     postings = postings_text_search(queryset=postings, tree=websearch_parse(text or ""))
     if location:
@@ -313,10 +324,11 @@ def postings_keyset_segments(*, queryset: QuerySet[JobPosting], key: SortKey, va
 
 
 def postings_page(*, queryset: QuerySet[JobPosting], key: SortKey, size: int, values: list | None = None,
-                  backwards: bool = False, filters: dict | None = None) -> list[JobPosting]:
+                  backwards: bool = False, filters: dict | None = None, with_copies: bool = True) -> list[JobPosting]:
     """Up to `size` rows of `queryset` in `key`'s order after the row whose key is `values` (before it, nearest
     first, `backwards`; from the start without `values`). A tiered key reads its tiers from `filters`, the list's
-    validated filters (postings_search's arguments), since each tier is its own query."""
+    validated filters (postings_search's arguments), since each tier is its own query; `with_copies` False leaves
+    out their prefetch of each row's copies (as `queryset` does)."""
     if not key.tiered:
         return _segments_read(postings_keyset_segments(queryset=queryset, key=key, values=values,
                                                        backwards=backwards), size=size)
@@ -324,6 +336,8 @@ def postings_page(*, queryset: QuerySet[JobPosting], key: SortKey, size: int, va
     tree = websearch_parse(filters.pop("q", None) or filters.pop("keyword", None) or "")
     filters.pop("sort", None)
     base = postings_search(**filters)  # newest first
+    if not with_copies:
+        base = base.prefetch_related(None)
     top, rest = postings_text_tiers(queryset=base, tree=tree)
     recent = SORT_KEYS["recent"]
     tiers = [(1, top), (0, rest)]
@@ -395,10 +409,19 @@ def _estimated_rows(queryset: QuerySet) -> int:
 def postings_iterate(*, queryset: QuerySet[JobPosting], key: SortKey, chunk_size: int = 500,
                      filters: dict | None = None):
     """Every row of `queryset` (ordered by `key`), read by keyset in chunks: memory holds one chunk, and no query
-    stays open between chunks (a streamed export may take minutes)."""
+    stays open between chunks (a streamed export may take minutes). Each row gets `other_source_urls`, its copies'
+    links, read with one query per chunk (Django's prefetch would leave reference cycles that outlive the chunk)."""
+    queryset = queryset.prefetch_related(None)
     values = None
     while True:
-        rows = postings_page(queryset=queryset, key=key, size=chunk_size, values=values, filters=filters)
+        rows = postings_page(queryset=queryset, key=key, size=chunk_size, values=values, filters=filters,
+                             with_copies=False)
+        copies: dict[int, list[str]] = {}
+        for canonical_id, url in (JobPosting.objects.filter(duplicate_of_id__in=[row.pk for row in rows])
+                                  .order_by("id").values_list("duplicate_of_id", "url")):
+            copies.setdefault(canonical_id, []).append(url)
+        for row in rows:
+            row.other_source_urls = copies.get(row.pk, [])
         yield from rows
         if len(rows) < chunk_size:
             return
@@ -424,7 +447,7 @@ def postings_count(*, queryset: QuerySet[JobPosting], cap: int) -> PostingsCount
 
 
 def posting_get(*, posting_id: int) -> JobPosting | None:
-    return JobPosting.objects.select_related("source").filter(pk=posting_id).first()
+    return postings_with_other_sources(JobPosting.objects.select_related("source")).filter(pk=posting_id).first()
 
 
 def postings_by_ids(*, ids: list[int]) -> list[JobPosting]:
@@ -608,10 +631,11 @@ class AutomationPlan:
 
 def automation_rule_candidates(*, rule: AutomationRule) -> QuerySet[JobPosting]:
     """The postings `rule` matches among those first seen since its last run (all of them on its first run),
-    newest first. A `min_salary` is annual in SALARY_BASE_CURRENCY and compares with the posting's normalised
-    annual salary (the top of its range), so hourly and yearly pay, and other currencies, compare like with like;
-    a posting without a normalised salary does not match a rule with a `min_salary`."""
-    postings = JobPosting.objects.all()
+    newest first. Canonical postings only: a job cross-posted to several boards is matched once. A `min_salary` is
+    annual in SALARY_BASE_CURRENCY and compares with the posting's normalised annual salary (the top of its range),
+    so hourly and yearly pay, and other currencies, compare like with like; a posting without a normalised salary does
+    not match a rule with a `min_salary`."""
+    postings = JobPosting.objects.filter(duplicate_of__isnull=True)
     if rule.last_run_at is not None:
         postings = postings.filter(first_seen_at__gt=rule.last_run_at - AUTOMATION_LATE_COMMIT_GRACE)
     postings = postings_matching(queryset=postings, keywords=rule.include_keywords or [],
@@ -630,7 +654,9 @@ def automation_first_run_cap() -> int | None:
 
 
 def automation_rule_plan(*, rule: AutomationRule) -> AutomationPlan:
-    tracked = JobApplication.objects.filter(team_id=rule.team_id, posting_id=OuterRef("pk"))
+    # tracked: the team has an application for this posting or for any copy of its job
+    tracked = JobApplication.objects.filter(Q(posting_id=OuterRef("pk")) | Q(posting__duplicate_of_id=OuterRef("pk")),
+                                            team_id=rule.team_id)
     matches = automation_rule_candidates(rule=rule).annotate(tracked=Exists(tracked))
     return AutomationPlan(rule=rule, matches=matches, cap=automation_first_run_cap() if rule.last_run_at is None
                           else None)
@@ -658,4 +684,4 @@ def automation_rule_preview(*, rule: AutomationRule, limit: int = 20) -> Automat
     would = wanted if plan.cap is None else min(wanted, plan.cap)
     return AutomationPreview(rule=rule, first_run=plan.first_run, matched=matched, already_tracked=matched - untracked,
                              would_shortlist=would, cap=plan.cap, capped=would < wanted, left_out=wanted - would,
-                             postings=list(plan.matches.select_related("source")[:limit]))
+                             postings=list(postings_with_other_sources(plan.matches.select_related("source"))[:limit]))

@@ -13,7 +13,8 @@ from rest_framework.renderers import BaseRenderer
 
 COLUMNS = ["id", "title", "company", "location", "is_remote", "employment_type", "employment_type_normalized",
            "seniority", "salary_min", "salary_max", "salary_currency", "salary_period", "salary_annual_min",
-           "salary_annual_max", "tags", "posted_at", "first_seen_at", "source", "source_job_id", "url", "apply_url"]
+           "salary_annual_max", "tags", "posted_at", "first_seen_at", "source", "source_job_id", "url", "apply_url",
+           "other_sources"]
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -46,8 +47,9 @@ def cell_safe(value) -> str:
 
 
 def _row(posting) -> list[str]:
-    values = {name: getattr(posting, name) for name in COLUMNS if name != "source"}
+    values = {name: getattr(posting, name) for name in COLUMNS if name not in ("source", "other_sources")}
     values["source"] = posting.source.name
+    values["other_sources"] = " ".join(url for url in posting.other_source_urls if url)  # postings_iterate's
     return [cell_safe(values[name]) for name in COLUMNS]
 
 

@@ -111,6 +111,8 @@ class PostingFilterSerializer(StrictFilterSerializer):
                                help_text=f"Any of (comma list): {', '.join(SENIORITIES)}.")
     company = StrictCharField(required=False, max_length=200, help_text="Case-insensitive prefix.")
     tags = CommaListField(required=False, parse=_tags, help_text="Any of (comma list), any case.")
+    duplicates = StrictBooleanField(required=False, default=False,
+                                    help_text="true: every board's copy of a job; default: one posting per job.")
     sort = serializers.ChoiceField(required=False, choices=SORTS,
                                    help_text="relevance (the default with q), recent (the default without), "
                                              "salary (annual maximum, highest first).")
@@ -155,6 +157,7 @@ class SavedSearchFilterSerializer(PostingFilterSerializer):
 
     ignored = frozenset()
     q = keyword = location = sort = None
+    duplicates = None  # a digest lists one posting per real job
 
     remote = StrictBooleanField(required=False)
     posted_within_hours = StrictIntegerField(required=False, min_value=1, max_value=HOURS_MAX)

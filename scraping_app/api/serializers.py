@@ -75,16 +75,32 @@ class ScrapeResultSerializer(serializers.Serializer):
         })
 
 
+class OtherSourceSerializer(serializers.ModelSerializer):
+    """A copy of the posting's job on another board."""
+
+    source = serializers.CharField(source="source.name", read_only=True)
+
+    class Meta:
+        model = JobPosting
+        fields = ["id", "source", "url", "apply_url"]
+        read_only_fields = fields
+
+
 class PostingSerializer(serializers.ModelSerializer):
     source = serializers.CharField(source="source.name", read_only=True)
     source_kind = serializers.CharField(source="source.kind", read_only=True)
+    duplicate_of = serializers.IntegerField(source="duplicate_of_id", read_only=True, allow_null=True,
+                                            help_text="The canonical posting this one copies; null: canonical.")
+    other_sources = OtherSourceSerializer(source="duplicates", many=True, read_only=True,
+                                          help_text="The copies of this job on other boards (of a canonical posting).")
 
     class Meta:
         model = JobPosting
         fields = ["id", "source", "source_kind", "source_job_id", "title", "company", "location", "is_remote",
                   "employment_type", "employment_type_normalized", "seniority", "salary_min", "salary_max",
                   "salary_currency", "salary_period", "salary_annual_min", "salary_annual_max", "tags", "url",
-                  "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint", "company_logo_url"]
+                  "apply_url", "posted_at", "first_seen_at", "last_seen_at", "fingerprint", "company_logo_url",
+                  "duplicate_of", "other_sources"]
 
 
 class PostingDetailSerializer(PostingSerializer):

@@ -19,7 +19,7 @@ def rank_index_drop(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("scraping_app", "0007_tracker_dedupe_alerts_adapter_fields"),
+        ("scraping_app", "0008_posting_dedupe_backfill"),
     ]
 
     operations = [

@@ -11,6 +11,7 @@ from django.utils import timezone
 from scraping_app.models import JobPosting, JobSource
 from scraping_app.normalize import posting_normalized_fields
 from scraping_app.services.common import job_atomic
+from scraping_app.services.dedupe import DEDUPE_FIELDS, postings_dedupe_link_new, postings_dedupe_prepare
 from scraping_app.sources.base import PostingData
 
 UPDATE_FIELDS = ["title", "company", "location", "is_remote", "employment_type", "salary_min", "salary_max",
@@ -42,15 +43,19 @@ def postings_upsert(*, source: JobSource, postings: list[PostingData], now: date
         batch = items[start:start + BATCH_SIZE]
         job_ids = [posting.source_job_id for posting in batch]
         with job_atomic():
+            models = [_posting_model(source, posting, now) for posting in batch]
+            # copies of one real job on other boards: linked in the same write, so no reader sees them apart
+            new_copies = postings_dedupe_prepare(source_id=source.pk, postings=models)
             JobPosting.objects.bulk_create(
-                [_posting_model(source, posting, now) for posting in batch],
-                update_conflicts=True, unique_fields=["source", "source_job_id"], update_fields=UPDATE_FIELDS,
+                models, update_conflicts=True, unique_fields=["source", "source_job_id"],
+                update_fields=[*UPDATE_FIELDS, *DEDUPE_FIELDS],
             )
             # first_seen_at is never updated, so rows still carrying this batch's timestamp are the ones this
             # batch inserted; exact even when another run upserted the same postings concurrently.
             stored = {job_id: (pk, first_seen == now) for job_id, pk, first_seen in
                       JobPosting.objects.filter(source=source, source_job_id__in=job_ids)
                       .values_list("source_job_id", "pk", "first_seen_at")}
+            postings_dedupe_link_new(pairs=new_copies, ids={job_id: pk for job_id, (pk, _) in stored.items()})
         created = sum(1 for _, is_new in stored.values() if is_new)
         counts.created += created
         counts.updated += len(stored) - created
