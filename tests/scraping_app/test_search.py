@@ -135,5 +135,6 @@ def test_the_search_structures_exist(store):
                            "'scraping_app_jobposting' AND column_name IN ('search_vector', 'rank_vector')")
             assert sorted(cursor.fetchall()) == [("rank_vector", "ALWAYS"), ("search_vector", "ALWAYS")]
             cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'scraping_app_jobposting'")
-            assert {"scraping_app_jobposting_search_gin", "scraping_app_jobposting_recent",
+            assert {"scraping_app_jobposting_search_gin", "scraping_app_jobposting_rank_gin",
+                    "scraping_app_jobposting_recent_canonical", "scraping_app_jobposting_recent",
                     "scraping_app_jobposting_salary"} <= {row[0] for row in cursor.fetchall()}
