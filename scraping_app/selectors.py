@@ -188,7 +188,8 @@ OTHER_SOURCE_FIELDS = ("id", "duplicate_of", "source__name", "url", "apply_url")
 
 
 def postings_with_other_sources(queryset: QuerySet[JobPosting]) -> QuerySet[JobPosting]:
-    copies = JobPosting.objects.select_related("source").only(*OTHER_SOURCE_FIELDS).order_by("id")
+    # Ordered as the duplicate_of index reads (ORDER BY id alone makes SQLite scan the table by rowid)
+    copies = JobPosting.objects.select_related("source").only(*OTHER_SOURCE_FIELDS).order_by("duplicate_of", "id")
     return queryset.prefetch_related(Prefetch("duplicates", queryset=copies))
 SORTS = ("relevance", "recent", "salary")
 
@@ -418,7 +419,7 @@ def postings_iterate(*, queryset: QuerySet[JobPosting], key: SortKey, chunk_size
                              with_copies=False)
         copies: dict[int, list[str]] = {}
         for canonical_id, url in (JobPosting.objects.filter(duplicate_of_id__in=[row.pk for row in rows])
-                                  .order_by("id").values_list("duplicate_of_id", "url")):
+                                  .order_by("duplicate_of_id", "id").values_list("duplicate_of_id", "url")):
             copies.setdefault(canonical_id, []).append(url)
         for row in rows:
             row.other_source_urls = copies.get(row.pk, [])
